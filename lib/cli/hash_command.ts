@@ -1,0 +1,46 @@
+/**
+ * `buildhost hash path PATH… [--type T] [--base16|--base32|--sri]` and
+ * `buildhost hash file PATH…`: like `nix hash path` and `nix hash file`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { HashSink, parseHashAlgorithm } from "../hash/hash.ts";
+import type { HashEncoding } from "../hash/hash.ts";
+import { type Command, printOut, UsageError } from "./command.ts";
+import { dumpPath } from "../store/dump_path.ts";
+
+const USAGE = "usage: buildhost hash (path|file) PATH... [--type md5|sha1|sha256|sha512] " +
+  "[--base16|--base32|--base64|--sri]";
+
+/** `buildhost hash ...` */
+export const hashCommand: Command = async (args) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      type: { type: "string", default: "sha256" },
+      base16: { type: "boolean", default: false },
+      base32: { type: "boolean", default: false },
+      base64: { type: "boolean", default: false },
+      sri: { type: "boolean", default: false },
+    },
+  });
+  const [mode, ...paths] = positionals;
+  if ((mode !== "path" && mode !== "file") || paths.length === 0) throw new UsageError(USAGE);
+  const algo = parseHashAlgorithm(values.type);
+  const chosen = (["base16", "base32", "base64", "sri"] as const).filter((e) => values[e]);
+  if (chosen.length > 1) throw new UsageError(`choose one encoding; ${USAGE}`);
+  const encoding: HashEncoding = chosen[0] ?? "sri";
+  for (const p of paths) {
+    const sink = new HashSink(algo);
+    if (mode === "path") {
+      for await (const chunk of dumpPath(p)) sink.write(chunk);
+    } else {
+      using f = await Deno.open(p);
+      for await (const chunk of f.readable) sink.write(chunk);
+    }
+    await printOut(sink.digest().toString(encoding) + "\n");
+  }
+  return 0;
+};

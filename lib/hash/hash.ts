@@ -1,0 +1,214 @@
+/**
+ * Cryptographic hashes as Nix prints and parses them.
+ *
+ * Algorithms: md5 (16 bytes), sha1 (20), sha256 (32), sha512 (64).
+ * Encodings: base16 (lower-case hex), nix32 (Nix calls it "base32"), base64,
+ * and SRI (`<algo>-<base64>`). A typed hash is written `<algo>:<text>`, where
+ * the text's length tells its encoding.
+ *
+ * @module
+ */
+import { createHash, type Hash as NodeHash } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { BuildhostError } from "../errors.ts";
+import { decodeNix32, encodeNix32, nix32Length } from "./nix_base32.ts";
+
+/** The hash algorithms Nix knows. */
+export type HashAlgorithm = "md5" | "sha1" | "sha256" | "sha512";
+
+/** How a hash's bytes are written. `base32` is nix32. */
+export type HashEncoding = "base16" | "base32" | "base64" | "sri";
+
+/** Digest size in bytes of each algorithm. */
+export const HASH_SIZES: Readonly<Record<HashAlgorithm, number>> = {
+  md5: 16,
+  sha1: 20,
+  sha256: 32,
+  sha512: 64,
+};
+
+/** A hash string that cannot be parsed, or an unknown algorithm. */
+export class HashError extends BuildhostError {
+  override name = "HashError";
+}
+
+/**
+ * Check that `name` is a hash algorithm.
+ *
+ * @param name The algorithm's name as written (`sha256`).
+ * @returns The same name, typed.
+ */
+export function parseHashAlgorithm(name: string): HashAlgorithm {
+  if (name in HASH_SIZES) return name as HashAlgorithm;
+  throw new HashError(`Cannot use hash algorithm "${name}": unknown (md5, sha1, sha256, sha512)`);
+}
+
+const BASE16_RE = /^[0-9a-fA-F]*$/;
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * A digest with its algorithm.
+ *
+ * @example Parsing and printing
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash } from "./hash.ts";
+ * const h = Hash.of("sha256", "hello");
+ * assert.equal(h.toString("base16"), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+ * assert.equal(Hash.parse(h.toString("sri")).toString("base32", true), h.toString("base32", true));
+ * ```
+ */
+export class Hash {
+  /**
+   * @param algorithm The algorithm.
+   * @param bytes The digest; its length must fit the algorithm.
+   */
+  constructor(readonly algorithm: HashAlgorithm, readonly bytes: Uint8Array) {
+    if (bytes.length !== HASH_SIZES[algorithm]) {
+      throw new HashError(
+        `Cannot make a ${algorithm} hash: ${bytes.length} bytes, expected ${HASH_SIZES[algorithm]}`,
+      );
+    }
+  }
+
+  /**
+   * Hash bytes or a string (UTF-8) in one go.
+   *
+   * @param algorithm The algorithm.
+   * @param data What to hash.
+   */
+  static of(algorithm: HashAlgorithm, data: Uint8Array | string): Hash {
+    return new Hash(algorithm, new Uint8Array(createHash(algorithm).update(data).digest()));
+  }
+
+  /**
+   * Parse a hash: SRI (`sha256-...`), typed (`sha256:...` in any encoding),
+   * or untyped text in any encoding when `algorithm` is given.
+   *
+   * @param text The hash as written.
+   * @param algorithm The algorithm of an untyped hash (must agree with a typed one).
+   */
+  static parse(text: string, algorithm?: HashAlgorithm): Hash {
+    let algo = algorithm;
+    let rest = text;
+    let sri = false;
+    const colon = text.indexOf(":");
+    const dash = text.indexOf("-");
+    if (colon >= 0) {
+      algo = Hash.#checkAlgo(text, text.slice(0, colon), algorithm);
+      rest = text.slice(colon + 1);
+    } else if (dash >= 0) {
+      algo = Hash.#checkAlgo(text, text.slice(0, dash), algorithm);
+      rest = text.slice(dash + 1);
+      sri = true;
+    }
+    if (algo === undefined) {
+      throw new HashError(`Cannot parse hash "${text}": no algorithm given`);
+    }
+    const size = HASH_SIZES[algo];
+    if (!sri && rest.length === size * 2 && BASE16_RE.test(rest)) {
+      return new Hash(algo, new Uint8Array(Buffer.from(rest, "hex")));
+    }
+    if (!sri && rest.length === nix32Length(size)) {
+      try {
+        return new Hash(algo, decodeNix32(rest, size));
+      } catch (e) {
+        throw new HashError(`Cannot parse hash "${text}": ${(e as Error).message}`);
+      }
+    }
+    if (rest.length === Math.ceil(size / 3) * 4 && BASE64_RE.test(rest)) {
+      const bytes = new Uint8Array(Buffer.from(rest, "base64"));
+      if (bytes.length === size && Buffer.from(bytes).toString("base64") === rest) {
+        return new Hash(algo, bytes);
+      }
+    }
+    throw new HashError(
+      `Cannot parse hash "${text}": length ${rest.length} fits no encoding of ${algo}`,
+    );
+  }
+
+  static #checkAlgo(text: string, name: string, expected?: HashAlgorithm): HashAlgorithm {
+    const algo = parseHashAlgorithm(name);
+    if (expected !== undefined && algo !== expected) {
+      throw new HashError(`Cannot parse hash "${text}": algorithm ${algo}, expected ${expected}`);
+    }
+    return algo;
+  }
+
+  /**
+   * Print the hash.
+   *
+   * @param encoding base16, base32 (nix32), base64 or sri.
+   * @param withAlgorithm Prefix `<algo>:` (ignored for SRI, which always has it).
+   */
+  toString(encoding: HashEncoding = "sri", withAlgorithm = false): string {
+    let body: string;
+    switch (encoding) {
+      case "base16":
+        body = Buffer.from(this.bytes).toString("hex");
+        break;
+      case "base32":
+        body = encodeNix32(this.bytes);
+        break;
+      case "base64":
+        body = Buffer.from(this.bytes).toString("base64");
+        break;
+      case "sri":
+        return `${this.algorithm}-${Buffer.from(this.bytes).toString("base64")}`;
+    }
+    return withAlgorithm ? `${this.algorithm}:${body}` : body;
+  }
+
+  /** True when both hashes have the same algorithm and bytes. */
+  equals(other: Hash): boolean {
+    return this.algorithm === other.algorithm &&
+      Buffer.from(this.bytes).equals(Buffer.from(other.bytes));
+  }
+}
+
+/**
+ * An incremental hash that is also a byte sink, counting the bytes it saw.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash, HashSink } from "./hash.ts";
+ * const s = new HashSink("sha256");
+ * s.write(new TextEncoder().encode("hel"));
+ * s.write(new TextEncoder().encode("lo"));
+ * assert.equal(s.size, 5);
+ * assert.ok(s.digest().equals(Hash.of("sha256", "hello")));
+ * ```
+ */
+export class HashSink {
+  #h: NodeHash;
+  /** Bytes hashed so far. */
+  size = 0;
+  /** @param algorithm The algorithm. */
+  constructor(readonly algorithm: HashAlgorithm) {
+    this.#h = createHash(algorithm);
+  }
+  /** Feed bytes. */
+  write(chunk: Uint8Array): void {
+    this.#h.update(chunk);
+    this.size += chunk.length;
+  }
+  /** Finish and return the hash (once). */
+  digest(): Hash {
+    return new Hash(this.algorithm, new Uint8Array(this.#h.digest()));
+  }
+}
+
+/**
+ * Fold a digest into `size` bytes by XOR, as Nix's `compressHash` does
+ * (store path hash parts are sha256 digests compressed to 20 bytes).
+ *
+ * @param bytes The digest.
+ * @param size The new size.
+ * @returns The folded bytes.
+ */
+export function compressHash(bytes: Uint8Array, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < bytes.length; i++) out[i % size]! ^= bytes[i]!;
+  return out;
+}

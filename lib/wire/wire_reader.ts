@@ -1,0 +1,249 @@
+/**
+ * Reading Nix's wire format from a web stream.
+ *
+ * The format (shared by the serve and worker protocols, NAR and export
+ * streams):
+ * - an integer is a u64, little-endian, 8 bytes;
+ * - a bool is a u64 that must be 0 or 1;
+ * - a byte string is its length as u64, the bytes, then zero bytes up to the
+ *   next multiple of 8 (padding that is not zero is an error);
+ * - a list (or set) of strings is a u64 count followed by the strings;
+ * - framed data is a sequence of (u64 length, that many bytes, no padding)
+ *   frames closed by a frame of length 0.
+ *
+ * Every read that allocates takes an explicit maximum, so an absurd length
+ * prefix is an error before any allocation.
+ *
+ * @module
+ */
+import { UnexpectedEofError, WireError } from "./wire_error.ts";
+
+const EMPTY = new Uint8Array(0);
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Where a {@linkcode WireReader} takes its bytes from. */
+export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+
+/**
+ * A pull reader of wire values over a byte stream, tracking the byte offset
+ * for error messages.
+ *
+ * @example Reading an integer and a string
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WireReader } from "./wire_reader.ts";
+ * const bytes = new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 104, 105, 0, 0, 0, 0, 0, 0]);
+ * const r = new WireReader(ReadableStream.from([bytes]));
+ * assert.equal(await r.readU64(), 7n);
+ * assert.equal(await r.readString(10), "hi");
+ * ```
+ */
+export class WireReader {
+  #iter: AsyncIterator<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buf: Uint8Array = EMPTY;
+  #pos = 0;
+  #offset = 0;
+  #done = false;
+
+  /** @param source The bytes to read. */
+  constructor(source: ByteSource) {
+    if (source instanceof ReadableStream) {
+      const reader = source.getReader();
+      this.#reader = reader;
+      this.#iter = {
+        next: async () => {
+          const r = await reader.read();
+          return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
+        },
+      };
+    } else {
+      this.#iter = source[Symbol.asyncIterator]();
+    }
+  }
+
+  /** Bytes consumed so far. */
+  get offset(): number {
+    return this.#offset;
+  }
+
+  /** Make at least one unread byte available; false at the end of the stream. */
+  async #fill(): Promise<boolean> {
+    while (this.#pos >= this.#buf.length) {
+      if (this.#done) return false;
+      const r = await this.#iter.next();
+      if (r.done) {
+        this.#done = true;
+        return false;
+      }
+      this.#buf = r.value;
+      this.#pos = 0;
+    }
+    return true;
+  }
+
+  /**
+   * True when the stream has ended exactly here (a clean end between
+   * messages); false when more bytes follow.
+   */
+  async atEnd(): Promise<boolean> {
+    return !(await this.#fill());
+  }
+
+  /**
+   * Read exactly `n` bytes. The result may share memory with the input chunk.
+   *
+   * @param n How many bytes.
+   * @returns The bytes.
+   */
+  async readExact(n: number): Promise<Uint8Array> {
+    if (n === 0) return EMPTY;
+    await this.#fill();
+    const avail = this.#buf.length - this.#pos;
+    if (avail >= n) {
+      const out = this.#buf.subarray(this.#pos, this.#pos + n);
+      this.#pos += n;
+      this.#offset += n;
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      if (!(await this.#fill())) throw new UnexpectedEofError(this.#offset, n - got);
+      const take = Math.min(n - got, this.#buf.length - this.#pos);
+      out.set(this.#buf.subarray(this.#pos, this.#pos + take), got);
+      this.#pos += take;
+      this.#offset += take;
+      got += take;
+    }
+    return out;
+  }
+
+  /**
+   * Yield the next `n` bytes in chunks as they arrive, without buffering
+   * them. Each chunk is valid until the next one is requested.
+   *
+   * @param n How many bytes.
+   */
+  async *readChunks(n: number): AsyncGenerator<Uint8Array> {
+    let left = n;
+    while (left > 0) {
+      if (!(await this.#fill())) throw new UnexpectedEofError(this.#offset, left);
+      const take = Math.min(left, this.#buf.length - this.#pos);
+      const chunk = this.#buf.subarray(this.#pos, this.#pos + take);
+      this.#pos += take;
+      this.#offset += take;
+      left -= take;
+      yield chunk;
+    }
+  }
+
+  /** Read a u64 (little-endian) as a bigint. */
+  async readU64(): Promise<bigint> {
+    const b = await this.readExact(8);
+    return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+  }
+
+  /**
+   * Read a u64 that must not exceed `max` (default: the safe integer limit).
+   *
+   * @param field What the number is, for the error message.
+   * @param max The largest acceptable value.
+   */
+  async readNumber(field: string, max: number = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const at = this.#offset;
+    const v = await this.readU64();
+    if (v > BigInt(max)) throw new WireError(at, `"${field}" is ${v}, above the limit ${max}`);
+    return Number(v);
+  }
+
+  /** Read a bool: a u64 that is 0 or 1. */
+  async readBool(field = "bool"): Promise<boolean> {
+    const at = this.#offset;
+    const v = await this.readU64();
+    if (v > 1n) throw new WireError(at, `"${field}" is ${v}, not a bool (0 or 1)`);
+    return v === 1n;
+  }
+
+  /** Check and consume the zero padding after a `len`-byte string. */
+  async readPadding(len: number): Promise<void> {
+    const pad = (8 - (len % 8)) % 8;
+    if (pad === 0) return;
+    const at = this.#offset;
+    const b = await this.readExact(pad);
+    for (let i = 0; i < pad; i++) {
+      if (b[i] !== 0) throw new WireError(at + i, "padding byte is not zero");
+    }
+  }
+
+  /**
+   * Read the length prefix of a byte string, checking it against `limit`.
+   *
+   * @param limit The largest acceptable length.
+   * @param field What the string is, for the error message.
+   */
+  async readLength(limit: number, field = "string"): Promise<number> {
+    return await this.readNumber(`${field} length`, limit);
+  }
+
+  /**
+   * Read a padded byte string of at most `limit` bytes.
+   *
+   * @param limit The largest acceptable length.
+   * @param field What the string is, for the error message.
+   */
+  async readBytes(limit: number, field = "string"): Promise<Uint8Array> {
+    const len = await this.readLength(limit, field);
+    const b = await this.readExact(len);
+    await this.readPadding(len);
+    return b;
+  }
+
+  /**
+   * Read a padded UTF-8 string of at most `limit` bytes.
+   *
+   * @param limit The largest acceptable length in bytes.
+   * @param field What the string is, for the error message.
+   */
+  async readString(limit: number, field = "string"): Promise<string> {
+    const at = this.#offset;
+    const b = await this.readBytes(limit, field);
+    try {
+      return utf8.decode(b);
+    } catch {
+      throw new WireError(at, `"${field}" is not valid UTF-8`);
+    }
+  }
+
+  /**
+   * Read a list of strings: a count of at most `maxCount`, then strings of at
+   * most `maxLength` bytes each.
+   */
+  async readStrings(maxCount: number, maxLength: number, field = "list"): Promise<string[]> {
+    const n = await this.readNumber(`${field} count`, maxCount);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) out.push(await this.readString(maxLength, `${field}[${i}]`));
+    return out;
+  }
+
+  /**
+   * Yield framed data (u64 length + unpadded bytes, closed by length 0) in
+   * chunks, each frame at most `maxFrame` bytes.
+   */
+  async *readFramed(maxFrame: number): AsyncGenerator<Uint8Array> {
+    while (true) {
+      const len = await this.readNumber("frame length", maxFrame);
+      if (len === 0) return;
+      yield* this.readChunks(len);
+    }
+  }
+
+  /** Release the underlying stream (if it is a web stream) without reading further. */
+  async cancel(reason?: unknown): Promise<void> {
+    this.#done = true;
+    this.#buf = EMPTY;
+    this.#pos = 0;
+    if (this.#reader) await this.#reader.cancel(reason).catch(() => {});
+    else await this.#iter.return?.().catch(() => {});
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * buildhost: a remote build host for Nix-style builds, speaking Nix's serve
+ * protocol. This module is the library API.
+ *
+ * @example Hashing with Nix's encodings
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash } from "./mod.ts";
+ * assert.equal(Hash.of("sha256", "").toString("base32"), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
+ * ```
+ *
+ * @module
+ */
+export * from "./lib/errors.ts";
+export * from "./lib/wire/wire_error.ts";
+export * from "./lib/wire/wire_reader.ts";
+export * from "./lib/wire/wire_writer.ts";
+export * from "./lib/hash/nix_base32.ts";
+export * from "./lib/hash/hash.ts";
+export * from "./lib/store_path/store_path.ts";
+export * from "./lib/store_path/make_store_path.ts";

@@ -1,0 +1,101 @@
+/**
+ * The oracle: run real Nix (Debian's nix-bin 2.8) as root without a daemon,
+ * on throw-away chroot stores. Interop tests call these and fail (never skip)
+ * when Nix is missing: `.ci/run` installs it.
+ *
+ * @module
+ */
+
+const sandboxPaths = ["/bin", "/lib", "/lib32", "/lib64", "/libx32", "/usr"].filter((p) => {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+/** The NIX_CONFIG every oracle call runs with. */
+export const NIX_CONFIG = [
+  "build-users-group =",
+  "substituters =",
+  "experimental-features = nix-command",
+  "sandbox = true",
+  `extra-sandbox-paths = ${sandboxPaths.join(" ")}`,
+].join("\n");
+
+/** Environment for Nix commands: our config, no daemon. */
+export function nixEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { ...Deno.env.toObject(), NIX_CONFIG, ...extra };
+  delete env.NIX_REMOTE;
+  return env;
+}
+
+/** Options for {@linkcode nix}. */
+export interface NixOptions {
+  /** Bytes for standard input. */
+  stdin?: Uint8Array | string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Working directory. */
+  cwd?: string;
+}
+
+/** The result of a Nix command that succeeded. */
+export interface NixOutput {
+  /** Standard output, bytes. */
+  bytes: Uint8Array;
+  /** Standard output, text, trailing newline removed. */
+  text: string;
+  /** Standard error, text. */
+  stderr: string;
+}
+
+/**
+ * Run a Nix command (`nix-store`, `nix-hash`, `nix`, ...) and return its
+ * output; throw with its stderr when it fails.
+ */
+export async function nix(cmd: string, args: string[], opts: NixOptions = {}): Promise<NixOutput> {
+  const child = new Deno.Command(cmd, {
+    args,
+    env: nixEnv(opts.env),
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    const data = typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin;
+    await w.write(data).catch(() => {});
+    await w.close().catch(() => {});
+  }
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${stderr}`);
+  }
+  return { bytes: out.stdout, text: new TextDecoder().decode(out.stdout).replace(/\n$/, ""), stderr };
+}
+
+/** Run a Nix command that must fail; return its stderr. */
+export async function nixFails(cmd: string, args: string[], opts: NixOptions = {}): Promise<string> {
+  try {
+    await nix(cmd, args, opts);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${cmd} ${args.join(" ")} succeeded but was expected to fail`);
+}
+
+/** A fresh temporary directory, removed (with write bits restored) by `using`. */
+export function tempDir(prefix = "buildhost-test-"): { path: string } & Disposable {
+  const path = Deno.makeTempDirSync({ prefix });
+  return {
+    path,
+    [Symbol.dispose]() {
+      new Deno.Command("chmod", { args: ["-R", "u+w", path], stderr: "null" }).outputSync();
+      Deno.removeSync(path, { recursive: true });
+    },
+  };
+}
