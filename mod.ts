@@ -19,3 +19,4 @@ export * from "./lib/hash/nix_base32.ts";
 export * from "./lib/hash/hash.ts";
 export * from "./lib/store_path/store_path.ts";
 export * from "./lib/store_path/make_store_path.ts";
+export * from "./lib/store_path/reference_scanner.ts";

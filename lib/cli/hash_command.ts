@@ -13,11 +13,14 @@ import { dumpPath } from "../store/dump_path.ts";
 const USAGE = "usage: buildhost hash (path|file) PATH... [--type md5|sha1|sha256|sha512] " +
   "[--base16|--base32|--base64|--sri]";
 
+const ENCODINGS: readonly HashEncoding[] = ["base16", "base32", "base64", "sri"];
+
 /** `buildhost hash ...` */
 export const hashCommand: Command = async (args) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args,
     allowPositionals: true,
+    tokens: true,
     options: {
       type: { type: "string", default: "sha256" },
       base16: { type: "boolean", default: false },
@@ -29,9 +32,13 @@ export const hashCommand: Command = async (args) => {
   const [mode, ...paths] = positionals;
   if ((mode !== "path" && mode !== "file") || paths.length === 0) throw new UsageError(USAGE);
   const algo = parseHashAlgorithm(values.type);
-  const chosen = (["base16", "base32", "base64", "sri"] as const).filter((e) => values[e]);
-  if (chosen.length > 1) throw new UsageError(`choose one encoding; ${USAGE}`);
-  const encoding: HashEncoding = chosen[0] ?? "sri";
+  // As in `nix hash`, the last encoding option given wins.
+  let encoding: HashEncoding = "sri";
+  for (const t of tokens) {
+    if (t.kind === "option" && ENCODINGS.includes(t.name as HashEncoding)) {
+      encoding = t.name as HashEncoding;
+    }
+  }
   for (const p of paths) {
     const sink = new HashSink(algo);
     if (mode === "path") {

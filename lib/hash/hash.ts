@@ -11,7 +11,7 @@
 import { createHash, type Hash as NodeHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { BuildhostError } from "../errors.ts";
-import { decodeNix32, encodeNix32, nix32Length } from "./nix_base32.ts";
+import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
 /** The hash algorithms Nix knows. */
 export type HashAlgorithm = "md5" | "sha1" | "sha256" | "sha512";
@@ -37,13 +37,20 @@ export class HashError extends BuildhostError {
  *
  * @param name The algorithm's name as written (`sha256`).
  * @returns The same name, typed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseHashAlgorithm } from "./hash.ts";
+ * assert.equal(parseHashAlgorithm("sha512"), "sha512");
+ * assert.throws(() => parseHashAlgorithm("blake3"), /unknown/);
+ * ```
  */
 export function parseHashAlgorithm(name: string): HashAlgorithm {
   if (name in HASH_SIZES) return name as HashAlgorithm;
   throw new HashError(`Cannot use hash algorithm "${name}": unknown (md5, sha1, sha256, sha512)`);
 }
 
-const BASE16_RE = /^[0-9a-fA-F]*$/;
 const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
@@ -106,29 +113,53 @@ export class Hash {
       throw new HashError(`Cannot parse hash "${text}": no algorithm given`);
     }
     const size = HASH_SIZES[algo];
-    if (!sri && rest.length === size * 2 && BASE16_RE.test(rest)) {
+    const at = text.length - rest.length; // where the encoded digest starts in `text`
+    const fail = (detail: string) => new HashError(`Cannot parse hash "${text}": ${detail}`);
+    if (!sri && rest.length === size * 2) {
+      const bad = rest.search(/[^0-9a-fA-F]/);
+      if (bad >= 0) {
+        throw fail(`invalid base16 character "${rest[bad]}" at position ${at + bad}`);
+      }
       return new Hash(algo, new Uint8Array(Buffer.from(rest, "hex")));
     }
     if (!sri && rest.length === nix32Length(size)) {
       try {
         return new Hash(algo, decodeNix32(rest, size));
       } catch (e) {
-        throw new HashError(`Cannot parse hash "${text}": ${(e as Error).message}`);
+        if (!(e instanceof Nix32Error)) throw e;
+        throw fail(
+          e.position === undefined
+            ? e.detail
+            : `invalid nix32 character "${rest[e.position]}" at position ${at + e.position}`,
+        );
       }
     }
-    if (rest.length === Math.ceil(size / 3) * 4 && BASE64_RE.test(rest)) {
+    // Like Nix 2.8: a typed base64 hash has its padded length, an SRI hash any
+    // length (padding may be left out); unused trailing bits are ignored.
+    if (sri || rest.length === Math.ceil(size / 3) * 4) {
+      const bad = rest.search(/[^A-Za-z0-9+/=]/);
+      if (bad >= 0 || !BASE64_RE.test(rest)) {
+        const pos = bad >= 0 ? bad : rest.indexOf("=");
+        throw fail(`invalid base64 character "${rest[pos]}" at position ${at + pos}`);
+      }
       const bytes = new Uint8Array(Buffer.from(rest, "base64"));
-      if (bytes.length === size && Buffer.from(bytes).toString("base64") === rest) {
-        return new Hash(algo, bytes);
-      }
+      if (bytes.length === size) return new Hash(algo, bytes);
+      throw fail(`the base64 text holds ${bytes.length} bytes, not ${size} (${algo})`);
     }
-    throw new HashError(
-      `Cannot parse hash "${text}": length ${rest.length} fits no encoding of ${algo}`,
+    throw fail(
+      `length ${rest.length} fits no encoding of ${algo} (base16 ${size * 2}, base32 ${
+        nix32Length(size)
+      }, base64 ${Math.ceil(size / 3) * 4})`,
     );
   }
 
   static #checkAlgo(text: string, name: string, expected?: HashAlgorithm): HashAlgorithm {
-    const algo = parseHashAlgorithm(name);
+    if (!(name in HASH_SIZES)) {
+      throw new HashError(
+        `Cannot parse hash "${text}": unknown algorithm "${name}" (md5, sha1, sha256, sha512)`,
+      );
+    }
+    const algo = name as HashAlgorithm;
     if (expected !== undefined && algo !== expected) {
       throw new HashError(`Cannot parse hash "${text}": algorithm ${algo}, expected ${expected}`);
     }
@@ -206,6 +237,13 @@ export class HashSink {
  * @param bytes The digest.
  * @param size The new size.
  * @returns The folded bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compressHash } from "./hash.ts";
+ * assert.deepEqual(compressHash(new Uint8Array([1, 2, 4]), 2), new Uint8Array([5, 2]));
+ * ```
  */
 export function compressHash(bytes: Uint8Array, size: number): Uint8Array {
   const out = new Uint8Array(size);

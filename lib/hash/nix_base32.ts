@@ -16,6 +16,14 @@ for (let i = 0; i < NIX32_ALPHABET.length; i++) DIGIT[NIX32_ALPHABET.charCodeAt(
 /** A string that is not valid nix32 for the expected size. */
 export class Nix32Error extends BuildhostError {
   override name = "Nix32Error";
+  /**
+   * @param text The text that failed to decode.
+   * @param detail What is wrong with it.
+   * @param position Index of the offending character, if one is at fault.
+   */
+  constructor(readonly text: string, readonly detail: string, readonly position?: number) {
+    super(`Cannot decode nix32 "${text}": ${detail}`);
+  }
 }
 
 /**
@@ -23,6 +31,13 @@ export class Nix32Error extends BuildhostError {
  *
  * @param size Number of bytes.
  * @returns Number of characters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nix32Length } from "./nix_base32.ts";
+ * assert.equal(nix32Length(32), 52);
+ * ```
  */
 export function nix32Length(size: number): number {
   return Math.ceil((size * 8) / 5);
@@ -73,7 +88,8 @@ export function encodeNix32(bytes: Uint8Array): string {
 export function decodeNix32(text: string, size: number): Uint8Array {
   if (text.length !== nix32Length(size)) {
     throw new Nix32Error(
-      `Cannot decode nix32 "${text}": length ${text.length}, expected ${nix32Length(size)}`,
+      text,
+      `length ${text.length}, expected ${nix32Length(size)} for ${size} bytes`,
     );
   }
   const out = new Uint8Array(size);
@@ -83,9 +99,7 @@ export function decodeNix32(text: string, size: number): Uint8Array {
     const code = text.charCodeAt(pos);
     const digit = code < 128 ? DIGIT[code]! : -1;
     if (digit < 0) {
-      throw new Nix32Error(
-        `Cannot decode nix32 "${text}": invalid character "${text[pos]}" at position ${pos}`,
-      );
+      throw new Nix32Error(text, `invalid character "${text[pos]}" at position ${pos}`, pos);
     }
     const b = n * 5;
     const i = b >> 3;
@@ -94,7 +108,7 @@ export function decodeNix32(text: string, size: number): Uint8Array {
     const carry = digit >> (8 - j);
     if (i + 1 < size) out[i + 1]! |= carry;
     else if (carry !== 0) {
-      throw new Nix32Error(`Cannot decode nix32 "${text}": bits set beyond ${size} bytes`);
+      throw new Nix32Error(text, `bits set beyond ${size} bytes (the first character is too big)`);
     }
   }
   return out;

@@ -27,6 +27,7 @@ export type FileIngestionMethod = "flat" | "recursive";
  * @param innerHash The hash of the content or of the fixed-output fingerprint.
  * @param name The path's name.
  * @param storeDir The store directory.
+ * @returns The store path.
  *
  * @example
  * ```ts
@@ -54,8 +55,16 @@ export function makeStorePath(
  * The type string of a text or source path with references.
  *
  * @param type `text` or `source`.
- * @param references Full store paths referenced (sorted here).
+ * @param references Full store paths referenced (sorted and deduplicated here).
  * @param selfReference Whether the path refers to itself.
+ * @returns `<type>:<ref1>:<ref2>...[:self]`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { makeReferencesType } from "./make_store_path.ts";
+ * assert.equal(makeReferencesType("text", ["/nix/store/b", "/nix/store/a"]), "text:/nix/store/a:/nix/store/b");
+ * ```
  */
 export function makeReferencesType(
   type: string,
@@ -63,7 +72,8 @@ export function makeReferencesType(
   selfReference = false,
 ): string {
   let out = type;
-  for (const r of [...references].sort()) out += `:${r}`;
+  // A set, as in Nix: a reference listed twice counts once.
+  for (const r of [...new Set(references)].sort()) out += `:${r}`;
   if (selfReference) out += ":self";
   return out;
 }
@@ -76,6 +86,17 @@ export function makeReferencesType(
  * @param contents The file's bytes or its sha256.
  * @param references Full store paths the text refers to.
  * @param storeDir The store directory.
+ * @returns The store path.
+ *
+ * @example `builtins.toFile "hello.txt" "hello\n"`
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { makeTextPath } from "./make_store_path.ts";
+ * assert.equal(
+ *   makeTextPath("hello.txt", "hello\n").toString(),
+ *   "/nix/store/qa1w9gdfrba6jl2r57mb3c43863gqywp-hello.txt",
+ * );
+ * ```
  */
 export function makeTextPath(
   name: string,
@@ -101,6 +122,16 @@ export function makeTextPath(
  * @param references Full store paths referenced (recursive sha256 only).
  * @param selfReference Whether it refers to itself (recursive sha256 only).
  * @param storeDir The store directory.
+ * @returns The store path.
+ *
+ * @example `nix-store --add-fixed sha256 hello.txt` (a file holding "hello\n")
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash } from "../hash/hash.ts";
+ * import { makeFixedOutputPath } from "./make_store_path.ts";
+ * const p = makeFixedOutputPath("hello.txt", "flat", Hash.of("sha256", "hello\n"));
+ * assert.equal(p.toString(), "/nix/store/gy454w1cxaq731grqwylhzf4pp9r5izh-hello.txt");
+ * ```
  */
 export function makeFixedOutputPath(
   name: string,
@@ -127,6 +158,18 @@ export function makeFixedOutputPath(
 /**
  * The name of a derivation output's path: the derivation's name, with
  * `-<output>` appended unless the output is `out`.
+ *
+ * @param drvName The derivation's name.
+ * @param outputName The output's name.
+ * @returns The name of the output's store path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { outputPathName } from "./make_store_path.ts";
+ * assert.equal(outputPathName("hello-2.12", "out"), "hello-2.12");
+ * assert.equal(outputPathName("hello-2.12", "man"), "hello-2.12-man");
+ * ```
  */
 export function outputPathName(drvName: string, outputName: string): string {
   return outputName === "out" ? drvName : `${drvName}-${outputName}`;
@@ -139,6 +182,15 @@ export function outputPathName(drvName: string, outputName: string): string {
  * @param outputName The output (`out`, `dev`, ...).
  * @param hashModulo The derivation's `hashDerivationModulo` (sha256).
  * @param storeDir The store directory.
+ * @returns The output's store path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash } from "../hash/hash.ts";
+ * import { makeOutputPath } from "./make_store_path.ts";
+ * assert.equal(makeOutputPath("hello", "dev", Hash.of("sha256", "drv")).name, "hello-dev");
+ * ```
  */
 export function makeOutputPath(
   drvName: string,

@@ -29,26 +29,80 @@ export class StorePathError extends BuildhostError {
 
 const NAME_CHAR = /^[A-Za-z0-9+\-._?=]$/;
 
+/** The character at `i` (a whole code point), quoted for an error message. */
+function quoteChar(text: string, i: number): string {
+  return JSON.stringify(String.fromCodePoint(text.codePointAt(i)!));
+}
+
 /**
  * Check a store path name, throwing a {@linkcode StorePathError} naming the
- * first bad character.
+ * first bad character. Positions in the message count from the start of
+ * `path` (the name is taken to be its end).
  *
  * @param name The name.
  * @param path The whole path, for the error message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkStorePathName } from "./store_path.ts";
+ * checkStorePathName("hello-1.0");
+ * assert.throws(() => checkStorePathName("a b"), /invalid character " " at position 1/);
+ * ```
  */
 export function checkStorePathName(name: string, path: string = name): void {
+  const at = path.endsWith(name) ? path.length - name.length : 0;
   if (name.length === 0) throw new StorePathError(path, "the name is empty");
   if (name.length > MAX_NAME_LENGTH) {
-    throw new StorePathError(path, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+    throw new StorePathError(
+      path,
+      `the name has ${name.length} characters, more than ${MAX_NAME_LENGTH}`,
+    );
   }
   for (let i = 0; i < name.length; i++) {
     if (!NAME_CHAR.test(name[i]!)) {
       throw new StorePathError(
         path,
-        `the name has the invalid character ${JSON.stringify(name[i])} at position ${i}`,
+        `the name has the invalid character ${quoteChar(name, i)} at position ${at + i}`,
       );
     }
   }
+}
+
+/** Check the 32 characters of `text` from `start` as a hash part. */
+function checkHashPart(text: string, start: number): void {
+  for (let i = start; i < start + HASH_PART_LENGTH; i++) {
+    if (!NIX32_ALPHABET.includes(text[i]!)) {
+      throw new StorePathError(
+        text,
+        `the hash part has the invalid character ${quoteChar(text, i)} at position ${i}` +
+          ` (nix32 is 0-9 and a-z without e, o, u, t)`,
+      );
+    }
+  }
+}
+
+/** Check `text` from `start` on as `<hash>-<name>`, positions counted in `text`. */
+function checkBaseName(text: string, start: number): void {
+  const len = text.length - start;
+  if (len <= HASH_PART_LENGTH) {
+    throw new StorePathError(
+      text,
+      `the base name has ${len} characters; it needs a 32-character hash part, "-" and a name`,
+    );
+  }
+  const dash = start + HASH_PART_LENGTH;
+  if (text[dash] !== "-") {
+    const before = text.indexOf("-", start);
+    throw new StorePathError(
+      text,
+      before >= start && before < dash
+        ? `the hash part has ${before - start} characters, not ${HASH_PART_LENGTH}`
+        : `expected "-" after the ${HASH_PART_LENGTH}-character hash part at position ${dash}`,
+    );
+  }
+  checkHashPart(text, start);
+  checkStorePathName(text.slice(dash + 1), text);
 }
 
 /**
@@ -73,14 +127,7 @@ export class StorePath {
     if (hashPart.length !== HASH_PART_LENGTH) {
       throw new StorePathError(base, `the hash part has ${hashPart.length} characters, not 32`);
     }
-    for (let i = 0; i < hashPart.length; i++) {
-      if (!NIX32_ALPHABET.includes(hashPart[i]!)) {
-        throw new StorePathError(
-          base,
-          `the hash part has the invalid character ${JSON.stringify(hashPart[i])} at position ${i}`,
-        );
-      }
-    }
+    checkHashPart(base, 0);
     checkStorePathName(name, base);
   }
 
@@ -88,34 +135,47 @@ export class StorePath {
    * Parse a base name `<hash>-<name>`.
    *
    * @param baseName The last component of a store path.
+   * @returns The store path.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { StorePath } from "./store_path.ts";
+   * assert.equal(StorePath.fromBaseName("ffffffffffffffffffffffffffffffff-x").name, "x");
+   * ```
    */
   static fromBaseName(baseName: string): StorePath {
-    if (baseName.length < HASH_PART_LENGTH + 2 || baseName[HASH_PART_LENGTH] !== "-") {
-      throw new StorePathError(baseName, "not of the form <32-character hash>-<name>");
-    }
+    checkBaseName(baseName, 0);
     return new StorePath(baseName.slice(0, HASH_PART_LENGTH), baseName.slice(HASH_PART_LENGTH + 1));
   }
 
   /**
    * Parse a full store path. Only a path directly inside `storeDir` is one: no
-   * sub-path, no `..`, no trailing slash.
+   * sub-path, no `..`, no `//`, no trailing slash (Nix 2.8 would first make
+   * such paths canonical; here they are errors). Positions in error messages
+   * count from the start of `path`.
    *
    * @param path The path.
    * @param storeDir The store directory.
+   * @returns The store path.
    */
   static parse(path: string, storeDir: string = DEFAULT_STORE_DIR): StorePath {
     const prefix = storeDir + "/";
     if (!path.startsWith(prefix)) {
       throw new StorePathError(path, `not in the store directory "${storeDir}"`);
     }
-    const base = path.slice(prefix.length);
-    if (base.includes("/")) throw new StorePathError(path, "it has a '/' after the store directory");
-    try {
-      return StorePath.fromBaseName(base);
-    } catch (e) {
-      if (e instanceof StorePathError) throw new StorePathError(path, e.detail);
-      throw e;
+    const slash = path.indexOf("/", prefix.length);
+    if (slash >= 0) {
+      throw new StorePathError(
+        path,
+        `it has a "/" at position ${slash}, below a store path or after the store directory`,
+      );
     }
+    checkBaseName(path, prefix.length);
+    return new StorePath(
+      path.slice(prefix.length, prefix.length + HASH_PART_LENGTH),
+      path.slice(prefix.length + HASH_PART_LENGTH + 1),
+    );
   }
 
   /** `<hash>-<name>` */
@@ -132,6 +192,7 @@ export class StorePath {
    * The full path.
    *
    * @param storeDir The store directory.
+   * @returns `<storeDir>/<hash>-<name>`.
    */
   toString(storeDir: string = DEFAULT_STORE_DIR): string {
     return `${storeDir}/${this.baseName}`;
@@ -143,6 +204,14 @@ export class StorePath {
  *
  * @param dir The store directory, e.g. `/nix/store`.
  * @returns The same directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkStoreDir } from "./store_path.ts";
+ * assert.equal(checkStoreDir("/nix/store"), "/nix/store");
+ * assert.throws(() => checkStoreDir("/nix/store/"));
+ * ```
  */
 export function checkStoreDir(dir: string): string {
   if (

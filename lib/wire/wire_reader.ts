@@ -19,6 +19,8 @@
 import { UnexpectedEofError, WireError } from "./wire_error.ts";
 
 const EMPTY = new Uint8Array(0);
+/** Up to this size, readExact allocates its result before the bytes arrive. */
+const EAGER_ALLOC = 64 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Where a {@linkcode WireReader} takes its bytes from. */
@@ -106,15 +108,28 @@ export class WireReader {
       this.#offset += n;
       return out;
     }
+    // Small values are assembled in place; big ones are gathered piece by
+    // piece, so a large length on a short stream allocates only what arrived.
+    if (n <= EAGER_ALLOC) {
+      const out = new Uint8Array(n);
+      let got = 0;
+      while (got < n) {
+        if (!(await this.#fill())) throw new UnexpectedEofError(this.#offset, n - got);
+        const take = Math.min(n - got, this.#buf.length - this.#pos);
+        out.set(this.#buf.subarray(this.#pos, this.#pos + take), got);
+        this.#pos += take;
+        this.#offset += take;
+        got += take;
+      }
+      return out;
+    }
+    const pieces: Uint8Array[] = [];
+    for await (const chunk of this.readChunks(n)) pieces.push(chunk.slice());
     const out = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      if (!(await this.#fill())) throw new UnexpectedEofError(this.#offset, n - got);
-      const take = Math.min(n - got, this.#buf.length - this.#pos);
-      out.set(this.#buf.subarray(this.#pos, this.#pos + take), got);
-      this.#pos += take;
-      this.#offset += take;
-      got += take;
+    let at = 0;
+    for (const p of pieces) {
+      out.set(p, at);
+      at += p.length;
     }
     return out;
   }

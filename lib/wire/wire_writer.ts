@@ -19,6 +19,7 @@ export interface ByteSink {
  *
  * @param n A non-negative integer below 2^64.
  * @returns Its 8 bytes.
+ * @throws {RangeError} When `n` is negative, fractional or 2^64 or more.
  *
  * @example
  * ```ts
@@ -29,11 +30,34 @@ export interface ByteSink {
  */
 export function encodeU64(n: number | bigint): Uint8Array {
   const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  new DataView(b.buffer).setBigUint64(0, toU64(n), true);
   return b;
 }
 
-/** The zero padding that follows a byte string of length `len`. */
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** `n` as a bigint, refusing what a u64 cannot hold (DataView would wrap it silently). */
+function toU64(n: number | bigint): bigint {
+  const v = BigInt(n); // a RangeError for fractions, NaN and infinities
+  if (v < 0n || v > MAX_U64) {
+    throw new RangeError(`Cannot write u64: ${n} is outside 0 to 2^64-1`);
+  }
+  return v;
+}
+
+/**
+ * The zero padding that follows a byte string of length `len`.
+ *
+ * @param len The string's length.
+ * @returns 0 to 7 zero bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { paddingFor } from "./wire_writer.ts";
+ * assert.equal(paddingFor(3).length, 5);
+ * ```
+ */
 export function paddingFor(len: number): Uint8Array {
   return ZEROS.subarray(0, (8 - (len % 8)) % 8);
 }
@@ -43,6 +67,13 @@ export function paddingFor(len: number): Uint8Array {
  *
  * @param value A string (encoded as UTF-8) or bytes.
  * @returns The wire form.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeString } from "./wire_writer.ts";
+ * assert.equal(encodeString("nix-archive-1").length, 8 + 16);
+ * ```
  */
 export function encodeString(value: string | Uint8Array): Uint8Array {
   const bytes = typeof value === "string" ? encoder.encode(value) : value;
@@ -53,7 +84,19 @@ export function encodeString(value: string | Uint8Array): Uint8Array {
   return out;
 }
 
-/** Collects every chunk written into one array: for tests and small messages. */
+/**
+ * Collects every chunk written into one array: for tests and small messages.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BufferSink } from "./wire_writer.ts";
+ * const sink = new BufferSink();
+ * sink.write(new Uint8Array([1]));
+ * sink.write(new Uint8Array([2]));
+ * assert.deepEqual(sink.bytes(), new Uint8Array([1, 2]));
+ * ```
+ */
 export class BufferSink implements ByteSink {
   #chunks: Uint8Array[] = [];
   /** Keep a copy of the chunk. */
@@ -74,7 +117,23 @@ export class BufferSink implements ByteSink {
   }
 }
 
-/** Adapts a WritableStream into a {@linkcode ByteSink} (holding its writer lock). */
+/**
+ * Adapts a WritableStream into a {@linkcode ByteSink} (holding its writer lock).
+ *
+ * @param stream Where the bytes go.
+ * @returns A sink that also closes or releases the stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { streamSink } from "./wire_writer.ts";
+ * const got: Uint8Array[] = [];
+ * const sink = streamSink(new WritableStream({ write: (c) => void got.push(c) }));
+ * await sink.write(new Uint8Array([7]));
+ * await sink.close();
+ * assert.deepEqual(got, [new Uint8Array([7])]);
+ * ```
+ */
 export function streamSink(stream: WritableStream<Uint8Array>): ByteSink & {
   close(): Promise<void>;
   releaseLock(): void;
@@ -137,8 +196,9 @@ export class WireWriter {
 
   /** Append a u64. */
   writeU64(n: number | bigint): this {
+    const v = toU64(n);
     this.#room(8);
-    this.#view.setBigUint64(this.#len, BigInt(n), true);
+    this.#view.setBigUint64(this.#len, v, true);
     this.#len += 8;
     this.#offset += 8;
     return this;
