@@ -75,11 +75,19 @@ export async function nix(cmd: string, args: string[], opts: NixOptions = {}): P
   if (!out.success) {
     throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${stderr}`);
   }
-  return { bytes: out.stdout, text: new TextDecoder().decode(out.stdout).replace(/\n$/, ""), stderr };
+  return {
+    bytes: out.stdout,
+    text: new TextDecoder().decode(out.stdout).replace(/\n$/, ""),
+    stderr,
+  };
 }
 
 /** Run a Nix command that must fail; return its stderr. */
-export async function nixFails(cmd: string, args: string[], opts: NixOptions = {}): Promise<string> {
+export async function nixFails(
+  cmd: string,
+  args: string[],
+  opts: NixOptions = {},
+): Promise<string> {
   try {
     await nix(cmd, args, opts);
   } catch (e) {

@@ -1,0 +1,23 @@
+/**
+ * The error of the NAR layer.
+ *
+ * @module
+ */
+import { BuildhostError } from "../errors.ts";
+
+/** A NAR that is malformed, or a tree that cannot be written as one. */
+export class NarError extends BuildhostError {
+  override name = "NarError";
+  /**
+   * @param offset Byte offset in the NAR where the problem is (-1 when writing from a tree).
+   * @param path The entry at fault ("" is the root).
+   * @param detail What is wrong.
+   */
+  constructor(readonly offset: number, readonly path: string, readonly detail: string) {
+    super(
+      offset >= 0
+        ? `Cannot read NAR at byte ${offset} (entry "${path}"): ${detail}`
+        : `Cannot write NAR (entry "${path}"): ${detail}`,
+    );
+  }
+}
