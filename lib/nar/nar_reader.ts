@@ -17,7 +17,7 @@ import {
   badEntryName,
   compareBytes,
   MAX_DEPTH,
-  MAX_NAME_LENGTH,
+  MAX_ENTRY_NAME_LENGTH,
   MAX_TARGET_LENGTH,
   MAX_WORD_LENGTH,
   type NarWord,
@@ -168,7 +168,7 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
           await expect("(");
           await expect("name");
           const nameAt = r.offset;
-          const name = await word(MAX_NAME_LENGTH, "an entry name");
+          const name = await word(MAX_ENTRY_NAME_LENGTH, "an entry name");
           const bad = badEntryName(name);
           if (bad) fail(nameAt, bad);
           const nameText = text(name, nameAt, "an entry name");

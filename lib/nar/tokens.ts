@@ -50,7 +50,7 @@ export const TOKENS: Readonly<Record<NarWord, Uint8Array>> = Object.fromEntries(
 ) as Record<NarWord, Uint8Array>;
 
 /** Longest entry name, in bytes. */
-export const MAX_NAME_LENGTH = 255;
+export const MAX_ENTRY_NAME_LENGTH = 255;
 /** Longest symlink target, in bytes. */
 export const MAX_TARGET_LENGTH = 4095;
 /** Longest word the reader accepts where it expects a keyword. */
@@ -76,7 +76,7 @@ const utf8 = new TextEncoder();
  */
 export function badEntryName(name: Uint8Array): string | undefined {
   if (name.length === 0) return "an entry name is empty";
-  if (name.length > MAX_NAME_LENGTH) return `an entry name is longer than ${MAX_NAME_LENGTH} bytes`;
+  if (name.length > MAX_ENTRY_NAME_LENGTH) return `an entry name is longer than ${MAX_ENTRY_NAME_LENGTH} bytes`;
   if (name.length <= 2 && name.every((b) => b === 0x2e)) {
     return `the entry name "${name.length === 1 ? "." : ".."}" is not allowed`;
   }
