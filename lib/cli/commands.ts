@@ -4,12 +4,14 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { demoCommand } from "./demo_command.ts";
 import { hashCommand } from "./hash_command.ts";
 import { narCommand } from "./nar_command.ts";
 import { derivationCommand } from "./derivation_command.ts";
 
 /** Each command with a one-line summary for `buildhost --help`. */
 export const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  demo: { run: demoCommand, summary: "the main job: a demo on an embedded example" },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
   derivation: { run: derivationCommand, summary: "show a .drv as JSON, or check its paths" },

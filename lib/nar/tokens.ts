@@ -76,7 +76,9 @@ const utf8 = new TextEncoder();
  */
 export function badEntryName(name: Uint8Array): string | undefined {
   if (name.length === 0) return "an entry name is empty";
-  if (name.length > MAX_ENTRY_NAME_LENGTH) return `an entry name is longer than ${MAX_ENTRY_NAME_LENGTH} bytes`;
+  if (name.length > MAX_ENTRY_NAME_LENGTH) {
+    return `an entry name is longer than ${MAX_ENTRY_NAME_LENGTH} bytes`;
+  }
   if (name.length <= 2 && name.every((b) => b === 0x2e)) {
     return `the entry name "${name.length === 1 ? "." : ".."}" is not allowed`;
   }
