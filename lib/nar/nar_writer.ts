@@ -17,41 +17,50 @@ export type NarNode =
     /** The exact number of bytes `contents` gives. */
     size: number;
     /** The file's bytes; called once. */
-    contents: () => AsyncIterable<Uint8Array>;
+    contents: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   }
   | { type: "symlink"; target: string }
   | {
     type: "directory";
     /** The entries, in strictly ascending byte order of their names; called once. */
-    entries: () => AsyncIterable<[string, NarNode]>;
+    entries: () => AsyncIterable<[string, NarNode]> | Iterable<[string, NarNode]>;
   };
 
 const GATHER = 64 * 1024;
+/** File chunks up to this size are copied into the gathered chunk rather than passed on. */
+const SMALL = 16 * 1024;
 
-/** Gathers small token writes into chunks. */
+/**
+ * Gathers small writes into chunks. Two buffers take turns: a chunk handed
+ * out stays intact while the other buffer fills, which is enough because the
+ * writer hands out at most two gathered chunks between two requests of its
+ * consumer.
+ */
 class Gatherer {
-  #buf = new Uint8Array(GATHER);
+  #bufs = [new Uint8Array(GATHER), new Uint8Array(GATHER)];
+  #turn = 0;
   #len = 0;
-  /** Add bytes; returns a full chunk to emit when the buffer filled up. */
+  /** Add bytes (at most GATHER); returns a full chunk to emit when the buffer filled up. */
   add(bytes: Uint8Array): Uint8Array | undefined {
     let out: Uint8Array | undefined;
-    if (this.#len + bytes.length > this.#buf.length) out = this.take();
-    if (bytes.length > this.#buf.length) return out ?? bytes; // never happens for tokens
-    this.#buf.set(bytes, this.#len);
+    if (this.#len + bytes.length > GATHER) out = this.take();
+    this.#bufs[this.#turn]!.set(bytes, this.#len);
     this.#len += bytes.length;
     return out;
   }
   /** Everything gathered so far, or undefined when empty. */
   take(): Uint8Array | undefined {
     if (this.#len === 0) return undefined;
-    const out = this.#buf.slice(0, this.#len);
+    const out = this.#bufs[this.#turn]!.subarray(0, this.#len);
+    this.#turn ^= 1;
     this.#len = 0;
     return out;
   }
 }
 
 /**
- * Serialise a tree as a NAR.
+ * Serialise a tree as a NAR. A chunk is valid only until the next one is
+ * requested (buffers are reused): copy it to keep it.
  *
  * @param root The root node.
  * @returns The NAR's bytes, in chunks.
@@ -71,79 +80,119 @@ class Gatherer {
  * ```
  */
 export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
+  // An explicit stack instead of recursion: every chunk is yielded once, not
+  // once per directory level, which matters for trees of many small files.
   const g = new Gatherer();
-  const emit = function* (...tokens: Uint8Array[]): Generator<Uint8Array> {
+  type Frame = {
+    path: string;
+    entries: AsyncIterator<[string, NarNode]> | Iterator<[string, NarNode]>;
+    previous?: Uint8Array;
+  };
+  const stack: Frame[] = [];
+  let pending: { node: NarNode; path: string } | undefined = { node: root, path: "" };
+  const out: Uint8Array[] = [];
+  const emit = (...tokens: Uint8Array[]) => {
     for (const t of tokens) {
       const full = g.add(t);
-      if (full) yield full;
+      if (full) out.push(full);
     }
   };
 
-  async function* node(n: NarNode, path: string): AsyncGenerator<Uint8Array> {
-    yield* emit(TOKENS["("], TOKENS.type);
-    switch (n.type) {
-      case "regular": {
-        if (!Number.isSafeInteger(n.size) || n.size < 0) {
-          throw new NarError(-1, path, `the file size ${n.size} is not valid`);
+  emit(TOKENS["nix-archive-1"]);
+  while (pending || stack.length > 0) {
+    if (!pending) {
+      const frame = stack[stack.length - 1]!;
+      const step = frame.entries.next();
+      const next = step instanceof Promise ? await step : step;
+      if (next.done) {
+        stack.pop();
+        emit(TOKENS[")"]); // closes the directory node
+        if (stack.length > 0) emit(TOKENS[")"]); // closes the entry that held it
+      } else {
+        const [name, child] = next.value;
+        const bytes = nameBytes(name);
+        const childPath = frame.path === "" ? name : `${frame.path}/${name}`;
+        const bad = badEntryName(bytes);
+        if (bad) throw new NarError(-1, childPath, bad);
+        if (frame.previous && compareBytes(frame.previous, bytes) >= 0) {
+          throw new NarError(-1, childPath, "directory entries are not in ascending order");
         }
-        yield* emit(TOKENS.regular);
-        if (n.executable) yield* emit(TOKENS.executable, TOKENS[""]);
-        yield* emit(TOKENS.contents, encodeU64(n.size));
-        const head = g.take();
-        if (head) yield head;
-        let seen = 0;
-        for await (const chunk of n.contents()) {
-          seen += chunk.length;
-          if (seen > n.size) {
-            throw new NarError(-1, path, `the file gave more than its size of ${n.size} bytes`);
-          }
-          if (chunk.length > 0) yield chunk;
-        }
-        if (seen !== n.size) {
-          throw new NarError(-1, path, `the file gave ${seen} bytes, not its size of ${n.size}`);
-        }
-        yield* emit(paddingFor(n.size));
-        break;
+        frame.previous = bytes;
+        emit(TOKENS.entry, TOKENS["("], TOKENS.name, encodeU64(bytes.length), bytes);
+        emit(paddingFor(bytes.length), TOKENS.node);
+        pending = { node: child, path: childPath };
       }
-      case "symlink": {
-        const target = nameBytes(n.target);
-        if (target.length === 0) throw new NarError(-1, path, "a symlink target is empty");
-        if (target.length > MAX_TARGET_LENGTH) {
-          throw new NarError(
-            -1,
-            path,
-            `a symlink target is longer than ${MAX_TARGET_LENGTH} bytes`,
-          );
-        }
-        yield* emit(TOKENS.symlink, TOKENS.target, encodeU64(target.length), target);
-        yield* emit(paddingFor(target.length));
-        break;
-      }
-      case "directory": {
-        yield* emit(TOKENS.directory);
-        let previous: Uint8Array | undefined;
-        for await (const [name, child] of n.entries()) {
-          const bytes = nameBytes(name);
-          const childPath = path === "" ? name : `${path}/${name}`;
-          const bad = badEntryName(bytes);
-          if (bad) throw new NarError(-1, childPath, bad);
-          if (previous && compareBytes(previous, bytes) >= 0) {
-            throw new NarError(-1, childPath, "directory entries are not in ascending order");
+    } else {
+      const { node: n, path } = pending;
+      pending = undefined;
+      const inEntry = stack.length > 0;
+      emit(TOKENS["("], TOKENS.type);
+      if (n.type === "directory") {
+        emit(TOKENS.directory);
+        const it = n.entries();
+        stack.push({
+          path,
+          entries: Symbol.asyncIterator in it
+            ? it[Symbol.asyncIterator]()
+            : (it as Iterable<[string, NarNode]>)[Symbol.iterator](),
+        });
+      } else {
+        if (n.type === "regular") {
+          if (!Number.isSafeInteger(n.size) || n.size < 0) {
+            throw new NarError(-1, path, `the file size ${n.size} is not valid`);
           }
-          previous = bytes;
-          yield* emit(TOKENS.entry, TOKENS["("], TOKENS.name, encodeU64(bytes.length), bytes);
-          yield* emit(paddingFor(bytes.length), TOKENS.node);
-          yield* node(child, childPath);
-          yield* emit(TOKENS[")"]);
+          emit(TOKENS.regular);
+          if (n.executable) emit(TOKENS.executable, TOKENS[""]);
+          emit(TOKENS.contents, encodeU64(n.size));
+          let seen = 0;
+          const contents = n.contents();
+          const take = (chunk: Uint8Array) => {
+            seen += chunk.length;
+            if (seen > n.size) {
+              throw new NarError(-1, path, `the file gave more than its size of ${n.size} bytes`);
+            }
+            if (chunk.length <= SMALL) emit(chunk);
+            else {
+              const head = g.take();
+              if (head) out.push(head);
+              out.push(chunk);
+            }
+          };
+          if (Symbol.asyncIterator in contents) {
+            for await (const chunk of contents) {
+              take(chunk);
+              yield* out;
+              out.length = 0;
+            }
+          } else {
+            for (const chunk of contents) take(chunk);
+          }
+          if (seen !== n.size) {
+            throw new NarError(-1, path, `the file gave ${seen} bytes, not its size of ${n.size}`);
+          }
+          emit(paddingFor(n.size));
+        } else {
+          const target = nameBytes(n.target);
+          if (target.length === 0) throw new NarError(-1, path, "a symlink target is empty");
+          if (target.length > MAX_TARGET_LENGTH) {
+            throw new NarError(
+              -1,
+              path,
+              `a symlink target is longer than ${MAX_TARGET_LENGTH} bytes`,
+            );
+          }
+          emit(TOKENS.symlink, TOKENS.target, encodeU64(target.length), target);
+          emit(paddingFor(target.length));
         }
-        break;
+        emit(TOKENS[")"]); // closes the node
+        if (inEntry) emit(TOKENS[")"]); // closes its entry
       }
     }
-    yield* emit(TOKENS[")"]);
+    if (out.length > 0) {
+      yield* out;
+      out.length = 0;
+    }
   }
-
-  yield* emit(TOKENS["nix-archive-1"]);
-  yield* node(root, "");
   const rest = g.take();
   if (rest) yield rest;
 }

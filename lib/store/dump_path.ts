@@ -15,28 +15,76 @@ import type { NarNode } from "../nar/nar_writer.ts";
 import { writeNar } from "../nar/nar_writer.ts";
 import { NarError } from "../nar/nar_error.ts";
 
-/** Files up to this size are read in one call. */
-const WHOLE_FILE = 1 << 20;
-/** Larger files are read in chunks of this size. */
+/** Files up to this size are read in one synchronous call. */
+const WHOLE_FILE = 128 << 10;
+/** Larger files are read in chunks of this size, one chunk ahead. */
 const CHUNK = 1 << 20;
 
-async function* fileContents(fsPath: string, size: number): AsyncGenerator<Uint8Array> {
-  if (size <= WHOLE_FILE) {
-    yield await Deno.readFile(fsPath);
-    return;
+/**
+ * Buffers reused across the files of one dump: a file's chunks are consumed
+ * before the next file is read, so one set serves a whole tree (and memory
+ * stays flat however many files there are).
+ */
+export class DumpBuffers {
+  /** For small files, read whole (one byte more than expected shows growth). */
+  readonly small: Uint8Array = new Uint8Array(WHOLE_FILE + 1);
+  /** For large files, two chunks taking turns. */
+  readonly large: Uint8Array[] = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+}
+
+function fileContents(
+  fsPath: string,
+  size: number,
+  buffers: DumpBuffers,
+): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
+  // Small files are read synchronously: an async file operation costs more
+  // than reading a few KiB, and trees have many small files.
+  return size <= WHOLE_FILE
+    ? [readSmallFile(fsPath, buffers.small)]
+    : largeFileContents(fsPath, buffers.large);
+}
+
+function readSmallFile(fsPath: string, buf: Uint8Array): Uint8Array {
+  using f = Deno.openSync(fsPath);
+  let filled = 0;
+  while (filled < buf.length) {
+    const n = f.readSync(buf.subarray(filled));
+    if (n === null) break;
+    filled += n;
   }
-  using f = await Deno.open(fsPath);
+  return buf.subarray(0, filled);
+}
+
+/** Read into `buf` until it is full or the file ends; returns the bytes read. */
+async function fill(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
+  let filled = 0;
+  while (filled < buf.length) {
+    const n = await f.read(buf.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/**
+ * A large file in chunks, reading the next chunk while the consumer handles
+ * the current one; the two buffers take turns, so each chunk is valid only
+ * until the next one is requested.
+ */
+async function* largeFileContents(
+  fsPath: string,
+  buffers: Uint8Array[],
+): AsyncGenerator<Uint8Array> {
+  using f = Deno.openSync(fsPath);
+  let turn = 0;
+  let next = fill(f, buffers[0]!);
   while (true) {
-    const buf = new Uint8Array(CHUNK);
-    let filled = 0;
-    while (filled < CHUNK) {
-      const n = await f.read(buf.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled === 0) return;
-    yield filled === CHUNK ? buf : buf.subarray(0, filled);
-    if (filled < CHUNK) return;
+    const n = await next;
+    if (n === 0) return;
+    const current = buffers[turn]!;
+    turn ^= 1;
+    next = n === CHUNK ? fill(f, buffers[turn]!) : Promise.resolve(0);
+    yield current.subarray(0, n);
   }
 }
 
@@ -49,30 +97,36 @@ function byNameBytes(a: string, b: string): number {
  *
  * @param fsPath The path.
  * @param narPath The entry path used in error messages.
+ * @param buffers Read buffers shared by the files of one dump.
  * @returns Its lazy node.
  */
-export async function narNodeFromPath(fsPath: string, narPath = ""): Promise<NarNode> {
-  const st = await Deno.lstat(fsPath);
-  if (st.isSymlink) return { type: "symlink", target: await Deno.readLink(fsPath) };
+export function narNodeFromPath(
+  fsPath: string,
+  narPath = "",
+  buffers: DumpBuffers = new DumpBuffers(),
+): NarNode {
+  // Metadata is read synchronously (see fileContents).
+  const st = Deno.lstatSync(fsPath);
+  if (st.isSymlink) return { type: "symlink", target: Deno.readLinkSync(fsPath) };
   if (st.isFile) {
     const size = st.size;
     return {
       type: "regular",
       executable: ((st.mode ?? 0) & 0o100) !== 0,
       size,
-      contents: () => fileContents(fsPath, size),
+      contents: () => fileContents(fsPath, size, buffers),
     };
   }
   if (st.isDirectory) {
     return {
       type: "directory",
-      entries: async function* () {
+      entries: function* () {
         const names: string[] = [];
-        for await (const e of Deno.readDir(fsPath)) names.push(e.name);
+        for (const e of Deno.readDirSync(fsPath)) names.push(e.name);
         names.sort(byNameBytes);
         for (const name of names) {
           const child = narPath === "" ? name : `${narPath}/${name}`;
-          yield [name, await narNodeFromPath(join(fsPath, name), child)];
+          yield [name, narNodeFromPath(join(fsPath, name), child, buffers)];
         }
       },
     };
@@ -81,7 +135,8 @@ export async function narNodeFromPath(fsPath: string, narPath = ""): Promise<Nar
 }
 
 /**
- * The NAR of a filesystem path, in chunks.
+ * The NAR of a filesystem path, in chunks. A chunk is valid only until the
+ * next one is requested (buffers are reused): copy it to keep it.
  *
  * @param fsPath The path.
  * @returns The NAR bytes.
@@ -99,5 +154,5 @@ export async function narNodeFromPath(fsPath: string, narPath = ""): Promise<Nar
  * ```
  */
 export async function* dumpPath(fsPath: string): AsyncGenerator<Uint8Array> {
-  yield* writeNar(await narNodeFromPath(fsPath));
+  yield* writeNar(narNodeFromPath(fsPath));
 }
