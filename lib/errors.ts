@@ -6,7 +6,16 @@
  * @module
  */
 
-/** Base class of every error buildhost throws on purpose. */
+/**
+ * Base class of every error buildhost throws on purpose.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BuildhostError } from "./errors.ts";
+ * assert.ok(new BuildhostError("x") instanceof Error);
+ * ```
+ */
 export class BuildhostError extends Error {
   override name = "BuildhostError";
 }

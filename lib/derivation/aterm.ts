@@ -25,7 +25,17 @@ import {
   outputFromFields,
 } from "./derivation.ts";
 
-/** Options of {@linkcode printDerivation}. */
+/**
+ * Options of {@linkcode printDerivation}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { PrintOptions } from "./aterm.ts";
+ * const o: PrintOptions = { maskOutputs: true };
+ * assert.ok(o.maskOutputs);
+ * ```
+ */
 export interface PrintOptions {
   /** Blank output paths and their env variables (for output path hashing). */
   maskOutputs?: boolean;
@@ -193,6 +203,14 @@ class AtermReader {
  * @param storeDir The store directory its paths must be in.
  * @returns The derivation.
  * @throws {DerivationError} Naming the offset and field on malformed input.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDerivation } from "./aterm.ts";
+ * const d = parseDerivation('Derive([("out","","","")],[],[],"x86_64-linux","/bin/sh",["-c","echo \\"hi\\""],[])', "x");
+ * assert.equal(d.args[1], 'echo "hi"');
+ * ```
  */
 export function parseDerivation(
   text: string,

@@ -11,7 +11,17 @@
  */
 import { BuildhostError } from "../errors.ts";
 
-/** An output of a derivation, as written in the ATerm's output tuple. */
+/**
+ * An output of a derivation, as written in the ATerm's output tuple.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DerivationOutput } from "./derivation.ts";
+ * const o: DerivationOutput = { kind: "deferred" };
+ * assert.equal(o.kind, "deferred");
+ * ```
+ */
 export type DerivationOutput =
   /** Input-addressed: the path follows from the derivation. */
   | { kind: "inputAddressed"; path: string }
@@ -30,7 +40,17 @@ export type DerivationOutput =
   /** Input-addressed but not yet computable (`("out","","","")`). */
   | { kind: "deferred" };
 
-/** The derivation proper, without its input derivations. */
+/**
+ * The derivation proper, without its input derivations.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { BasicDerivation } from "./derivation.ts";
+ * const d: BasicDerivation = { name: "x", outputs: new Map(), inputSrcs: [], platform: "x86_64-linux", builder: "/bin/sh", args: [], env: new Map() };
+ * assert.equal(d.name, "x");
+ * ```
+ */
 export interface BasicDerivation {
   /** The name (the `.drv` file's name without `.drv`). */
   name: string;
@@ -48,18 +68,47 @@ export interface BasicDerivation {
   env: Map<string, string>;
 }
 
-/** A full derivation: a BasicDerivation plus the derivations it depends on. */
+/**
+ * A full derivation: a BasicDerivation plus the derivations it depends on.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Derivation } from "./derivation.ts";
+ * const d: Derivation = { name: "x", outputs: new Map(), inputDrvs: new Map(), inputSrcs: [], platform: "x86_64-linux", builder: "/bin/sh", args: [], env: new Map() };
+ * assert.equal(d.inputDrvs.size, 0);
+ * ```
+ */
 export interface Derivation extends BasicDerivation {
   /** `.drv` path to the sorted output names it needs. */
   inputDrvs: Map<string, string[]>;
 }
 
-/** A derivation that cannot be parsed or is inconsistent. */
+/**
+ * A derivation that cannot be parsed or is inconsistent.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDerivation } from "./aterm.ts";
+ * import { DerivationError } from "./derivation.ts";
+ * assert.throws(() => parseDerivation("Derive(", "x"), DerivationError);
+ * ```
+ */
 export class DerivationError extends BuildhostError {
   override name = "DerivationError";
 }
 
-/** The ATerm tuple fields of an output: path, hashAlgo (with `r:`), hash. */
+/**
+ * The ATerm tuple fields of an output: path, hashAlgo (with `r:`), hash.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { outputFields } from "./derivation.ts";
+ * assert.deepEqual(outputFields({ kind: "floating", method: "recursive", hashAlgo: "sha256" }), ["", "r:sha256", ""]);
+ * ```
+ */
 export function outputFields(o: DerivationOutput): [string, string, string] {
   switch (o.kind) {
     case "inputAddressed":
@@ -117,7 +166,16 @@ export function outputFromFields(
   return { kind: "fixed", path, method, hashAlgo: algo, hash };
 }
 
-/** The name of a derivation from its `.drv` path. */
+/**
+ * The name of a derivation from its `.drv` path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { derivationNameFromPath } from "./derivation.ts";
+ * assert.equal(derivationNameFromPath("/nix/store/ffffffffffffffffffffffffffffffff-hello-1.0.drv"), "hello-1.0");
+ * ```
+ */
 export function derivationNameFromPath(drvPath: string): string {
   const base = drvPath.slice(drvPath.lastIndexOf("/") + 1);
   const dash = base.indexOf("-");
@@ -130,7 +188,16 @@ export function derivationNameFromPath(drvPath: string): string {
   return name.slice(0, -4);
 }
 
-/** True when the derivation has exactly one output, `out`, that is fixed. */
+/**
+ * True when the derivation has exactly one output, `out`, that is fixed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isFixedOutput } from "./derivation.ts";
+ * assert.equal(isFixedOutput({ name: "x", outputs: new Map([["out", { kind: "deferred" as const }]]), inputSrcs: [], platform: "", builder: "", args: [], env: new Map() }), false);
+ * ```
+ */
 export function isFixedOutput(drv: BasicDerivation): boolean {
   return drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed";
 }

@@ -9,7 +9,17 @@
 import type { Derivation } from "./derivation.ts";
 import { outputFields } from "./derivation.ts";
 
-/** The JSON value of one derivation. */
+/**
+ * The JSON value of one derivation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DerivationJson } from "./derivation_json.ts";
+ * const j: DerivationJson = { outputs: {}, inputSrcs: [], inputDrvs: {}, system: "x86_64-linux", builder: "/bin/sh", args: [], env: {} };
+ * assert.equal(j.system, "x86_64-linux");
+ * ```
+ */
 export interface DerivationJson {
   outputs: Record<string, { path?: string; hashAlgo?: string; hash?: string }>;
   inputSrcs: string[];

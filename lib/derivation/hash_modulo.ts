@@ -25,7 +25,17 @@ import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { printDerivation } from "./aterm.ts";
 import { type Derivation, DerivationError, type DerivationOutput } from "./derivation.ts";
 
-/** Finds an input derivation by its `.drv` path (e.g. reading the store). */
+/**
+ * Finds an input derivation by its `.drv` path (e.g. reading the store).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { DerivationLookup } from "./hash_modulo.ts";
+ * const lookup: DerivationLookup = (p) => { throw new Error(`no ${p}`); };
+ * assert.throws(() => lookup("/nix/store/x.drv"));
+ * ```
+ */
 export type DerivationLookup = (drvPath: string) => Derivation | Promise<Derivation>;
 
 /**
@@ -155,6 +165,14 @@ export class HashModulo {
  * @param drv The derivation.
  * @param storeDir The store directory.
  * @returns The full path.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { derivationPath } from "./hash_modulo.ts";
+ * const p = derivationPath({ name: "x", outputs: new Map([["out", { kind: "deferred" as const }]]), inputDrvs: new Map(), inputSrcs: [], platform: "x86_64-linux", builder: "/bin/sh", args: [], env: new Map() });
+ * assert.match(p, /^\/nix\/store\/[0-9a-z]{32}-x\.drv$/);
+ * ```
  */
 export function derivationPath(drv: Derivation, storeDir: string = DEFAULT_STORE_DIR): string {
   return makeTextPath(

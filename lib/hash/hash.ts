@@ -13,13 +13,42 @@ import { Buffer } from "node:buffer";
 import { BuildhostError } from "../errors.ts";
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
-/** The hash algorithms Nix knows. */
+/**
+ * The hash algorithms Nix knows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type HashAlgorithm, HASH_SIZES } from "./hash.ts";
+ * const algo: HashAlgorithm = "sha1";
+ * assert.equal(HASH_SIZES[algo], 20);
+ * ```
+ */
 export type HashAlgorithm = "md5" | "sha1" | "sha256" | "sha512";
 
-/** How a hash's bytes are written. `base32` is nix32. */
+/**
+ * How a hash's bytes are written. `base32` is nix32.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash, type HashEncoding } from "./hash.ts";
+ * const enc: HashEncoding = "base16";
+ * assert.equal(Hash.of("md5", "").toString(enc), "d41d8cd98f00b204e9800998ecf8427e");
+ * ```
+ */
 export type HashEncoding = "base16" | "base32" | "base64" | "sri";
 
-/** Digest size in bytes of each algorithm. */
+/**
+ * Digest size in bytes of each algorithm.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HASH_SIZES } from "./hash.ts";
+ * assert.equal(HASH_SIZES.sha256, 32);
+ * ```
+ */
 export const HASH_SIZES: Readonly<Record<HashAlgorithm, number>> = {
   md5: 16,
   sha1: 20,
@@ -27,7 +56,16 @@ export const HASH_SIZES: Readonly<Record<HashAlgorithm, number>> = {
   sha512: 64,
 };
 
-/** A hash string that cannot be parsed, or an unknown algorithm. */
+/**
+ * A hash string that cannot be parsed, or an unknown algorithm.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash, HashError } from "./hash.ts";
+ * assert.throws(() => Hash.parse("sha256:abc"), HashError);
+ * ```
+ */
 export class HashError extends BuildhostError {
   override name = "HashError";
 }

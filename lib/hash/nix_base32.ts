@@ -7,13 +7,32 @@
  */
 import { BuildhostError } from "../errors.ts";
 
-/** The 32 characters of nix32, in digit order. */
+/**
+ * The 32 characters of nix32, in digit order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NIX32_ALPHABET } from "./nix_base32.ts";
+ * assert.equal(NIX32_ALPHABET.length, 32);
+ * assert.ok(!NIX32_ALPHABET.includes("e"));
+ * ```
+ */
 export const NIX32_ALPHABET = "0123456789abcdfghijklmnpqrsvwxyz";
 
 const DIGIT = new Int8Array(128).fill(-1);
 for (let i = 0; i < NIX32_ALPHABET.length; i++) DIGIT[NIX32_ALPHABET.charCodeAt(i)] = i;
 
-/** A string that is not valid nix32 for the expected size. */
+/**
+ * A string that is not valid nix32 for the expected size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeNix32, Nix32Error } from "./nix_base32.ts";
+ * assert.throws(() => decodeNix32("e0", 1), Nix32Error);
+ * ```
+ */
 export class Nix32Error extends BuildhostError {
   override name = "Nix32Error";
   /**

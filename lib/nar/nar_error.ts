@@ -5,7 +5,16 @@
  */
 import { BuildhostError } from "../errors.ts";
 
-/** A NAR that is malformed, or a tree that cannot be written as one. */
+/**
+ * A NAR that is malformed, or a tree that cannot be written as one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NarError } from "./nar_error.ts";
+ * assert.equal(new NarError(24, "a/b", "bad").message, 'Cannot read NAR at byte 24 (entry "a/b"): bad');
+ * ```
+ */
 export class NarError extends BuildhostError {
   override name = "NarError";
   /**

@@ -7,7 +7,17 @@
 import type { WireReader } from "../wire/wire_reader.ts";
 import { readNar } from "./nar_reader.ts";
 
-/** A listing node, as Nix writes it in JSON. */
+/**
+ * A listing node, as Nix writes it in JSON.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { NarListing } from "./nar_listing.ts";
+ * const l: NarListing = { type: "regular", size: 1, narOffset: 96 };
+ * assert.equal(l.type, "regular");
+ * ```
+ */
 export type NarListing =
   | { type: "directory"; entries: Record<string, NarListing> }
   | { type: "regular"; size: number; executable?: true; narOffset: number }
@@ -59,6 +69,15 @@ export async function listNar(r: WireReader): Promise<NarListing> {
  *
  * @param listing The listing.
  * @returns One line per entry, without newlines.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatNarListing } from "./nar_listing.ts";
+ * assert.deepEqual(formatNarListing({ type: "directory", entries: { a: { type: "symlink", target: "b" } } }), [
+ *   "lrwxrwxrwx                    0 ./a -> b",
+ * ]);
+ * ```
  */
 export function formatNarListing(listing: NarListing): string[] {
   const lines: string[] = [];

@@ -23,7 +23,17 @@ import {
   type NarWord,
 } from "./tokens.ts";
 
-/** One entry of a NAR. `path` is "" for the root, else `a/b/c` below it. */
+/**
+ * One entry of a NAR. `path` is "" for the root, else `a/b/c` below it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { NarEntry } from "./nar_reader.ts";
+ * const e: NarEntry = { path: "", type: "directory" };
+ * assert.equal(e.path, "");
+ * ```
+ */
 export type NarEntry =
   & { path: string }
   & (
@@ -209,6 +219,16 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
  *
  * @param stream The bytes.
  * @returns The entries.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { narEntries } from "./nar_reader.ts";
+ * import { writeNar } from "./nar_writer.ts";
+ * const paths = [];
+ * for await (const e of narEntries(writeNar({ type: "symlink", target: "t" }))) paths.push(e.path);
+ * assert.deepEqual(paths, [""]);
+ * ```
  */
 export async function* narEntries(
   stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,

@@ -9,7 +9,17 @@ import { encodeU64, paddingFor } from "../wire/wire_writer.ts";
 import { NarError } from "./nar_error.ts";
 import { badEntryName, compareBytes, MAX_TARGET_LENGTH, nameBytes, TOKENS } from "./tokens.ts";
 
-/** A node of a tree to be written as a NAR; children are produced lazily. */
+/**
+ * A node of a tree to be written as a NAR; children are produced lazily.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { NarNode } from "./nar_writer.ts";
+ * const link: NarNode = { type: "symlink", target: "x" };
+ * assert.equal(link.type, "symlink");
+ * ```
+ */
 export type NarNode =
   | {
     type: "regular";

@@ -23,7 +23,16 @@
  */
 import { encodeString } from "../wire/wire_writer.ts";
 
-/** The words of the grammar. */
+/**
+ * The words of the grammar.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NAR_WORDS } from "./tokens.ts";
+ * assert.equal(NAR_WORDS[0], "nix-archive-1");
+ * ```
+ */
 export const NAR_WORDS = [
   "nix-archive-1",
   "(",
@@ -41,21 +50,76 @@ export const NAR_WORDS = [
   "node",
 ] as const;
 
-/** One word of the grammar. */
+/**
+ * One word of the grammar.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type NarWord, TOKENS } from "./tokens.ts";
+ * const w: NarWord = "(";
+ * assert.equal(TOKENS[w].length, 16);
+ * ```
+ */
 export type NarWord = typeof NAR_WORDS[number];
 
-/** Each word in its wire encoding. */
+/**
+ * Each word in its wire encoding.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { TOKENS } from "./tokens.ts";
+ * assert.equal(TOKENS["nix-archive-1"].length, 24);
+ * ```
+ */
 export const TOKENS: Readonly<Record<NarWord, Uint8Array>> = Object.fromEntries(
   NAR_WORDS.map((w) => [w, encodeString(w)]),
 ) as Record<NarWord, Uint8Array>;
 
-/** Longest entry name, in bytes. */
+/**
+ * Longest entry name, in bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { badEntryName, MAX_ENTRY_NAME_LENGTH } from "./tokens.ts";
+ * assert.ok(badEntryName(new Uint8Array(MAX_ENTRY_NAME_LENGTH + 1).fill(97)));
+ * ```
+ */
 export const MAX_ENTRY_NAME_LENGTH = 255;
-/** Longest symlink target, in bytes. */
+/**
+ * Longest symlink target, in bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_TARGET_LENGTH } from "./tokens.ts";
+ * assert.equal(MAX_TARGET_LENGTH, 4095);
+ * ```
+ */
 export const MAX_TARGET_LENGTH = 4095;
-/** Longest word the reader accepts where it expects a keyword. */
+/**
+ * Longest word the reader accepts where it expects a keyword.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_WORD_LENGTH, NAR_WORDS } from "./tokens.ts";
+ * assert.ok(NAR_WORDS.every((w) => w.length <= MAX_WORD_LENGTH));
+ * ```
+ */
 export const MAX_WORD_LENGTH = 32;
-/** Deepest directory nesting the reader accepts. */
+/**
+ * Deepest directory nesting the reader accepts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_DEPTH } from "./tokens.ts";
+ * assert.ok(MAX_DEPTH >= 100);
+ * ```
+ */
 export const MAX_DEPTH = 256;
 
 const utf8 = new TextEncoder();
@@ -87,7 +151,16 @@ export function badEntryName(name: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** Compare two byte strings: negative, zero or positive, as `memcmp` then length. */
+/**
+ * Compare two byte strings: negative, zero or positive, as `memcmp` then length.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compareBytes } from "./tokens.ts";
+ * assert.ok(compareBytes(new Uint8Array([1]), new Uint8Array([1, 0])) < 0);
+ * ```
+ */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
@@ -97,7 +170,16 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** Encode a name as UTF-8 bytes. */
+/**
+ * Encode a name as UTF-8 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nameBytes } from "./tokens.ts";
+ * assert.equal(nameBytes("ü").length, 2);
+ * ```
+ */
 export function nameBytes(name: string): Uint8Array {
   return utf8.encode(name);
 }

@@ -24,6 +24,13 @@ const CHUNK = 1 << 20;
  * Buffers reused across the files of one dump: a file's chunks are consumed
  * before the next file is read, so one set serves a whole tree (and memory
  * stays flat however many files there are).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DumpBuffers } from "./dump_path.ts";
+ * assert.equal(new DumpBuffers().large.length, 2);
+ * ```
  */
 export class DumpBuffers {
   /** For small files, read whole (one byte more than expected shows growth). */
@@ -99,6 +106,15 @@ function byNameBytes(a: string, b: string): number {
  * @param narPath The entry path used in error messages.
  * @param buffers Read buffers shared by the files of one dump.
  * @returns Its lazy node.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { narNodeFromPath } from "./dump_path.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(narNodeFromPath(dir).type, "directory");
+ * await Deno.remove(dir);
+ * ```
  */
 export function narNodeFromPath(
   fsPath: string,

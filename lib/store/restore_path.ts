@@ -13,7 +13,16 @@ import { join } from "node:path";
 import type { NarEntry } from "../nar/nar_reader.ts";
 import { BuildhostError } from "../errors.ts";
 
-/** The target of a restore could not be written. */
+/**
+ * The target of a restore could not be written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RestoreError } from "./restore_path.ts";
+ * assert.ok(new RestoreError("x") instanceof Error);
+ * ```
+ */
 export class RestoreError extends BuildhostError {
   override name = "RestoreError";
 }
@@ -30,6 +39,16 @@ async function writeContents(file: Deno.FsFile, contents: AsyncIterable<Uint8Arr
  * directories first. Missing paths are fine.
  *
  * @param path The path to remove.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { removeTree } from "./restore_path.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.mkdir(`${dir}/a`, { mode: 0o555 });
+ * await removeTree(dir);
+ * await assert.rejects(Deno.lstat(dir));
+ * ```
  */
 export async function removeTree(path: string): Promise<void> {
   let st: Deno.FileInfo;

@@ -17,7 +17,18 @@ import { compressHash, Hash } from "../hash/hash.ts";
 import { encodeNix32 } from "../hash/nix_base32.ts";
 import { DEFAULT_STORE_DIR, StorePath, StorePathError } from "./store_path.ts";
 
-/** How a fixed-output path's content was hashed: the file itself, or its NAR. */
+/**
+ * How a fixed-output path's content was hashed: the file itself, or its NAR.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash } from "../hash/hash.ts";
+ * import { type FileIngestionMethod, makeFixedOutputPath } from "./make_store_path.ts";
+ * const method: FileIngestionMethod = "flat";
+ * assert.equal(makeFixedOutputPath("f", method, Hash.of("sha256", "")).name, "f");
+ * ```
+ */
 export type FileIngestionMethod = "flat" | "recursive";
 
 /**

@@ -8,14 +8,50 @@
 import { BuildhostError } from "../errors.ts";
 import { NIX32_ALPHABET } from "../hash/nix_base32.ts";
 
-/** The default logical store directory. */
+/**
+ * The default logical store directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_STORE_DIR } from "./store_path.ts";
+ * assert.equal(DEFAULT_STORE_DIR, "/nix/store");
+ * ```
+ */
 export const DEFAULT_STORE_DIR = "/nix/store";
-/** Length of a store path's hash part. */
+/**
+ * Length of a store path's hash part.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HASH_PART_LENGTH } from "./store_path.ts";
+ * assert.equal(HASH_PART_LENGTH, 32);
+ * ```
+ */
 export const HASH_PART_LENGTH = 32;
-/** Longest allowed name. */
+/**
+ * Longest allowed name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkStorePathName, MAX_NAME_LENGTH } from "./store_path.ts";
+ * assert.throws(() => checkStorePathName("a".repeat(MAX_NAME_LENGTH + 1)));
+ * ```
+ */
 export const MAX_NAME_LENGTH = 211;
 
-/** A string that is not a valid store path or name. */
+/**
+ * A string that is not a valid store path or name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { StorePath, StorePathError } from "./store_path.ts";
+ * assert.throws(() => StorePath.parse("/nix/store/../etc"), StorePathError);
+ * ```
+ */
 export class StorePathError extends BuildhostError {
   override name = "StorePathError";
   /**

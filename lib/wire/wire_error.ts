@@ -6,7 +6,16 @@
  */
 import { BuildhostError } from "../errors.ts";
 
-/** Malformed or unexpected wire data at a known byte offset. */
+/**
+ * Malformed or unexpected wire data at a known byte offset.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WireError } from "./wire_error.ts";
+ * assert.equal(new WireError(8, "bad").message, "Cannot read wire data at byte 8: bad");
+ * ```
+ */
 export class WireError extends BuildhostError {
   override name = "WireError";
   /**
@@ -18,7 +27,16 @@ export class WireError extends BuildhostError {
   }
 }
 
-/** The stream ended in the middle of a value. */
+/**
+ * The stream ended in the middle of a value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { UnexpectedEofError } from "./wire_error.ts";
+ * assert.equal(new UnexpectedEofError(16, 3).wanted, 3);
+ * ```
+ */
 export class UnexpectedEofError extends WireError {
   override name = "UnexpectedEofError";
   /**

@@ -23,7 +23,17 @@ const EMPTY = new Uint8Array(0);
 const EAGER_ALLOC = 64 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Where a {@linkcode WireReader} takes its bytes from. */
+/**
+ * Where a {@linkcode WireReader} takes its bytes from.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { type ByteSource, WireReader } from "./wire_reader.ts";
+ * const src: ByteSource = ReadableStream.from([new Uint8Array(8)]);
+ * assert.equal(await new WireReader(src).readU64(), 0n);
+ * ```
+ */
 export type ByteSource = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /**

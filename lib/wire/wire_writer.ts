@@ -8,7 +8,19 @@
 const encoder = new TextEncoder();
 const ZEROS = new Uint8Array(8);
 
-/** Anything that accepts chunks of bytes in order. */
+/**
+ * Anything that accepts chunks of bytes in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { ByteSink } from "./wire_writer.ts";
+ * const seen: number[] = [];
+ * const sink: ByteSink = { write: (c) => void seen.push(c.length) };
+ * sink.write(new Uint8Array(3));
+ * assert.deepEqual(seen, [3]);
+ * ```
+ */
 export interface ByteSink {
   /** Write one chunk; the sink may keep a reference to it. */
   write(chunk: Uint8Array): Promise<void> | void;
