@@ -31,3 +31,4 @@ export * from "./lib/derivation/derivation_json.ts";
 export * from "./lib/derivation/hash_modulo.ts";
 export * from "./lib/store/dump_path.ts";
 export * from "./lib/store/restore_path.ts";
+export * from "./lib/hash/parallel_hash_sink.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { HashSink, parseHashAlgorithm } from "../hash/hash.ts";
+import { parseHashAlgorithm } from "../hash/hash.ts";
+import { ParallelHashSink } from "../hash/parallel_hash_sink.ts";
 import type { HashEncoding } from "../hash/hash.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 import { dumpPath } from "../store/dump_path.ts";
@@ -40,14 +41,21 @@ export const hashCommand: Command = async (args) => {
     }
   }
   for (const p of paths) {
-    const sink = new HashSink(algo);
-    if (mode === "path") {
-      for await (const chunk of dumpPath(p)) sink.write(chunk);
-    } else {
-      using f = await Deno.open(p);
-      for await (const chunk of f.readable) sink.write(chunk);
+    // Hashing runs on a worker thread while this one reads and serialises.
+    const sink = new ParallelHashSink(algo);
+    try {
+      if (mode === "path") {
+        for await (const chunk of dumpPath(p)) await sink.write(chunk);
+      } else {
+        using f = await Deno.open(p);
+        for await (const chunk of f.readable) await sink.write(chunk);
+      }
+    } catch (e) {
+      await sink.digest().catch(() => {}); // ends the worker
+      throw e;
     }
-    await printOut(sink.digest().toString(encoding) + "\n");
+    const hash = await sink.digest();
+    await printOut(hash.toString(encoding) + "\n");
   }
   return 0;
 };

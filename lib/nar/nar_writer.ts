@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { encodeU64, paddingFor } from "../wire/wire_writer.ts";
+import { paddingFor } from "../wire/wire_writer.ts";
 import { NarError } from "./nar_error.ts";
 import { badEntryName, compareBytes, MAX_TARGET_LENGTH, nameBytes, TOKENS } from "./tokens.ts";
 
@@ -58,6 +58,19 @@ class Gatherer {
     this.#len += bytes.length;
     return out;
   }
+  /** Add a u64 (a safe integer) without allocating. */
+  u64(n: number): Uint8Array | undefined {
+    let out: Uint8Array | undefined;
+    if (this.#len + 8 > GATHER) out = this.take();
+    const buf = this.#bufs[this.#turn]!;
+    let v = n;
+    for (let i = 0; i < 8; i++) {
+      buf[this.#len + i] = v % 256;
+      v = Math.floor(v / 256);
+    }
+    this.#len += 8;
+    return out;
+  }
   /** Everything gathered so far, or undefined when empty. */
   take(): Uint8Array | undefined {
     if (this.#len === 0) return undefined;
@@ -107,6 +120,10 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
       if (full) out.push(full);
     }
   };
+  const emitU64 = (n: number) => {
+    const full = g.u64(n);
+    if (full) out.push(full);
+  };
 
   emit(TOKENS["nix-archive-1"]);
   while (pending || stack.length > 0) {
@@ -128,7 +145,9 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
           throw new NarError(-1, childPath, "directory entries are not in ascending order");
         }
         frame.previous = bytes;
-        emit(TOKENS.entry, TOKENS["("], TOKENS.name, encodeU64(bytes.length), bytes);
+        emit(TOKENS.entry, TOKENS["("], TOKENS.name);
+        emitU64(bytes.length);
+        emit(bytes);
         emit(paddingFor(bytes.length), TOKENS.node);
         pending = { node: child, path: childPath };
       }
@@ -153,7 +172,8 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
           }
           emit(TOKENS.regular);
           if (n.executable) emit(TOKENS.executable, TOKENS[""]);
-          emit(TOKENS.contents, encodeU64(n.size));
+          emit(TOKENS.contents);
+          emitU64(n.size);
           let seen = 0;
           const contents = n.contents();
           const take = (chunk: Uint8Array) => {
@@ -191,7 +211,9 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
               `a symlink target is longer than ${MAX_TARGET_LENGTH} bytes`,
             );
           }
-          emit(TOKENS.symlink, TOKENS.target, encodeU64(target.length), target);
+          emit(TOKENS.symlink, TOKENS.target);
+          emitU64(target.length);
+          emit(target);
           emit(paddingFor(target.length));
         }
         emit(TOKENS[")"]); // closes the node

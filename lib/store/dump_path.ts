@@ -9,7 +9,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import type { NarNode } from "../nar/nar_writer.ts";
 import { writeNar } from "../nar/nar_writer.ts";
@@ -95,8 +94,18 @@ async function* largeFileContents(
   }
 }
 
-function byNameBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Sort names by their UTF-8 bytes, as Nix does. For ASCII names the order of
+ * JS strings is the same, so bytes are only made when a name needs them.
+ */
+function sortByNameBytes(names: string[]): string[] {
+  if (!names.some((n) => NON_ASCII.test(n))) return names.sort();
+  return names
+    .map((n) => [Buffer.from(n), n] as const)
+    .sort(([a], [b]) => Buffer.compare(a, b))
+    .map(([, n]) => n);
 }
 
 /**
@@ -139,10 +148,9 @@ export function narNodeFromPath(
       entries: function* () {
         const names: string[] = [];
         for (const e of Deno.readDirSync(fsPath)) names.push(e.name);
-        names.sort(byNameBytes);
-        for (const name of names) {
+        for (const name of sortByNameBytes(names)) {
           const child = narPath === "" ? name : `${narPath}/${name}`;
-          yield [name, narNodeFromPath(join(fsPath, name), child, buffers)];
+          yield [name, narNodeFromPath(`${fsPath}/${name}`, child, buffers)];
         }
       },
     };
