@@ -74,6 +74,12 @@ export class WireReader {
     }
   }
 
+  /**
+   * When set, sees every byte as it is consumed (for example to hash a NAR
+   * while it is being parsed). The bytes are valid only during the call.
+   */
+  tap: ((bytes: Uint8Array) => void) | undefined;
+
   /** Bytes consumed so far. */
   get offset(): number {
     return this.#offset;
@@ -114,6 +120,7 @@ export class WireReader {
     const avail = this.#buf.length - this.#pos;
     if (avail >= n) {
       const out = this.#buf.subarray(this.#pos, this.#pos + n);
+      this.tap?.(out);
       this.#pos += n;
       this.#offset += n;
       return out;
@@ -126,7 +133,9 @@ export class WireReader {
       while (got < n) {
         if (!(await this.#fill())) throw new UnexpectedEofError(this.#offset, n - got);
         const take = Math.min(n - got, this.#buf.length - this.#pos);
-        out.set(this.#buf.subarray(this.#pos, this.#pos + take), got);
+        const piece = this.#buf.subarray(this.#pos, this.#pos + take);
+        this.tap?.(piece);
+        out.set(piece, got);
         this.#pos += take;
         this.#offset += take;
         got += take;
@@ -156,6 +165,7 @@ export class WireReader {
       if (!(await this.#fill())) throw new UnexpectedEofError(this.#offset, left);
       const take = Math.min(left, this.#buf.length - this.#pos);
       const chunk = this.#buf.subarray(this.#pos, this.#pos + take);
+      this.tap?.(chunk);
       this.#pos += take;
       this.#offset += take;
       left -= take;

@@ -1,0 +1,70 @@
+/**
+ * Making a store path's files canonical, as Nix does before registering
+ * them: modification time 1 (the epoch plus one second), no write bits, no
+ * setuid/setgid/sticky bits; files 0444 or 0555 (when executable), dirs 0555.
+ * Anything that is not a regular file, directory or symlink is refused.
+ *
+ * @module
+ */
+import { lutimesSync } from "node:fs";
+import { BuildhostError } from "../errors.ts";
+
+/** A path that cannot be part of a store path. */
+export class CanonicaliseError extends BuildhostError {
+  override name = "CanonicaliseError";
+}
+
+/**
+ * Canonicalise the tree at `path` (depth first: children before their directory).
+ *
+ * @param path The top of the tree.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalisePath } from "./canonicalise.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/f`, "x", { mode: 0o755 });
+ * canonicalisePath(`${dir}/f`);
+ * const st = await Deno.lstat(`${dir}/f`);
+ * assert.equal(st.mode! & 0o7777, 0o555);
+ * assert.equal(st.mtime!.getTime(), 1000);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function canonicalisePath(path: string): void {
+  const st = Deno.lstatSync(path);
+  if (st.isSymlink) {
+    lutimesSync(path, 1, 1);
+    return;
+  }
+  if (st.isDirectory) {
+    for (const e of Deno.readDirSync(path)) canonicalisePath(`${path}/${e.name}`);
+    Deno.chmodSync(path, 0o555);
+  } else if (st.isFile) {
+    Deno.chmodSync(path, ((st.mode ?? 0) & 0o100) !== 0 ? 0o555 : 0o444);
+  } else {
+    throw new CanonicaliseError(
+      `Cannot canonicalise "${path}": not a regular file, directory or symlink`,
+    );
+  }
+  Deno.utimeSync(path, 1, 1);
+}
+
+/**
+ * Give a tree its owner's write permission back (for deleting it).
+ *
+ * @param path The top of the tree.
+ */
+export function makeWritable(path: string): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch {
+    return;
+  }
+  if (st.isDirectory) {
+    Deno.chmodSync(path, 0o755);
+    for (const e of Deno.readDirSync(path)) makeWritable(`${path}/${e.name}`);
+  }
+}

@@ -1,0 +1,585 @@
+/**
+ * A local store: files under a physical root, metadata in Nix's SQLite
+ * schema, atomic imports, per-path locks, closures, export/import, verify.
+ *
+ * An import unpacks into a temporary name inside the store directory
+ * (`.buildhost-tmp-<pid>-<n>`), checks size and hash while streaming,
+ * canonicalises, renames into place and registers in one transaction, all
+ * under the path's lock. A crash leaves at worst a temporary (removed the
+ * next time the store is opened) or an unregistered path (replaced by the
+ * next import): never a valid path with wrong contents.
+ *
+ * @module
+ */
+import { basename, join } from "node:path";
+import { BuildhostError } from "../errors.ts";
+import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
+import { readNar } from "../nar/nar_reader.ts";
+import { writeNar } from "../nar/nar_writer.ts";
+import { makeFixedOutputPath, makeTextPath } from "../store_path/make_store_path.ts";
+import { StorePath } from "../store_path/store_path.ts";
+import { parseDerivation } from "../derivation/aterm.ts";
+import { WireReader } from "../wire/wire_reader.ts";
+import type { WireWriter } from "../wire/wire_writer.ts";
+import { canonicalisePath, makeWritable } from "./canonicalise.ts";
+import { dumpPath } from "./dump_path.ts";
+import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
+import type { PathInfo } from "./path_info.ts";
+import { FileLock } from "./path_lock.ts";
+import { restorePath } from "./restore_path.ts";
+import { StoreDb } from "./store_db.ts";
+import { type StoreLayout, storeLayout } from "./store_layout.ts";
+import { processAlive, TempRoots } from "./temp_roots.ts";
+
+/** A store operation that cannot be done; nothing was changed. */
+export class StoreError extends BuildhostError {
+  override name = "StoreError";
+}
+
+/** What an importer states about a NAR it adds. */
+export interface NarImport {
+  /** The full store path. */
+  path: string;
+  /** Expected sha256 of the NAR; checked while streaming when given. */
+  narHash?: Hash;
+  /** Expected NAR size; checked when given. */
+  narSize?: number;
+  /** Full store paths it refers to (itself allowed); the others must be valid. */
+  references: string[];
+  /** The `.drv` that produced it. */
+  deriver?: string;
+  /** Content address. */
+  ca?: string;
+  /** Signatures. */
+  sigs?: string[];
+  /** Built here. */
+  ultimate?: boolean;
+  /** Unix seconds (default: now). */
+  registrationTime?: number;
+}
+
+/** One problem found by {@linkcode Store.verify}. */
+export interface VerifyProblem {
+  path: string;
+  problem: string;
+}
+
+const TEMP_PREFIX = ".buildhost-tmp-";
+let tempCounter = 0;
+
+async function drainNar(r: WireReader): Promise<void> {
+  for await (const _ of readNar(r)) { /* contents are skipped by the reader */ }
+}
+
+/**
+ * A store on disk.
+ *
+ * @example Adding text and reading it back
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Store } from "./store.ts";
+ * const root = await Deno.makeTempDir();
+ * const store = await Store.open(root);
+ * const info = await store.addText("hello.txt", "hello\n");
+ * assert.equal(store.queryPathInfo(info.path)?.narSize, info.narSize);
+ * store.close();
+ * await Deno.remove(root, { recursive: true }).catch(() => {});
+ * ```
+ */
+export class Store {
+  /** The metadata database. */
+  readonly db: StoreDb;
+  /** This process's temporary GC roots in this store. */
+  readonly tempRoots: TempRoots;
+
+  private constructor(readonly layout: StoreLayout, db: StoreDb) {
+    this.db = db;
+    this.tempRoots = new TempRoots(layout.tempRootsDir, this.gcLockPath);
+  }
+
+  /**
+   * Open a store (creating its directories and database), and remove
+   * temporaries left by dead processes.
+   *
+   * @param root The physical root.
+   * @param storeDir The logical store directory.
+   * @returns The store.
+   */
+  static async open(root: string, storeDir?: string): Promise<Store> {
+    const layout = storeLayout(root, storeDir);
+    for (const d of [layout.realStoreDir, layout.dbDir, layout.gcRootsDir, layout.tempRootsDir]) {
+      await Deno.mkdir(d, { recursive: true });
+    }
+    const db = StoreDb.open(layout.dbDir);
+    const store = new Store(layout, db);
+    await store.#removeStaleTemporaries();
+    return store;
+  }
+
+  /** The logical store directory. */
+  get storeDir(): string {
+    return this.layout.storeDir;
+  }
+
+  /** `nix/var/nix/gc.lock`. */
+  get gcLockPath(): string {
+    return join(this.layout.stateDir, "gc.lock");
+  }
+
+  /** Close the database and drop temporary roots. */
+  close(): void {
+    this.tempRoots.close();
+    this.db.close();
+  }
+
+  async #removeStaleTemporaries(): Promise<void> {
+    for await (const e of Deno.readDir(this.layout.realStoreDir)) {
+      if (!e.name.startsWith(TEMP_PREFIX)) continue;
+      const pid = Number(e.name.slice(TEMP_PREFIX.length).split("-")[0]);
+      if (Number.isInteger(pid) && pid !== Deno.pid && processAlive(pid)) continue;
+      const p = join(this.layout.realStoreDir, e.name);
+      makeWritable(p);
+      await Deno.remove(p, { recursive: true }).catch(() => {});
+    }
+  }
+
+  /**
+   * Check a store path of this store (in this store directory, valid syntax).
+   *
+   * @param path The full path.
+   * @returns The parsed path.
+   */
+  parsePath(path: string): StorePath {
+    return StorePath.parse(path, this.storeDir);
+  }
+
+  /** Where the files of a store path really are. */
+  realPath(path: string): string {
+    return join(this.layout.realStoreDir, this.parsePath(path).baseName);
+  }
+
+  /** Whether a path is valid. */
+  isValid(path: string): boolean {
+    this.parsePath(path);
+    return this.db.isValid(path);
+  }
+
+  /** The valid ones among `paths`. */
+  queryValidPaths(paths: string[]): string[] {
+    return paths.filter((p) => this.isValid(p));
+  }
+
+  /** Metadata of a valid path, or undefined. */
+  queryPathInfo(path: string): PathInfo | undefined {
+    this.parsePath(path);
+    return this.db.queryPathInfo(path);
+  }
+
+  /** Metadata of a valid path; a StoreError when it is not valid. */
+  requirePathInfo(path: string): PathInfo {
+    const info = this.queryPathInfo(path);
+    if (!info) throw new StoreError(`Cannot use "${path}": it is not valid in this store`);
+    return info;
+  }
+
+  /** The valid paths that refer to `path`. */
+  referrers(path: string): string[] {
+    this.parsePath(path);
+    return this.db.referrers(path);
+  }
+
+  /**
+   * The closure of paths under references (the paths included), optionally
+   * with the valid outputs of every derivation in it (and their closures).
+   *
+   * @param paths Valid store paths.
+   * @param options includeOutputs: add derivation outputs.
+   * @returns The closure, sorted.
+   */
+  closure(paths: string[], options: { includeOutputs?: boolean } = {}): string[] {
+    for (const p of paths) this.requirePathInfo(p);
+    let result = this.db.closure(paths);
+    if (!options.includeOutputs) return result;
+    while (true) {
+      const have = new Set(result);
+      const extra: string[] = [];
+      for (const p of result) {
+        if (!p.endsWith(".drv")) continue;
+        for (const out of this.db.derivationOutputs(p).values()) {
+          if (!have.has(out) && this.db.isValid(out)) extra.push(out);
+        }
+      }
+      if (extra.length === 0) return result;
+      result = this.db.closure([...result, ...extra]);
+    }
+  }
+
+  /** A fresh temporary name inside the store directory. */
+  tempPath(): string {
+    return join(
+      this.layout.realStoreDir,
+      `${TEMP_PREFIX}${Deno.pid}-${Date.now()}-${tempCounter++}`,
+    );
+  }
+
+  #checkReferences(path: string, references: string[]): void {
+    for (const r of references) {
+      this.parsePath(r);
+      if (r !== path && !this.db.isValid(r)) {
+        throw new StoreError(`Cannot add "${path}": its reference "${r}" is not valid`);
+      }
+    }
+  }
+
+  /** Output name -> path of a `.drv` file being registered (for DerivationOutputs). */
+  #derivationOutputs(path: string, realFile: string): Map<string, Map<string, string>> {
+    if (!path.endsWith(".drv")) return new Map();
+    try {
+      const drv = parseDerivation(
+        Deno.readTextFileSync(realFile),
+        path.slice(path.indexOf("-") + 1, -4),
+        path,
+        this.storeDir,
+      );
+      const outs = new Map<string, string>();
+      for (const [name, o] of drv.outputs) if ("path" in o && o.path) outs.set(name, o.path);
+      return new Map([[path, outs]]);
+    } catch {
+      return new Map(); // a file named .drv that is not a derivation: no outputs to record
+    }
+  }
+
+  /**
+   * Move a finished temporary into place and register it, under the path's
+   * lock (which the caller holds).
+   */
+  #install(tmp: string, info: PathInfo): void {
+    const real = this.realPath(info.path);
+    canonicalisePath(tmp);
+    try {
+      Deno.lstatSync(real);
+      // An unregistered leftover (e.g. from a crash between rename and registration).
+      makeWritable(real);
+      Deno.removeSync(real, { recursive: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    Deno.renameSync(tmp, real);
+    try {
+      this.db.registerValidPaths([info], this.#derivationOutputs(info.path, real));
+    } catch (e) {
+      makeWritable(real);
+      Deno.removeSync(real, { recursive: true });
+      throw e;
+    }
+  }
+
+  async #removeTemp(tmp: string): Promise<void> {
+    makeWritable(tmp);
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+
+  /**
+   * Add a path from its NAR, read from `nar` (which may go on with other
+   * data after the NAR). The NAR is always consumed whole; when the path is
+   * already valid it is skipped. Size and hash are checked while streaming;
+   * on any mismatch or error nothing is registered and nothing is left.
+   *
+   * @param imp What the importer states about the path.
+   * @param nar A reader positioned at the NAR.
+   * @returns The path's metadata.
+   */
+  async addNar(imp: NarImport, nar: WireReader): Promise<PathInfo> {
+    this.parsePath(imp.path);
+    for (const r of imp.references) this.parsePath(r);
+    if (imp.deriver) this.parsePath(imp.deriver);
+    await this.tempRoots.add([imp.path, ...imp.references]);
+    if (this.db.isValid(imp.path)) {
+      await drainNar(nar);
+      return this.db.queryPathInfo(imp.path)!;
+    }
+    const lock = await FileLock.acquire(this.realPath(imp.path) + ".lock");
+    try {
+      if (this.db.isValid(imp.path)) {
+        await drainNar(nar);
+        return this.db.queryPathInfo(imp.path)!;
+      }
+      const tmp = this.tempPath();
+      const hash = new HashSink("sha256");
+      nar.tap = (b) => hash.write(b);
+      try {
+        await restorePath(tmp, readNar(nar));
+      } finally {
+        nar.tap = undefined;
+      }
+      try {
+        const narHash = hash.digest();
+        if (imp.narSize !== undefined && hash.size !== imp.narSize) {
+          throw new StoreError(
+            `Cannot add "${imp.path}": the NAR has ${hash.size} bytes, ${imp.narSize} were declared`,
+          );
+        }
+        if (imp.narHash && !imp.narHash.equals(narHash)) {
+          throw new StoreError(
+            `Cannot add "${imp.path}": the NAR's hash is ${narHash.toString("base32", true)}, ${
+              imp.narHash.toString("base32", true)
+            } was declared`,
+          );
+        }
+        this.#checkReferences(imp.path, imp.references);
+        const info: PathInfo = {
+          path: imp.path,
+          narHash,
+          narSize: hash.size,
+          references: [...new Set(imp.references)].sort(),
+          registrationTime: imp.registrationTime ?? Math.floor(Date.now() / 1000),
+          ultimate: imp.ultimate ?? false,
+          sigs: imp.sigs ?? [],
+        };
+        if (imp.deriver) info.deriver = imp.deriver;
+        if (imp.ca) info.ca = imp.ca;
+        this.#install(tmp, info);
+        return info;
+      } catch (e) {
+        await this.#removeTemp(tmp);
+        throw e;
+      }
+    } finally {
+      lock.release(true);
+    }
+  }
+
+  /**
+   * Add a file or directory by content, like `nix-store --add` (recursive,
+   * sha256) or `nix-store --add-fixed [--recursive] ALGO`.
+   *
+   * @param fsPath The file or directory.
+   * @param options name (default: the base name), method, hash algorithm.
+   * @returns The path's metadata.
+   */
+  async addPath(
+    fsPath: string,
+    options: { name?: string; method?: "flat" | "recursive"; algorithm?: HashAlgorithm } = {},
+  ): Promise<PathInfo> {
+    const name = options.name ?? basename(fsPath);
+    const method = options.method ?? "recursive";
+    const algo = options.algorithm ?? "sha256";
+    let contentHash: Hash;
+    if (method === "recursive") {
+      const sink = new HashSink(algo);
+      for await (const c of dumpPath(fsPath)) sink.write(c);
+      contentHash = sink.digest();
+    } else {
+      const st = await Deno.lstat(fsPath);
+      if (!st.isFile) throw new StoreError(`Cannot add "${fsPath}" flat: it is not a regular file`);
+      const sink = new HashSink(algo);
+      using f = await Deno.open(fsPath);
+      for await (const c of f.readable) sink.write(c);
+      contentHash = sink.digest();
+    }
+    const path = makeFixedOutputPath(name, method, contentHash, [], false, this.storeDir)
+      .toString(this.storeDir);
+    const ca = `fixed:${method === "recursive" ? "r:" : ""}${contentHash.toString("base32", true)}`;
+    return await this.addNar({ path, references: [], ca }, new WireReader(dumpPath(fsPath)));
+  }
+
+  /**
+   * Add a text file with references, like `builtins.toFile`.
+   *
+   * @param name The file's name.
+   * @param text Its contents.
+   * @param references Store paths it refers to.
+   * @returns The path's metadata.
+   */
+  async addText(
+    name: string,
+    text: string | Uint8Array,
+    references: string[] = [],
+  ): Promise<PathInfo> {
+    const bytes = typeof text === "string" ? new TextEncoder().encode(text) : text;
+    const hash = Hash.of("sha256", bytes);
+    const path = makeTextPath(name, hash, references, this.storeDir).toString(this.storeDir);
+    const nar = writeNar({
+      type: "regular",
+      executable: false,
+      size: bytes.length,
+      contents: () => [bytes],
+    });
+    return await this.addNar(
+      { path, references, ca: `text:${hash.toString("base32", true)}` },
+      new WireReader(nar),
+    );
+  }
+
+  /**
+   * The NAR of a valid path.
+   *
+   * @param path The path.
+   * @returns Its NAR, in chunks (each valid until the next is requested).
+   */
+  dump(path: string): AsyncGenerator<Uint8Array> {
+    this.requirePathInfo(path);
+    return dumpPath(this.realPath(path));
+  }
+
+  /**
+   * Order paths so that references come before their referrers.
+   *
+   * @param paths Valid paths.
+   * @returns The same paths, sorted topologically.
+   */
+  topoSort(paths: string[]): string[] {
+    const set = new Set(paths);
+    const done = new Set<string>();
+    const out: string[] = [];
+    const visit = (p: string, stack: Set<string>) => {
+      if (done.has(p) || stack.has(p)) return;
+      stack.add(p);
+      for (const r of this.requirePathInfo(p).references) {
+        if (r !== p && set.has(r)) visit(r, stack);
+      }
+      stack.delete(p);
+      done.add(p);
+      out.push(p);
+    };
+    for (const p of [...paths].sort()) visit(p, new Set());
+    return out;
+  }
+
+  /**
+   * Write paths in Nix's export format (references first).
+   *
+   * @param paths Valid paths.
+   * @param w Where to write.
+   */
+  async exportPaths(paths: string[], w: WireWriter): Promise<void> {
+    for (const p of this.topoSort(paths)) {
+      const info = this.requirePathInfo(p);
+      w.writeU64(1);
+      for await (const chunk of this.dump(p)) {
+        w.writeRaw(chunk);
+        await w.flush(); // the chunk's buffer is reused by the next read
+      }
+      writeExportTrailer(w, info.deriver ? { ...info, deriver: info.deriver } : info);
+    }
+    w.writeU64(0);
+    await w.flush();
+  }
+
+  /**
+   * Import an export stream (as `nix-store --import`). Each path is
+   * unpacked, then checked against its trailer, then installed; paths that
+   * are already valid are skipped.
+   *
+   * @param r The stream.
+   * @returns The paths in the stream, in order.
+   */
+  async importExport(r: WireReader): Promise<string[]> {
+    const paths: string[] = [];
+    while (await readExportMarker(r)) {
+      const tmp = this.tempPath();
+      const hash = new HashSink("sha256");
+      r.tap = (b) => hash.write(b);
+      try {
+        await restorePath(tmp, readNar(r));
+      } finally {
+        r.tap = undefined;
+      }
+      try {
+        const t = await readExportTrailer(r);
+        this.parsePath(t.path);
+        if (t.deriver) this.parsePath(t.deriver);
+        await this.tempRoots.add([t.path, ...t.references]);
+        const lock = await FileLock.acquire(this.realPath(t.path) + ".lock");
+        try {
+          if (!this.db.isValid(t.path)) {
+            this.#checkReferences(t.path, t.references);
+            const info: PathInfo = {
+              path: t.path,
+              narHash: hash.digest(),
+              narSize: hash.size,
+              references: [...new Set(t.references)].sort(),
+              registrationTime: Math.floor(Date.now() / 1000),
+              ultimate: false,
+              sigs: [],
+            };
+            if (t.deriver) info.deriver = t.deriver;
+            this.#install(tmp, info);
+          }
+        } finally {
+          lock.release(true);
+        }
+        paths.push(t.path);
+      } finally {
+        await this.#removeTemp(tmp);
+      }
+    }
+    return paths;
+  }
+
+  /**
+   * Check every valid path: its files exist, and with `checkContents` their
+   * NAR hash and size are as registered.
+   *
+   * @param options checkContents: rehash every path.
+   * @returns The problems found (empty when all is well).
+   */
+  async verify(options: { checkContents?: boolean } = {}): Promise<VerifyProblem[]> {
+    const problems: VerifyProblem[] = [];
+    for (const p of this.db.allValidPaths()) {
+      const real = this.realPath(p);
+      try {
+        Deno.lstatSync(real);
+      } catch {
+        problems.push({ path: p, problem: "its files are missing" });
+        continue;
+      }
+      if (!options.checkContents) continue;
+      const info = this.db.queryPathInfo(p)!;
+      const sink = new HashSink(info.narHash.algorithm);
+      for await (const c of dumpPath(real)) sink.write(c);
+      const h = sink.digest();
+      if (!h.equals(info.narHash)) {
+        problems.push({
+          path: p,
+          problem: `its NAR hash is ${h.toString("base32", true)}, ${
+            info.narHash.toString("base32", true)
+          } was registered`,
+        });
+      } else if (sink.size !== info.narSize) {
+        problems.push({
+          path: p,
+          problem: `its NAR size is ${sink.size}, ${info.narSize} was registered`,
+        });
+      }
+    }
+    return problems;
+  }
+
+  /**
+   * Delete valid paths that nothing outside `paths` refers to: unregister
+   * them in one transaction, then remove their files.
+   *
+   * @param paths The paths.
+   */
+  deletePaths(paths: string[]): void {
+    const set = new Set(paths);
+    for (const p of paths) {
+      this.requirePathInfo(p);
+      const users = this.db.referrers(p).filter((r) => !set.has(r));
+      if (users.length > 0) {
+        throw new StoreError(`Cannot delete "${p}": it is still referenced by "${users[0]}"`);
+      }
+    }
+    this.db.invalidatePaths(paths);
+    for (const p of paths) {
+      const real = this.realPath(p);
+      makeWritable(real);
+      try {
+        Deno.removeSync(real, { recursive: true });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+  }
+}

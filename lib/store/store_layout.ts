@@ -1,0 +1,80 @@
+/**
+ * Where a store's files live. Like Nix's chroot stores, a store has a
+ * logical directory (default `/nix/store`: what store paths name and
+ * builders see) and a physical root anywhere: the files of `/nix/store/x`
+ * are at `<root>/nix/store/x`, the state at `<root>/nix/var/nix`. A root of
+ * `/` is a real Nix installation.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { checkStoreDir, DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
+
+/** The paths of a store on disk. */
+export interface StoreLayout {
+  /** The physical root. */
+  root: string;
+  /** The logical store directory, e.g. `/nix/store`. */
+  storeDir: string;
+  /** Where the store directory's files really are. */
+  realStoreDir: string;
+  /** `<root>/nix/var/nix`. */
+  stateDir: string;
+  /** `<stateDir>/db`, holding `db.sqlite` and `schema`. */
+  dbDir: string;
+  /** `<stateDir>/gcroots`. */
+  gcRootsDir: string;
+  /** `<stateDir>/temproots`. */
+  tempRootsDir: string;
+}
+
+/**
+ * The layout of a store rooted at `root`.
+ *
+ * @param root The physical root (`/` for a real Nix store).
+ * @param storeDir The logical store directory.
+ * @returns The layout.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { storeLayout } from "./store_layout.ts";
+ * assert.equal(storeLayout("/tmp/s").realStoreDir, "/tmp/s/nix/store");
+ * assert.equal(storeLayout("/").realStoreDir, "/nix/store");
+ * ```
+ */
+export function storeLayout(root: string, storeDir: string = DEFAULT_STORE_DIR): StoreLayout {
+  checkStoreDir(storeDir);
+  const stateDir = join(root, "nix/var/nix");
+  return {
+    root,
+    storeDir,
+    realStoreDir: join(root, storeDir),
+    stateDir,
+    dbDir: join(stateDir, "db"),
+    gcRootsDir: join(stateDir, "gcroots"),
+    tempRootsDir: join(stateDir, "temproots"),
+  };
+}
+
+/**
+ * The default physical root: `$XDG_DATA_HOME/buildhost`, else
+ * `~/.local/share/buildhost`, so buildhost works without root and without Nix.
+ *
+ * @param env The environment to read (default: the process's).
+ * @returns The directory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultStoreRoot } from "./store_layout.ts";
+ * assert.equal(defaultStoreRoot({ XDG_DATA_HOME: "/d" }), "/d/buildhost");
+ * assert.equal(defaultStoreRoot({ HOME: "/h" }), "/h/.local/share/buildhost");
+ * ```
+ */
+export function defaultStoreRoot(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): string {
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "buildhost");
+  return join(env.HOME ?? "/", ".local/share/buildhost");
+}

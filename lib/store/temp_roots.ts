@@ -1,0 +1,115 @@
+/**
+ * Temporary GC roots: store paths a running process needs (being imported,
+ * being built, locked by a client) that the garbage collector must keep.
+ * Each process appends NUL-terminated paths to `temproots/<pid>`; the
+ * collector reads the files of live processes and removes those of dead ones.
+ * Adding a root takes the GC lock shared, so it cannot happen while a
+ * collection (which holds it exclusively) is deciding what is dead.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { FileLock } from "./path_lock.ts";
+
+/** This process's temporary roots in one store. */
+export class TempRoots {
+  #file: Deno.FsFile | undefined;
+  #added = new Set<string>();
+
+  /**
+   * @param tempRootsDir The store's `temproots` directory.
+   * @param gcLockPath The store's `gc.lock`.
+   */
+  constructor(readonly tempRootsDir: string, readonly gcLockPath: string) {}
+
+  /**
+   * Protect paths from garbage collection for the life of this process.
+   *
+   * @param paths Full store paths.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { readTempRoots, TempRoots } from "./temp_roots.ts";
+   * const dir = await Deno.makeTempDir();
+   * const roots = new TempRoots(dir, `${dir}/gc.lock`);
+   * await roots.add(["/nix/store/ffffffffffffffffffffffffffffffff-x"]);
+   * assert.deepEqual([...readTempRoots(dir)], ["/nix/store/ffffffffffffffffffffffffffffffff-x"]);
+   * roots.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async add(paths: Iterable<string>): Promise<void> {
+    const fresh = [...paths].filter((p) => !this.#added.has(p));
+    if (fresh.length === 0) return;
+    using _gc = await FileLock.acquire(this.gcLockPath, false);
+    if (!this.#file) {
+      Deno.mkdirSync(this.tempRootsDir, { recursive: true });
+      this.#file = Deno.openSync(join(this.tempRootsDir, String(Deno.pid)), {
+        write: true,
+        create: true,
+        append: true,
+      });
+      // Held (shared) while the process lives: Nix's collector takes a free
+      // lock on this file as the sign of a dead process.
+      await this.#file.lock(false);
+    }
+    const data = new TextEncoder().encode(fresh.map((p) => p + "\0").join(""));
+    let off = 0;
+    while (off < data.length) off += this.#file.writeSync(data.subarray(off));
+    for (const p of fresh) this.#added.add(p);
+  }
+
+  /** Drop this process's roots. */
+  close(): void {
+    if (!this.#file) return;
+    this.#file.close();
+    this.#file = undefined;
+    try {
+      Deno.removeSync(join(this.tempRootsDir, String(Deno.pid)));
+    } catch { /* gone */ }
+    this.#added.clear();
+  }
+}
+
+/** Whether a process is running. */
+export function processAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The temporary roots of all live processes; files of dead ones are removed.
+ *
+ * @param tempRootsDir The store's `temproots` directory.
+ * @returns The rooted paths.
+ */
+export function readTempRoots(tempRootsDir: string): Set<string> {
+  const out = new Set<string>();
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(tempRootsDir)];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const pid = Number(e.name);
+    const file = join(tempRootsDir, e.name);
+    if (!Number.isInteger(pid) || (!processAlive(pid))) {
+      try {
+        Deno.removeSync(file);
+      } catch { /* raced */ }
+      continue;
+    }
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch { /* raced with its removal */ }
+    for (const p of text.split("\0")) if (p) out.add(p);
+  }
+  return out;
+}

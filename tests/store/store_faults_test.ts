@@ -1,0 +1,360 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { Store, StoreError } from "../../lib/store/store.ts";
+import { collectGarbage } from "../../lib/store/gc.ts";
+import { StorePathError } from "../../lib/store_path/store_path.ts";
+import { NarError } from "../../lib/nar/nar_error.ts";
+import { WireReader } from "../../lib/wire/wire_reader.ts";
+import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
+import { Hash, HashSink } from "../../lib/hash/hash.ts";
+import { dumpPath } from "../../lib/store/dump_path.ts";
+import { nix, tempDir } from "../_helpers/nix.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Files in the physical store dir that are neither valid paths nor lock files. */
+function leftovers(store: Store): string[] {
+  const valid = new Set(store.db.allValidPaths().map((p) => p.slice(store.storeDir.length + 1)));
+  return [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name)
+    .filter((n) => !valid.has(n) && n !== ".links"); // .links: made by Nix's own GC
+}
+
+/** A directory of `mib` MiB of data, its NAR file, hash and size. */
+async function bigNar(dir: string, mib: number) {
+  const src = join(dir, "big-src");
+  Deno.mkdirSync(src);
+  const block = new Uint8Array(1 << 20);
+  for (let i = 0; i < mib; i++) {
+    block.fill(i + 1);
+    Deno.writeFileSync(join(src, `part${String(i).padStart(3, "0")}`), block);
+  }
+  const narFile = join(dir, "big.nar");
+  const sink = new HashSink("sha256");
+  {
+    using f = Deno.openSync(narFile, { write: true, create: true });
+    for await (const c of dumpPath(src)) {
+      sink.write(c);
+      f.writeSync(c);
+    }
+  }
+  return { narFile, narHash: sink.digest(), narSize: sink.size };
+}
+
+const PATH = "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-big";
+
+function importCmd(root: string, hash: string, size: number, narFile: string) {
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec "${Deno.execPath()}" run -A "${MAIN}" store import --store "${root}" --hash ${hash} --size ${size} ${PATH} < "${narFile}"`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  });
+}
+
+Deno.test("an import killed with SIGKILL at any point leaves nothing valid and can be repeated", async () => {
+  using tmp = tempDir();
+  const { narFile, narHash, narSize } = await bigNar(tmp.path, 64);
+  const root = join(tmp.path, "root");
+  (await Store.open(root)).close();
+  const hash = narHash.toString("base32", true);
+  let killed = 0;
+  for (const delay of [5, 60, 120, 180, 240, 300, 400, 550, 700]) {
+    const child = importCmd(root, hash, narSize, narFile).spawn();
+    await new Promise((r) => setTimeout(r, delay));
+    try {
+      child.kill("SIGKILL");
+    } catch { /* it had already finished */ }
+    const status = await child.status;
+    if (status.signal === "SIGKILL") killed++;
+    const store = await Store.open(root); // opening cleans up the dead importer's temporaries
+    try {
+      if (status.signal === "SIGKILL") {
+        assert.equal(store.isValid(PATH), false, `killed at ${delay} ms but the path is valid`);
+      }
+      assert.deepEqual(await store.verify({ checkContents: true }), []);
+      assert.deepEqual(leftovers(store).filter((n) => n.startsWith(".buildhost-tmp-")), []);
+      if (store.isValid(PATH)) store.deletePaths([PATH]);
+    } finally {
+      store.close();
+    }
+  }
+  assert.ok(killed >= 5, `only ${killed} imports were killed before they finished`);
+  const done = await importCmd(root, hash, narSize, narFile).output();
+  assert.ok(done.success, new TextDecoder().decode(done.stderr));
+  const store = await Store.open(root);
+  try {
+    assert.ok(store.queryPathInfo(PATH)!.narHash.equals(narHash));
+    assert.deepEqual(await store.verify({ checkContents: true }), []);
+  } finally {
+    store.close();
+  }
+  const nixVerify = await nix("nix-store", ["--store", root, "--verify", "--check-contents"]);
+  assert.doesNotMatch(nixVerify.stderr, /error/);
+});
+
+Deno.test("a corrupted NAR or a wrong declared hash or size registers nothing", async () => {
+  using tmp = tempDir();
+  const store = await Store.open(join(tmp.path, "root"));
+  try {
+    const { narFile, narHash, narSize } = await bigNar(tmp.path, 2);
+    const nar = Deno.readFileSync(narFile);
+    const flipped = nar.slice();
+    flipped[nar.length - 500]! ^= 1; // inside file contents: still a well-formed NAR
+    const cases: [Uint8Array, { narHash: Hash; narSize: number }, RegExp][] = [
+      [flipped, { narHash, narSize }, /hash is .* was declared/],
+      [nar, { narHash: Hash.of("sha256", "something else"), narSize }, /hash is .* was declared/],
+      [nar, { narHash, narSize: narSize + 8 }, /bytes, .* were declared/],
+    ];
+    for (const [bytes, declared, re] of cases) {
+      await assert.rejects(
+        store.addNar(
+          { path: PATH, references: [], ...declared },
+          new WireReader(ReadableStream.from([bytes])),
+        ),
+        (e) => e instanceof StoreError && re.test(e.message),
+      );
+      assert.equal(store.isValid(PATH), false);
+      assert.deepEqual(leftovers(store), []);
+    }
+    // a truncated NAR: a NarError, nothing left
+    await assert.rejects(
+      store.addNar(
+        { path: PATH, references: [] },
+        new WireReader(ReadableStream.from([nar.subarray(0, 5000)])),
+      ),
+      NarError,
+    );
+    assert.deepEqual(leftovers(store), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("bad store paths and invalid references are clear errors that change nothing", async () => {
+  using tmp = tempDir();
+  const store = await Store.open(join(tmp.path, "root"));
+  try {
+    const nar = await store.addText("ok", "ok"); // something valid to compare against
+    const good = "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-x";
+    const bad = [
+      "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-x/y",
+      "/nix/store/../etc/passwd",
+      "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-..",
+      "/nix/store/eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee-x",
+      "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mz-x",
+      "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-a b",
+      "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-a@b",
+      "/tmp/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-x",
+    ];
+    const text = new TextEncoder().encode("x");
+    const oneFile = async () => {
+      const s = new BufferSink();
+      const w = new WireWriter(s);
+      for await (
+        const c of (await import("../../lib/nar/nar_writer.ts")).writeNar({
+          type: "regular",
+          executable: false,
+          size: 1,
+          contents: () => [text],
+        })
+      ) w.writeRaw(c.slice());
+      await w.flush();
+      return s.bytes();
+    };
+    const bytes = await oneFile();
+    for (const p of bad) {
+      if (p.endsWith("-..")) continue; // a valid name for Nix 2.8
+      await assert.rejects(
+        store.addNar({ path: p, references: [] }, new WireReader(ReadableStream.from([bytes]))),
+        (e) => e instanceof StorePathError && e.message.includes(p),
+        p,
+      );
+      await assert.rejects(
+        store.addNar({ path: good, references: [p] }, new WireReader(ReadableStream.from([bytes]))),
+        StorePathError,
+      );
+    }
+    const missing = "/nix/store/1ka9gw6ddkrf0b8k65q7p46xbgb9wdr8-missing";
+    await assert.rejects(
+      store.addNar(
+        { path: good, references: [missing] },
+        new WireReader(ReadableStream.from([bytes])),
+      ),
+      (e) => e instanceof StoreError && e.message.includes(missing),
+    );
+    assert.deepEqual(store.db.allValidPaths(), [nar.path]);
+    assert.deepEqual(leftovers(store), []);
+    assert.throws(() => store.deletePaths([missing]), StoreError);
+  } finally {
+    store.close();
+  }
+});
+
+/** An export stream of `n` small text paths named `name-i`, built in a scratch store. */
+async function exportOf(dir: string, names: string[]) {
+  const s = await Store.open(join(dir, `scratch-${crypto.randomUUID()}`));
+  try {
+    const paths = [];
+    for (const n of names) paths.push((await s.addText(n, `contents of ${n}`)).path);
+    const sink = new BufferSink();
+    await s.exportPaths(paths, new WireWriter(sink));
+    return { paths, bytes: sink.bytes() };
+  } finally {
+    s.close();
+  }
+}
+
+Deno.test("8 processes importing overlapping paths import each exactly once", async () => {
+  using tmp = tempDir();
+  const root = join(tmp.path, "root");
+  (await Store.open(root)).close();
+  const names = Array.from({ length: 12 }, (_, i) => `p${i}`);
+  const files: string[] = [];
+  let all: string[] = [];
+  for (let k = 0; k < 8; k++) {
+    const subset = names.filter((_, i) => (i + k) % 3 !== 0);
+    const { bytes, paths } = await exportOf(tmp.path, k % 2 ? subset.reverse() : subset);
+    all = [...new Set([...all, ...paths])];
+    const f = join(tmp.path, `export-${k}`);
+    Deno.writeFileSync(f, bytes);
+    files.push(f);
+  }
+  const children = files.map((f) =>
+    new Deno.Command("sh", {
+      args: [
+        "-c",
+        `exec "${Deno.execPath()}" run -A "${MAIN}" store import-export --store "${root}" < "${f}"`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn()
+  );
+  for (const c of children) {
+    const out = await c.output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  }
+  const store = await Store.open(root);
+  try {
+    assert.deepEqual(store.db.allValidPaths(), all.sort());
+    assert.deepEqual(await store.verify({ checkContents: true }), []);
+    assert.deepEqual(leftovers(store), []);
+  } finally {
+    store.close();
+  }
+  // each path was inserted once: the row id sequence did not move past the count
+  const db = new DatabaseSync(join(root, "nix/var/nix/db/db.sqlite"), { readOnly: true });
+  const seq = db.prepare("select seq from sqlite_sequence where name = 'ValidPaths'").get() as {
+    seq: number;
+  };
+  db.close();
+  assert.equal(seq.seq, all.length);
+});
+
+Deno.test("GC keeps roots, indirect roots, closures and derivers, and deletes the rest", async () => {
+  using tmp = tempDir();
+  const root = join(tmp.path, "root");
+  const store = await Store.open(root);
+  try {
+    const dep = await store.addText("dep", "dep");
+    const drv = await store.addText("thing.drv", "not really a derivation");
+    const top = await store.addNar(
+      {
+        path: "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-top",
+        references: [dep.path],
+        deriver: drv.path,
+      },
+      new WireReader(store.dump(dep.path)),
+    );
+    const viaIndirect = await store.addText("indirect", "indirect");
+    const dead1 = await store.addText("dead1", "dead1");
+    const dead2 = await store.addText("dead2", `dead2 ${dead1.path}`, [dead1.path]);
+    Deno.symlinkSync(top.path, join(store.layout.gcRootsDir, "top"));
+    Deno.mkdirSync(join(store.layout.gcRootsDir, "auto"));
+    const result = join(tmp.path, "result");
+    Deno.symlinkSync(viaIndirect.path, result);
+    Deno.symlinkSync(result, join(store.layout.gcRootsDir, "auto", "r1"));
+    // This process's temporary roots protect everything it added; drop them.
+    store.tempRoots.close();
+
+    // Nix agrees on what is dead
+    const nixDead = (await nix("nix-store", ["--store", root, "--gc", "--print-dead"])).text
+      .split("\n").filter((l) => l.startsWith("/nix/store/")).sort();
+    const dry = await collectGarbage(store, { dryRun: true });
+    assert.deepEqual(dry.deleted.sort(), [dead1.path, dead2.path].sort());
+    assert.deepEqual(nixDead, dry.deleted.sort());
+    assert.equal(store.db.allValidPaths().length, 6);
+
+    const r = await collectGarbage(store);
+    assert.deepEqual(r.deleted.sort(), [dead1.path, dead2.path].sort());
+    assert.deepEqual(
+      store.db.allValidPaths(),
+      [dep.path, drv.path, top.path, viaIndirect.path].sort(),
+    );
+    assert.deepEqual(leftovers(store), []);
+    assert.deepEqual(await store.verify({ checkContents: true }), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("GC beside imports deletes nothing being imported or referenced", async () => {
+  using tmp = tempDir();
+  const root = join(tmp.path, "root");
+  const store = await Store.open(root);
+  let base: string;
+  try {
+    base = (await store.addText("base", "base")).path;
+    Deno.symlinkSync(base, join(store.layout.gcRootsDir, "base"));
+  } finally {
+    store.close();
+  }
+  // exports of paths that refer to the rooted base
+  const files: string[] = [];
+  for (let k = 0; k < 4; k++) {
+    const s = await Store.open(join(tmp.path, `src${k}`));
+    try {
+      await s.addText("base", "base");
+      const paths = [base];
+      for (let i = 0; i < 5; i++) {
+        paths.push((await s.addText(`x${k}-${i}`, `x ${base}`, [base])).path);
+      }
+      const sink = new BufferSink();
+      await s.exportPaths(paths, new WireWriter(sink));
+      files.push(join(tmp.path, `e${k}`));
+      Deno.writeFileSync(files[k]!, sink.bytes());
+    } finally {
+      s.close();
+    }
+  }
+  const importers = files.map((f) =>
+    new Deno.Command("sh", {
+      args: [
+        "-c",
+        `exec "${Deno.execPath()}" run -A "${MAIN}" store import-export --store "${root}" < "${f}"`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn()
+  );
+  const gcs = Array.from({ length: 3 }, () =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "store", "gc", "--store", root],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn());
+  for (const c of [...importers, ...gcs]) {
+    const out = await c.output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  }
+  const after = await Store.open(root);
+  try {
+    assert.ok(after.isValid(base));
+    assert.deepEqual(await after.verify({ checkContents: true }), []);
+    assert.deepEqual(leftovers(after), []);
+  } finally {
+    after.close();
+  }
+});
