@@ -10,11 +10,11 @@
  * @module
  */
 import { join } from "node:path";
+import { best, measure, rm, type Row, table } from "./_measure.ts";
+import { storeBench } from "./store_bench.ts";
 
 const ROOT = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
-const RUNS = Number(Deno.env.get("BUILDHOST_BENCH_RUNS") ?? "3");
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const NIX_CONFIG = "experimental-features = nix-command\nbuild-users-group =\nsubstituters =";
 
 function ensureTree(dir: string): void {
   try {
@@ -64,43 +64,6 @@ function ensureTree(dir: string): void {
   Deno.writeTextFileSync(join(dir, ".complete"), "");
 }
 
-interface Sample {
-  seconds: number;
-  rssMiB: number;
-}
-
-/** Run a shell command under GNU time; return elapsed seconds and max RSS. */
-function measure(cmd: string): Sample {
-  const out = new Deno.Command("/usr/bin/time", {
-    args: ["-f", "BENCH %e %M", "sh", "-c", cmd],
-    env: { NIX_CONFIG },
-    stdout: "null",
-    stderr: "piped",
-  }).outputSync();
-  const err = new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`failed: ${cmd}\n${err}`);
-  const m = err.match(/BENCH ([\d.]+) (\d+)/);
-  if (!m) throw new Error(`no timing for ${cmd}: ${err}`);
-  return { seconds: Number(m[1]), rssMiB: Number(m[2]) / 1024 };
-}
-
-function best(cmd: string, before?: () => void): Sample {
-  const samples: Sample[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    before?.();
-    samples.push(measure(cmd));
-  }
-  samples.sort((a, b) => a.seconds - b.seconds);
-  return {
-    seconds: samples[Math.floor(samples.length / 2)]!.seconds,
-    rssMiB: Math.max(...samples.map((s) => s.rssMiB)),
-  };
-}
-
-function rm(path: string) {
-  new Deno.Command("rm", { args: ["-rf", path] }).outputSync();
-}
-
 if (import.meta.main) {
   try {
     Deno.statSync("/usr/bin/time");
@@ -118,7 +81,7 @@ if (import.meta.main) {
   measure(`cat ${nar} > /dev/null`);
   measure(`${deno} run -A ${MAIN} hash path ${tree} > /dev/null`);
 
-  const rows: [string, Sample, Sample][] = [];
+  const rows: Row[] = [];
   const hashOurs = best(`${deno} run -A ${MAIN} hash path --base32 ${tree}`);
   const hashNix = best(`nix-hash --type sha256 --base32 ${tree}`);
   const floor = best(`sha256sum ${nar}`);
@@ -130,14 +93,6 @@ if (import.meta.main) {
   rm(out);
   rows.push(["NAR restore (1 GiB) vs nix-store --restore", restoreOurs, restoreNix]);
 
-  const lines = [
-    "| benchmark | buildhost s | reference s | time ratio | buildhost RSS MiB | reference RSS MiB |",
-    "|---|---|---|---|---|---|",
-    ...rows.map(([name, ours, ref]) =>
-      `| ${name} | ${ours.seconds.toFixed(2)} | ${ref.seconds.toFixed(2)} | ${
-        (ours.seconds / ref.seconds).toFixed(2)
-      }x | ${ours.rssMiB.toFixed(0)} | ${ref.rssMiB.toFixed(0)} |`
-    ),
-  ];
-  console.log(lines.join("\n"));
+  rows.push(...await storeBench(ROOT));
+  console.log(table(rows));
 }

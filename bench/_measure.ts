@@ -1,0 +1,63 @@
+/**
+ * Benchmark helpers: run shell commands under GNU time (elapsed seconds,
+ * max RSS), take the median of several runs, print a table of ratios.
+ *
+ * @module
+ */
+
+const NIX_CONFIG = "experimental-features = nix-command\nbuild-users-group =\nsubstituters =";
+const RUNS = Number(Deno.env.get("BUILDHOST_BENCH_RUNS") ?? "3");
+
+/** One measurement. */
+export interface Sample {
+  seconds: number;
+  rssMiB: number;
+}
+
+/** Run a shell command under GNU time; return elapsed seconds and max RSS. */
+export function measure(cmd: string): Sample {
+  const out = new Deno.Command("/usr/bin/time", {
+    args: ["-f", "BENCH %e %M", "sh", "-c", cmd],
+    env: { NIX_CONFIG },
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  const err = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`failed: ${cmd}\n${err}`);
+  const m = err.match(/BENCH ([\d.]+) (\d+)/);
+  if (!m) throw new Error(`no timing for ${cmd}: ${err}`);
+  return { seconds: Number(m[1]), rssMiB: Number(m[2]) / 1024 };
+}
+
+export function best(cmd: string, before?: () => void): Sample {
+  const samples: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    before?.();
+    samples.push(measure(cmd));
+  }
+  samples.sort((a, b) => a.seconds - b.seconds);
+  return {
+    seconds: samples[Math.floor(samples.length / 2)]!.seconds,
+    rssMiB: Math.max(...samples.map((s) => s.rssMiB)),
+  };
+}
+
+export function rm(path: string) {
+  new Deno.Command("rm", { args: ["-rf", path] }).outputSync();
+}
+
+/** A benchmark line: name, buildhost's sample, the reference's sample. */
+export type Row = [string, Sample, Sample];
+
+/** The markdown table of rows with time and RSS ratios. */
+export function table(rows: Row[]): string {
+  return [
+    "| benchmark | buildhost s | reference s | time ratio | buildhost RSS MiB | reference RSS MiB |",
+    "|---|---|---|---|---|---|",
+    ...rows.map(([name, ours, ref]) =>
+      `| ${name} | ${ours.seconds.toFixed(2)} | ${ref.seconds.toFixed(2)} | ${
+        (ours.seconds / ref.seconds).toFixed(2)
+      }x | ${ours.rssMiB.toFixed(0)} | ${ref.rssMiB.toFixed(0)} |`
+    ),
+  ].join("\n");
+}
