@@ -36,7 +36,7 @@ export class FileLock implements Disposable {
    */
   static async acquire(path: string, exclusive = true): Promise<FileLock> {
     while (true) {
-      const file = await Deno.open(path, { read: true, write: true, create: true });
+      const file = Deno.openSync(path, { read: true, write: true, create: true });
       try {
         await file.lock(exclusive);
         const held = file.statSync();

@@ -27,13 +27,6 @@ export class RestoreError extends BuildhostError {
   override name = "RestoreError";
 }
 
-async function writeContents(file: Deno.FsFile, contents: AsyncIterable<Uint8Array>) {
-  for await (const chunk of contents) {
-    let off = 0;
-    while (off < chunk.length) off += await file.write(chunk.subarray(off));
-  }
-}
-
 /**
  * Remove a path and everything below it, restoring write permission on
  * directories first. Missing paths are fine.
@@ -86,33 +79,41 @@ export async function removeTree(path: string): Promise<void> {
  * ```
  */
 export async function restorePath(target: string, entries: AsyncIterable<NarEntry>): Promise<void> {
+  // Filesystem calls are synchronous: a store import creates many small
+  // files, and an async call costs more than the work. Every entry is created
+  // new (mkdir, createNew, symlink fail on an existing name), so an existing
+  // target is refused by the first creation, before anything is written.
   let created = false;
   try {
-    try {
-      await Deno.lstat(target);
-      throw new RestoreError(`Cannot restore into "${target}": it already exists`);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
     for await (const entry of entries) {
-      const p = entry.path === "" ? target : join(target, entry.path);
-      switch (entry.type) {
-        case "directory":
-          await Deno.mkdir(p, { mode: 0o777 });
-          break;
-        case "symlink":
-          await Deno.symlink(entry.target, p);
-          break;
-        case "regular": {
-          using f = await Deno.open(p, { write: true, createNew: true, mode: 0o666 });
-          created = true;
-          if (entry.executable) {
-            const mode = (await f.stat()).mode ?? 0o644;
-            await Deno.chmod(p, (mode & 0o777) | 0o111);
+      const p = entry.path === "" ? target : `${target}/${entry.path}`;
+      try {
+        switch (entry.type) {
+          case "directory":
+            Deno.mkdirSync(p, { mode: 0o777 });
+            break;
+          case "symlink":
+            Deno.symlinkSync(entry.target, p);
+            break;
+          case "regular": {
+            using f = Deno.openSync(p, { write: true, createNew: true, mode: 0o666 });
+            created = true;
+            if (entry.executable) {
+              const mode = f.statSync().mode ?? 0o644;
+              Deno.chmodSync(p, (mode & 0o777) | 0o111);
+            }
+            for await (const chunk of entry.contents) {
+              let off = 0;
+              while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
+            }
+            break;
           }
-          await writeContents(f, entry.contents);
-          break;
         }
+      } catch (e) {
+        if (entry.path === "" && e instanceof Deno.errors.AlreadyExists) {
+          throw new RestoreError(`Cannot restore into "${target}": it already exists`);
+        }
+        throw e;
       }
       created = true;
     }

@@ -12,6 +12,7 @@
  * @module
  */
 import { basename, join } from "node:path";
+import { lstatSync } from "node:fs";
 import { BuildhostError } from "../errors.ts";
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
 import { readNar } from "../nar/nar_reader.ts";
@@ -256,13 +257,10 @@ export class Store {
   #install(tmp: string, info: PathInfo): void {
     const real = this.realPath(info.path);
     canonicalisePath(tmp);
-    try {
-      Deno.lstatSync(real);
+    if (lstatSync(real, { throwIfNoEntry: false })) {
       // An unregistered leftover (e.g. from a crash between rename and registration).
       makeWritable(real);
       Deno.removeSync(real, { recursive: true });
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
     Deno.renameSync(tmp, real);
     try {
@@ -274,9 +272,10 @@ export class Store {
     }
   }
 
-  async #removeTemp(tmp: string): Promise<void> {
+  #removeTemp(tmp: string): void {
+    if (!lstatSync(tmp, { throwIfNoEntry: false })) return;
     makeWritable(tmp);
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    Deno.removeSync(tmp, { recursive: true });
   }
 
   /**
@@ -341,7 +340,7 @@ export class Store {
         this.#install(tmp, info);
         return info;
       } catch (e) {
-        await this.#removeTemp(tmp);
+        this.#removeTemp(tmp);
         throw e;
       }
     } finally {
@@ -511,7 +510,7 @@ export class Store {
         }
         paths.push(t.path);
       } finally {
-        await this.#removeTemp(tmp);
+        this.#removeTemp(tmp);
       }
     }
     return paths;
