@@ -177,3 +177,40 @@ Deno.test("export streams go both ways between buildhost and nix-store --export/
     ours2.close();
   }
 });
+
+Deno.test("closure with outputs follows DerivationOutputs as nix-store -qR --include-outputs", async () => {
+  using tmp = tempDir();
+  const root = join(tmp.path, "root");
+  const file = join(tmp.path, "d.nix");
+  Deno.writeTextFileSync(
+    file,
+    `let dep = derivation { name = "dep"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo dep > $out" ]; };
+     in derivation { name = "top"; system = "x86_64-linux"; builder = "/bin/sh"; inherit dep;
+                     args = [ "-c" "echo $dep > $out" ]; }`,
+  );
+  const out = (await nix("nix-build", ["--store", root, "--no-out-link", file])).text;
+  const drv = (await nix("nix-store", ["--store", root, "-q", "--deriver", out])).text;
+  const want = (await nix("nix-store", ["--store", root, "-qR", "--include-outputs", drv])).text
+    .split("\n").sort();
+  const theirs = await Store.open(root);
+  try {
+    assert.deepEqual(theirs.closure([drv], { includeOutputs: true }), want);
+    assert.ok(want.includes(out));
+    // the same paths imported by buildhost: DerivationOutputs are recorded on import
+    const exported = (await nix("nix-store", ["--store", root, "--export", ...want])).bytes;
+    const mine = await Store.open(join(tmp.path, "mine"));
+    try {
+      await mine.importExport(new WireReader(ReadableStream.from([exported])));
+      assert.deepEqual(mine.closure([drv], { includeOutputs: true }), want);
+      assert.deepEqual(mine.closure([drv]), theirs.closure([drv]));
+      assert.deepEqual(
+        mine.db.derivationOutputs(drv),
+        theirs.db.derivationOutputs(drv),
+      );
+    } finally {
+      mine.close();
+    }
+  } finally {
+    theirs.close();
+  }
+});
