@@ -23,6 +23,8 @@ export async function main(argv: string[]): Promise<number> {
     debug = true;
     args.splice(args.indexOf("--debug"), 1);
   }
+  // `buildhost --serve [--write] ...` is what Nix runs as a remote program.
+  if (args.includes("--serve")) args.unshift("serve");
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     await Deno.stdout.write(new TextEncoder().encode(help()));

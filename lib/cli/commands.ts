@@ -7,6 +7,7 @@ import type { Command } from "./command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { hashCommand } from "./hash_command.ts";
 import { narCommand } from "./nar_command.ts";
+import { serveCommand } from "./serve_command.ts";
 import { storeCommand } from "./store_command.ts";
 import { derivationCommand } from "./derivation_command.ts";
 
@@ -15,6 +16,10 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
   demo: { run: demoCommand, summary: "the main job: a demo on an embedded example" },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
+  serve: {
+    run: serveCommand,
+    summary: "speak the serve protocol on stdin/stdout (--serve --write)",
+  },
   store: { run: storeCommand, summary: "the local store: add, import, export, info, verify, gc" },
   derivation: { run: derivationCommand, summary: "show a .drv as JSON, or check its paths" },
 };

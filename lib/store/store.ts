@@ -20,6 +20,7 @@ import { writeNar } from "../nar/nar_writer.ts";
 import { makeFixedOutputPath, makeTextPath } from "../store_path/make_store_path.ts";
 import { StorePath } from "../store_path/store_path.ts";
 import { parseDerivation } from "../derivation/aterm.ts";
+import { outputPath } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { canonicalisePath, makeWritable } from "./canonicalise.ts";
@@ -236,14 +237,13 @@ export class Store {
   #derivationOutputs(path: string, realFile: string): Map<string, Map<string, string>> {
     if (!path.endsWith(".drv")) return new Map();
     try {
-      const drv = parseDerivation(
-        Deno.readTextFileSync(realFile),
-        path.slice(path.indexOf("-") + 1, -4),
-        path,
-        this.storeDir,
-      );
+      const drv = parseDerivation(Deno.readFileSync(realFile), { path, storeDir: this.storeDir });
       const outs = new Map<string, string>();
-      for (const [name, o] of drv.outputs) if ("path" in o && o.path) outs.set(name, o.path);
+      for (const [name, o] of drv.outputs) {
+        // As Nix 2.8: a fixed output's path is recomputed from its hash.
+        const p = outputPath(drv.name, name, o, this.storeDir);
+        if (p) outs.set(name, p);
+      }
       return new Map([[path, outs]]);
     } catch {
       return new Map(); // a file named .drv that is not a derivation: no outputs to record

@@ -136,9 +136,9 @@ export class StoreDb implements Disposable {
     return s;
   }
 
-  /** Close the database. */
+  /** Close the database (again is a no-op). */
   close(): void {
-    this.#db.close();
+    if (this.#db.isOpen) this.#db.close();
   }
 
   /** Same as {@linkcode StoreDb.close}. */
