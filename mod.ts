@@ -45,3 +45,8 @@ export * from "./lib/store/export_format.ts";
 export * from "./lib/store/store.ts";
 export * from "./lib/store/gc.ts";
 export * from "./lib/serve/server.ts";
+export * from "./lib/build/build_result.ts";
+export * from "./lib/build/builder.ts";
+export * from "./lib/build/register_outputs.ts";
+export * from "./lib/build/build_environment.ts";
+export * from "./lib/build/bwrap_runner.ts";

@@ -26,11 +26,17 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { Hash } from "../hash/hash.ts";
+import { Hash, type HashAlgorithm, parseHashAlgorithm } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
+import type { Builder, BuildOptions } from "../build/builder.ts";
+import { type BuildResult, BuildStatus } from "../build/build_result.ts";
+import type { BasicDerivation, Derivation, DerivationOutput } from "../derivation/derivation.ts";
+import { derivationNameFromPath } from "../derivation/derivation.ts";
+import { parseDerivation } from "../derivation/aterm.ts";
+import { HashModulo } from "../derivation/hash_modulo.ts";
 
 /** Magic number the client sends first. */
 export const SERVE_MAGIC_1 = 0x390c9deb;
@@ -44,6 +50,10 @@ const MAX_STRING = 64 * 1024;
 /** Most paths accepted in one request. */
 const MAX_PATHS = 1 << 20;
 
+function parseAlgo(name: string): HashAlgorithm {
+  return parseHashAlgorithm(name);
+}
+
 /** A session that must end: the message is what the client is shown. */
 export class ServeError extends BuildhostError {
   override name = "ServeError";
@@ -55,6 +65,8 @@ export interface ServeOptions {
   write: boolean;
   /** Where errors and build logs go (the process's stderr). */
   log: (text: string) => void;
+  /** Builds BuildDerivation and BuildPaths requests; without one they are refused. */
+  builder?: Builder;
 }
 
 /** The outcome of a session. */
@@ -220,14 +232,179 @@ export class ServeServer {
           w.writeU64(1);
           break;
         }
-        case 6n:
-        case 8n:
+        case 6n: { // BuildPaths
           this.#requireWrite("building paths is not allowed");
-          throw new ServeError("this host has no builder yet");
+          const targets = await r.readStrings(MAX_PATHS, MAX_STRING, "paths");
+          const options = await this.#readBuildOptions(r, minor);
+          const failure = await this.#buildPaths(targets, options);
+          if (failure === undefined) w.writeU64(0);
+          else w.writeU64(1).writeString(failure);
+          break;
+        }
+        case 8n: { // BuildDerivation
+          this.#requireWrite("building paths is not allowed");
+          const drvPath = await r.readString(MAX_STRING, "drvPath");
+          store.parsePath(drvPath);
+          const drv = await this.#readBasicDerivation(r, drvPath);
+          const options = await this.#readBuildOptions(r, minor);
+          const result = await this.#builder().build(drvPath, drv, options);
+          await this.#writeBuildResult(w, result, drvPath, drv, minor);
+          break;
+        }
         default:
           throw new ServeError(`unknown serve command ${cmd}`);
       }
       await w.flush();
+    }
+  }
+
+  #builder(): Builder {
+    if (!this.options.builder) throw new ServeError("this host cannot build (no sandbox)");
+    return this.options.builder;
+  }
+
+  /** Build options, version-gated as the client's minor says. */
+  async #readBuildOptions(r: WireReader, minor: number): Promise<BuildOptions> {
+    const o: BuildOptions = {
+      maxSilentTime: await r.readNumber("maxSilentTime"),
+      buildTimeout: await r.readNumber("buildTimeout"),
+      log: (chunk) => this.options.log(new TextDecoder().decode(chunk)),
+    };
+    if (minor >= 2) o.maxLogSize = await r.readNumber("maxLogSize");
+    if (minor >= 3) {
+      await r.readNumber("nrRepeats"); // repeated builds are not supported: built once
+      await r.readBool("enforceDeterminism");
+    }
+    if (minor >= 7) o.keepFailed = await r.readBool("keepFailed");
+    return o;
+  }
+
+  /** A BasicDerivation as BuildDerivation sends it (its name comes from drvPath). */
+  async #readBasicDerivation(r: WireReader, drvPath: string): Promise<BasicDerivation> {
+    const outputs = new Map<string, DerivationOutput>();
+    const n = await r.readNumber("outputs count", MAX_PATHS);
+    for (let i = 0; i < n; i++) {
+      const name = await r.readString(MAX_STRING, `outputs[${i}].name`);
+      const path = await r.readString(MAX_STRING, `outputs[${i}].path`);
+      const algo = await r.readString(64, `outputs[${i}].hashAlgo`);
+      const hash = await r.readString(256, `outputs[${i}].hash`);
+      if (path !== "") this.store.parsePath(path);
+      if (algo === "") {
+        outputs.set(name, path === "" ? { kind: "deferred" } : { kind: "inputAddressed", path });
+      } else {
+        const method = algo.startsWith("r:") ? "recursive" : "flat";
+        const a = method === "recursive" ? algo.slice(2) : algo;
+        try {
+          outputs.set(name, { kind: "fixed", path, method, hash: Hash.parse(hash, parseAlgo(a)) });
+        } catch (e) {
+          throw new ServeError(`bad hash of output "${name}": ${(e as Error).message}`);
+        }
+      }
+    }
+    const inputSrcs = await r.readStrings(MAX_PATHS, MAX_STRING, "inputSrcs");
+    for (const p of inputSrcs) this.store.parsePath(p);
+    const platform = await r.readString(MAX_STRING, "platform");
+    const builder = await r.readString(MAX_STRING, "builder");
+    const args = await r.readStrings(MAX_PATHS, 1 << 26, "args");
+    const env = new Map<string, string>();
+    const envCount = await r.readNumber("env count", MAX_PATHS);
+    for (let i = 0; i < envCount; i++) {
+      const k = await r.readString(MAX_STRING, `env[${i}].key`);
+      env.set(k, await r.readString(1 << 26, `env[${i}].value`));
+    }
+    return {
+      name: derivationNameFromPath(drvPath),
+      outputs,
+      inputSrcs,
+      platform,
+      builder,
+      args,
+      env,
+    };
+  }
+
+  async #writeBuildResult(
+    w: WireWriter,
+    result: BuildResult,
+    drvPath: string,
+    drv: BasicDerivation,
+    minor: number,
+  ): Promise<void> {
+    w.writeU64(result.status).writeString(result.errorMsg);
+    if (minor >= 3) {
+      w.writeU64(result.timesBuilt).writeBool(result.isNonDeterministic);
+      w.writeU64(result.startTime).writeU64(result.stopTime);
+    }
+    if (minor >= 6) {
+      // Realisations keyed by "<hash modulo>!<output>", as Nix reports them.
+      const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
+      const full: Derivation = { ...drv, inputDrvs: new Map() };
+      const hashes = built.length > 0
+        ? (await new HashModulo(() => {
+          throw new ServeError(`cannot hash ${drvPath}: input derivations are not sent`);
+        }, this.store.storeDir).hash(full, true)).hashes
+        : new Map();
+      w.writeU64(built.length);
+      for (const [name, path] of built) {
+        const id = `sha256:${hashes.get(name)?.toString("base16") ?? ""}!${name}`;
+        w.writeString(id).writeString(JSON.stringify({
+          dependentRealisations: {},
+          id,
+          outPath: path.slice(this.store.storeDir.length + 1),
+          signatures: [],
+        }));
+      }
+    }
+  }
+
+  /** BuildPaths: build `.drv` paths in the store (input derivations first); an error text or undefined. */
+  async #buildPaths(targets: string[], options: BuildOptions): Promise<string | undefined> {
+    const store = this.store;
+    const read = (p: string): Derivation => {
+      if (!store.isValid(p)) throw new ServeError(`cannot build missing derivation '${p}'`);
+      return parseDerivation(Deno.readFileSync(store.realPath(p)), {
+        path: p,
+        storeDir: store.storeDir,
+      });
+    };
+    const done = new Set<string>();
+    const build = async (drvPath: string): Promise<string | undefined> => {
+      if (done.has(drvPath)) return undefined;
+      done.add(drvPath);
+      const drv = read(drvPath);
+      for (const input of drv.inputDrvs.keys()) {
+        const failed = await build(input);
+        if (failed) return failed;
+      }
+      const inputs = new Set(drv.inputSrcs);
+      for (const [input, outs] of drv.inputDrvs) {
+        const inDrv = read(input);
+        for (const o of outs) {
+          const out = inDrv.outputs.get(o);
+          if (out && "path" in out && out.path) inputs.add(out.path);
+        }
+      }
+      const result = await this.#builder().build(
+        drvPath,
+        { ...drv, inputSrcs: [...inputs].sort() },
+        options,
+      );
+      if (result.status === BuildStatus.Built || result.status === BuildStatus.AlreadyValid) {
+        return undefined;
+      }
+      return result.errorMsg;
+    };
+    try {
+      for (const t of targets) {
+        const drvPath = t.split("!")[0]!;
+        store.parsePath(drvPath);
+        const failed = await build(drvPath);
+        if (failed) return failed;
+      }
+      return undefined;
+    } catch (e) {
+      if (e instanceof ServeError) return e.message;
+      throw e;
     }
   }
 

@@ -1,0 +1,267 @@
+/**
+ * Building a derivation in a store: what Nix's local derivation goal does,
+ * around a sandbox that runs the builder.
+ *
+ * 1. Outputs all valid already: `AlreadyValid`, nothing runs.
+ * 2. The outputs' locks are taken (the same output is never built twice at
+ *    once) and the inputs and outputs become temporary GC roots.
+ * 3. Every input source must be valid; the sandbox sees their closure.
+ * 4. The runner executes the builder with scratch directories for the
+ *    outputs; logs stream to the caller.
+ * 5. Exit 0: the outputs are checked and registered (`registerOutputs`);
+ *    otherwise the status says why (exit code, timeout, log limit, ...).
+ * 6. The build directory is removed (kept with `keepFailed` on failure).
+ *
+ * The runner is given, not chosen here: the sandbox is a lower concern.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { BasicDerivation } from "../derivation/derivation.ts";
+import { outputPath } from "../derivation/derivation.ts";
+import { makeWritable } from "../store/canonicalise.ts";
+import { FileLock } from "../store/path_lock.ts";
+import type { Store } from "../store/store.ts";
+import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import { OutputRejectedError, registerOutputs } from "./register_outputs.ts";
+
+/** Everything a sandbox needs to run one builder. */
+export interface SandboxSpec {
+  /** The derivation. */
+  drv: BasicDerivation;
+  /** Its `.drv` path. */
+  drvPath: string;
+  /** The logical store directory. */
+  storeDir: string;
+  /** The input closure: logical store path and physical location. */
+  inputs: { path: string; physical: string }[];
+  /** The outputs: name, logical store path, physical scratch location (absent yet). */
+  outputs: { name: string; path: string; physical: string }[];
+  /** An empty, writable physical directory (the builder's `/build`). */
+  buildDir: string;
+  /** `NIX_BUILD_CORES`. */
+  cores: number;
+  /** Network access (fixed-output derivations only). */
+  network: boolean;
+  /** Receives the builder's stdout and stderr as they come. */
+  log: (chunk: Uint8Array) => void;
+  /** Seconds without output before the build is killed (0: no limit). */
+  maxSilentTime: number;
+  /** Seconds before the build is killed (0: no limit). */
+  buildTimeout: number;
+  /** Bytes of log before the build is killed (0: no limit). */
+  maxLogSize: number;
+  /** Aborting kills the build's whole process tree. */
+  signal: AbortSignal;
+}
+
+/** How a sandboxed builder ended. */
+export type SandboxOutcome =
+  | { kind: "exited"; code: number }
+  | { kind: "signaled"; signal: string }
+  | { kind: "timedOut" | "silent" | "logLimit" | "cancelled" };
+
+/** Runs a builder; whatever it started is gone when the promise settles. */
+export type SandboxRunner = (spec: SandboxSpec) => Promise<SandboxOutcome>;
+
+/** Options of one build. */
+export interface BuildOptions {
+  maxSilentTime?: number;
+  buildTimeout?: number;
+  maxLogSize?: number;
+  /** Keep the build directory of a failed build (and say where in the error). */
+  keepFailed?: boolean;
+  cores?: number;
+  /** Where build logs go (default: nowhere). */
+  log?: (chunk: Uint8Array) => void;
+  /** Cancels the build. */
+  signal?: AbortSignal;
+}
+
+const LOG_TAIL_LINES = 10;
+
+/** Builds derivations in a store with a sandbox runner. */
+export class Builder {
+  #counter = 0;
+
+  /**
+   * @param store The store holding the inputs and receiving the outputs.
+   * @param runner Runs builders (the sandbox).
+   */
+  constructor(readonly store: Store, readonly runner: SandboxRunner) {}
+
+  /**
+   * Build a derivation whose inputs are valid in the store.
+   *
+   * @param drvPath Its `.drv` path (for naming and as the outputs' deriver).
+   * @param drv The derivation (a BasicDerivation suffices: inputs are in inputSrcs).
+   * @param options Limits, log sink, cancellation.
+   * @returns The result, with Nix's status codes.
+   */
+  async build(
+    drvPath: string,
+    drv: BasicDerivation,
+    options: BuildOptions = {},
+  ): Promise<BuildResult> {
+    const startTime = Math.floor(Date.now() / 1000);
+    const result = (
+      status: BuildStatusCode,
+      errorMsg = "",
+      built = new Map<string, string>(),
+      timesBuilt = 0,
+    ): BuildResult => ({
+      status,
+      errorMsg,
+      timesBuilt,
+      isNonDeterministic: false,
+      startTime,
+      stopTime: Math.floor(Date.now() / 1000),
+      builtOutputs: built,
+      logTail: [],
+    });
+    const store = this.store;
+    const outputs: { name: string; path: string }[] = [];
+    for (const [name, o] of drv.outputs) {
+      const path = outputPath(drv.name, name, o, store.storeDir);
+      if (path === undefined) {
+        return result(
+          BuildStatus.MiscFailure,
+          `cannot build '${drvPath}': output '${name}' has no path yet (content-addressed outputs are not supported)`,
+        );
+      }
+      outputs.push({ name, path });
+    }
+    const allValid = () => outputs.every((o) => store.db.isValid(o.path));
+    const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
+    if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
+
+    await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
+    const locks: FileLock[] = [];
+    try {
+      for (const o of [...outputs].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+        locks.push(await FileLock.acquire(store.realPath(o.path) + ".lock"));
+      }
+      if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
+      const missing = drv.inputSrcs.filter((p) => !store.db.isValid(p));
+      if (missing.length > 0) {
+        return result(
+          BuildStatus.MiscFailure,
+          `cannot build '${drvPath}': its inputs are not valid: ${missing.join(", ")}`,
+        );
+      }
+      const closure = store.closure(drv.inputSrcs);
+      const buildDir = join(
+        store.layout.stateDir,
+        "builds",
+        `${drv.name}-${Deno.pid}-${this.#counter++}`,
+      );
+      await Deno.mkdir(buildDir, { recursive: true });
+      const scratch = outputs.map((o) => ({ ...o, physical: store.tempPath() }));
+      const tail: string[] = [""];
+      const decoder = new TextDecoder();
+      const log = (chunk: Uint8Array) => {
+        options.log?.(chunk);
+        const lines = decoder.decode(chunk, { stream: true }).split("\n");
+        tail[tail.length - 1] += lines[0]!;
+        tail.push(...lines.slice(1));
+        if (tail.length > LOG_TAIL_LINES + 1) tail.splice(0, tail.length - LOG_TAIL_LINES - 1);
+      };
+      let ok = false;
+      try {
+        const outcome = await this.runner({
+          drv,
+          drvPath,
+          storeDir: store.storeDir,
+          inputs: closure.map((p) => ({ path: p, physical: store.realPath(p) })),
+          outputs: scratch,
+          buildDir,
+          cores: options.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
+          network: drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed",
+          log,
+          maxSilentTime: options.maxSilentTime ?? 0,
+          buildTimeout: options.buildTimeout ?? 0,
+          maxLogSize: options.maxLogSize ?? 0,
+          signal: options.signal ?? new AbortController().signal,
+        });
+        const failed = (status: BuildStatusCode, message: string): BuildResult => ({
+          ...result(
+            status,
+            message + (options.keepFailed ? `\nnote: keeping build directory '${buildDir}'` : ""),
+            undefined,
+            1,
+          ),
+          logTail: tail.filter((l, i) => l !== "" || i < tail.length - 1),
+        });
+        // As Nix words it (its messages carry these colour escapes on the wire too).
+        const drvName = `\x1b[35;1m${drvPath}\x1b[0m`;
+        switch (outcome.kind) {
+          case "exited":
+            if (outcome.code !== 0) {
+              return failed(
+                BuildStatus.PermanentFailure,
+                `\x1b[0mbuilder for '${drvName}' failed with exit code ${outcome.code}`,
+              );
+            }
+            break;
+          case "signaled":
+            return failed(
+              BuildStatus.PermanentFailure,
+              `\x1b[0mbuilder for '${drvName}' failed due to signal ${outcome.signal}`,
+            );
+          case "timedOut":
+            return result(
+              BuildStatus.TimedOut,
+              `building '${drvPath}' timed out after ${options.buildTimeout} seconds`,
+              undefined,
+              1,
+            );
+          case "silent":
+            return failed(
+              BuildStatus.TimedOut,
+              `'${drvName}' timed out after ${options.maxSilentTime} seconds of silence`,
+            );
+          case "logLimit":
+            return failed(
+              BuildStatus.LogLimitExceeded,
+              `'${drvName}' exceeded the maximum log size of ${options.maxLogSize} bytes`,
+            );
+          case "cancelled":
+            return result(
+              BuildStatus.MiscFailure,
+              `building '${drvPath}' was cancelled`,
+              undefined,
+              1,
+            );
+        }
+        try {
+          await registerOutputs(
+            store,
+            drv,
+            drvPath,
+            scratch.map((s) => ({ name: s.name, path: s.path, scratch: s.physical })),
+            closure,
+          );
+        } catch (e) {
+          if (e instanceof OutputRejectedError) return failed(e.status, e.message);
+          throw e;
+        }
+        ok = true;
+        return result(BuildStatus.Built, "", validMap(), 1);
+      } finally {
+        for (const s of scratch) {
+          try {
+            Deno.lstatSync(s.physical);
+            makeWritable(s.physical);
+            Deno.removeSync(s.physical, { recursive: true });
+          } catch { /* moved into place, or never made */ }
+        }
+        if (ok || !options.keepFailed) {
+          makeWritable(buildDir);
+          await Deno.remove(buildDir, { recursive: true }).catch(() => {});
+        }
+      }
+    } finally {
+      for (const l of locks) l.release(true);
+    }
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * After a builder exits successfully: check and register its outputs, as
+ * Nix does. Every output must exist; it is canonicalised (mtime 1, no write
+ * bits); its NAR is hashed while its references are scanned (candidates: the
+ * input closure and the outputs themselves); a fixed output's hash must be
+ * the declared one and it may refer to nothing; `allowedReferences`,
+ * `disallowedReferences`, `allowedRequisites` and `disallowedRequisites`
+ * are enforced; then all outputs are moved into place and registered in one
+ * transaction. On any failure nothing is registered.
+ *
+ * @module
+ */
+import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
+import { ReferenceScanner } from "../store_path/reference_scanner.ts";
+import { StorePath } from "../store_path/store_path.ts";
+import type { BasicDerivation, DerivationOutput } from "../derivation/derivation.ts";
+import { canonicalisePath, makeWritable } from "../store/canonicalise.ts";
+import { dumpPath } from "../store/dump_path.ts";
+import type { PathInfo } from "../store/path_info.ts";
+import type { Store } from "../store/store.ts";
+import { BuildhostError } from "../errors.ts";
+import { BuildStatus, type BuildStatusCode } from "./build_result.ts";
+
+/** An output that breaks the derivation's rules; carries the status to report. */
+export class OutputRejectedError extends BuildhostError {
+  override name = "OutputRejectedError";
+  /**
+   * @param status The build status to report.
+   * @param message What is wrong, naming the output.
+   */
+  constructor(readonly status: BuildStatusCode, message: string) {
+    super(message);
+  }
+}
+
+/** One built output: its logical store path and where the builder left it. */
+export interface BuiltOutput {
+  /** Output name. */
+  name: string;
+  /** Full store path. */
+  path: string;
+  /** Physical location of the files the builder wrote. */
+  scratch: string;
+}
+
+function declaredFixed(o: DerivationOutput | undefined) {
+  return o?.kind === "fixed" ? o : undefined;
+}
+
+/**
+ * Check, register and move into place the outputs of a successful build.
+ *
+ * @param store The store.
+ * @param drv The derivation.
+ * @param drvPath Its `.drv` path (the outputs' deriver).
+ * @param outputs The outputs and their scratch locations.
+ * @param inputClosure The store paths the build could see.
+ * @returns The registered path infos.
+ * @throws {OutputRejectedError} When an output is missing or breaks a rule.
+ */
+export async function registerOutputs(
+  store: Store,
+  drv: BasicDerivation,
+  drvPath: string,
+  outputs: BuiltOutput[],
+  inputClosure: string[],
+): Promise<PathInfo[]> {
+  const hashPartOf = new Map<string, string>();
+  for (const p of [...inputClosure, ...outputs.map((o) => o.path)]) {
+    hashPartOf.set(StorePath.parse(p, store.storeDir).hashPart, p);
+  }
+  const infos: PathInfo[] = [];
+  for (const out of outputs) {
+    try {
+      Deno.lstatSync(out.scratch);
+    } catch {
+      throw new OutputRejectedError(
+        BuildStatus.PermanentFailure,
+        `builder for '${drvPath}' failed to produce output path for output '${out.name}' at '${out.path}'`,
+      );
+    }
+    canonicalisePath(out.scratch);
+    const narSink = new HashSink("sha256");
+    const scanner = new ReferenceScanner([...hashPartOf.keys()]);
+    const fixed = declaredFixed(drv.outputs.get(out.name));
+    const recursiveSink = fixed?.method === "recursive" && fixed.hash.algorithm !== "sha256"
+      ? new HashSink(fixed.hash.algorithm as HashAlgorithm)
+      : undefined;
+    for await (const chunk of dumpPath(out.scratch)) {
+      narSink.write(chunk);
+      scanner.write(chunk);
+      recursiveSink?.write(chunk);
+    }
+    const narHash = narSink.digest();
+    const references = [...scanner.found()].map((h) => hashPartOf.get(h)!).sort();
+    const info: PathInfo = {
+      path: out.path,
+      deriver: drvPath,
+      narHash,
+      narSize: narSink.size,
+      references,
+      registrationTime: Math.floor(Date.now() / 1000),
+      ultimate: true,
+      sigs: [],
+    };
+    if (fixed) {
+      let got: Hash;
+      if (fixed.method === "recursive") got = recursiveSink?.digest() ?? narHash;
+      else {
+        const st = Deno.lstatSync(out.scratch);
+        if (!st.isFile) {
+          throw new OutputRejectedError(
+            BuildStatus.OutputRejected,
+            `output '${out.path}' of fixed-output derivation '${drvPath}' is not a regular file (flat hashing)`,
+          );
+        }
+        got = Hash.of(fixed.hash.algorithm as HashAlgorithm, Deno.readFileSync(out.scratch));
+      }
+      if (!got.equals(fixed.hash)) {
+        throw new OutputRejectedError(
+          BuildStatus.OutputRejected,
+          `hash mismatch in fixed-output derivation '${drvPath}':\n  specified: ${
+            fixed.hash.toString("sri")
+          }\n     got:    ${got.toString("sri")}`,
+        );
+      }
+      if (references.length > 0) {
+        throw new OutputRejectedError(
+          BuildStatus.OutputRejected,
+          `illegal path references in fixed-output derivation '${drvPath}'`,
+        );
+      }
+      info.ca = `fixed:${fixed.method === "recursive" ? "r:" : ""}${got.toString("base32", true)}`;
+    }
+    infos.push(info);
+  }
+  checkReferenceRules(store, drv, drvPath, infos);
+  // Move into place and register all outputs at once.
+  const moved: string[] = [];
+  try {
+    for (const out of outputs) {
+      const real = store.realPath(out.path);
+      try {
+        Deno.lstatSync(real);
+        makeWritable(real);
+        Deno.removeSync(real, { recursive: true }); // an unregistered leftover
+      } catch { /* absent, as expected */ }
+      Deno.renameSync(out.scratch, real);
+      moved.push(real);
+    }
+    store.db.registerValidPaths(infos);
+  } catch (e) {
+    for (const real of moved) {
+      makeWritable(real);
+      Deno.removeSync(real, { recursive: true });
+    }
+    throw e;
+  }
+  return infos;
+}
+
+/** Enforce allowedReferences / disallowedReferences / allowedRequisites / disallowedRequisites. */
+function checkReferenceRules(
+  store: Store,
+  drv: BasicDerivation,
+  drvPath: string,
+  infos: PathInfo[],
+): void {
+  const rule = (key: string) => {
+    const v = drv.env.get(key);
+    return v === undefined ? undefined : v.split(/\s+/).filter((s) => s !== "");
+  };
+  const outputPaths = new Map<string, string>();
+  for (const i of infos) outputPaths.set(i.path, i.path);
+  const names = new Map([...drv.outputs.keys()].map((n) => {
+    const info = infos.find((i) => drv.env.get(n) === i.path);
+    return [n, info?.path ?? ""];
+  }));
+  /** Rule entries may name outputs ("out") or store paths. */
+  const resolve = (items: string[]) => new Set(items.map((x) => names.get(x) || x));
+  for (const info of infos) {
+    const closure = () => {
+      const own = new Set([info.path]);
+      const others = info.references.filter((r) => !outputPaths.has(r));
+      for (const p of store.db.closure(others)) own.add(p);
+      for (const r of info.references) own.add(r);
+      return [...own];
+    };
+    const checks: [string, () => string[], boolean][] = [
+      ["allowedReferences", () => info.references, true],
+      ["disallowedReferences", () => info.references, false],
+      ["allowedRequisites", closure, true],
+      ["disallowedRequisites", closure, false],
+    ];
+    for (const [key, get, allowed] of checks) {
+      const items = rule(key);
+      if (items === undefined) continue;
+      const set = resolve(items);
+      for (const p of get()) {
+        if (p === info.path) continue;
+        if (allowed ? !set.has(p) : set.has(p)) {
+          throw new OutputRejectedError(
+            BuildStatus.OutputRejected,
+            `output '${info.path}' of '${drvPath}' is not allowed to refer to '${p}' (${key})`,
+          );
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Store } from "../../lib/store/store.ts";
+import { Builder } from "../../lib/build/builder.ts";
+import { bwrapRunner } from "../../lib/build/bwrap_runner.ts";
+import { BuildStatus } from "../../lib/build/build_result.ts";
+import { parseDerivation } from "../../lib/derivation/aterm.ts";
+import type { Derivation } from "../../lib/derivation/derivation.ts";
+import { nix, tempDir } from "../_helpers/nix.ts";
+
+const SANDBOX_PATHS = ["/bin", "/lib", "/lib64", "/usr"];
+
+/** Instantiate `attr` of a Nix expression into Nix's chroot store; return path and derivation. */
+async function instantiate(
+  nixRoot: string,
+  file: string,
+  attr: string,
+): Promise<[string, Derivation]> {
+  const drvPath = (await nix("nix-instantiate", ["--store", nixRoot, file, "-A", attr])).text;
+  return [drvPath, parseDerivation(Deno.readFileSync(join(nixRoot, drvPath)), { path: drvPath })];
+}
+
+const EXPR = String.raw`
+let
+  sh = "/bin/sh";
+  mk = name: script: attrs: derivation ({ inherit name; system = "x86_64-linux"; builder = sh;
+    args = [ "-c" ("PATH=/bin:/usr/bin; " + script) ]; } // attrs);
+in rec {
+  dep = mk "dep" "echo dependency > $out" {};
+  multi = mk "multi" "mkdir $out $dev; echo $dev > $out/dev-is; echo $depPath > $dev/uses" { outputs = [ "out" "dev" ]; depPath = dep; };
+  fail = mk "fail" "echo about to fail; echo to stderr >&2; exit 3" {};
+  noOut = mk "no-out" "echo forgot the output" {};
+  fod = mk "fod" "printf hello > $out" { outputHashAlgo = "sha256"; outputHash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; };
+  fodBad = mk "fod-bad" "printf goodbye > $out" { outputHashAlgo = "sha256"; outputHash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; };
+  sleeper = mk "sleeper" "(sleep 300; echo daemon-marker-BUILDHOST-TEST) & sleep 300" {};
+  chatty = mk "chatty" "while true; do echo spam spam spam spam; done" {};
+  passAsFile = mk "pass-as-file" "cat $bigPath > $out" { passAsFile = [ "big" ]; big = "a big value\n"; };
+}`;
+
+async function setup(t: { path: string }) {
+  const nixRoot = join(t.path, "nix");
+  const file = join(t.path, "d.nix");
+  Deno.writeTextFileSync(file, EXPR);
+  const store = await Store.open(join(t.path, "ours"));
+  const builder = new Builder(store, bwrapRunner({ sandboxPaths: SANDBOX_PATHS }));
+  return { nixRoot, file, store, builder };
+}
+
+Deno.test("Builder builds what nix-build builds, with the same output paths, NAR hashes and references", async () => {
+  using t = tempDir();
+  const { nixRoot, file, store, builder } = await setup(t);
+  try {
+    for (const attr of ["dep", "multi", "fod", "passAsFile"]) {
+      const [drvPath, drv] = await instantiate(nixRoot, file, attr);
+      await nix("nix-build", ["--store", nixRoot, "--no-out-link", file, "-A", attr]);
+      const nixOut = (await nix("nix-store", ["--store", nixRoot, "-q", "--outputs", drvPath])).text
+        .split("\n");
+      // inputs: what Nix built, copied into our store
+      const inputs = drv.inputDrvs.size === 0 ? [] : [
+        (await nix("nix-build", [
+          "--store",
+          nixRoot,
+          "--no-out-link",
+          file,
+          "-A",
+          "dep",
+        ])).text,
+      ];
+      if (inputs.length > 0) {
+        const exp = (await nix("nix-store", ["--store", nixRoot, "--export", ...inputs])).bytes;
+        const { WireReader } = await import("../../lib/wire/wire_reader.ts");
+        await store.importExport(new WireReader(ReadableStream.from([exp])));
+      }
+      const basic = { ...drv, inputSrcs: [...drv.inputSrcs, ...inputs].sort() };
+      const r = await builder.build(drvPath, basic);
+      assert.equal(r.status, BuildStatus.Built, `${attr}: ${r.errorMsg}`);
+      assert.deepEqual([...r.builtOutputs.values()].sort(), nixOut.sort(), attr);
+      for (const p of nixOut) {
+        const theirs =
+          JSON.parse((await nix("nix", ["path-info", "--store", nixRoot, "--json", p])).text)[0];
+        const mine = store.requirePathInfo(p);
+        assert.equal(mine.narHash.toString("sri"), theirs.narHash, `${attr} ${p}`);
+        assert.deepEqual(mine.references, theirs.references ?? [], `${attr} ${p}`);
+        assert.equal(mine.deriver, drvPath);
+        if (theirs.ca) assert.equal(mine.ca, theirs.ca);
+      }
+      // a second build does not run the builder
+      assert.equal((await builder.build(drvPath, basic)).status, BuildStatus.AlreadyValid);
+    }
+    assert.deepEqual(await store.verify({ checkContents: true }), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, log limit — nothing registered", async () => {
+  using t = tempDir();
+  const { nixRoot, file, store, builder } = await setup(t);
+  try {
+    const before = store.db.allValidPaths();
+    const cases: [string, number, RegExp, Record<string, number>][] = [
+      ["fail", BuildStatus.PermanentFailure, /failed with exit code 3/, {}],
+      ["noOut", BuildStatus.PermanentFailure, /failed to produce output path/, {}],
+      ["fodBad", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, {}],
+      ["sleeper", BuildStatus.TimedOut, /timed out after 1 seconds/, { buildTimeout: 1 }],
+      ["sleeper", BuildStatus.TimedOut, /1 seconds of silence/, { maxSilentTime: 1 }],
+      ["chatty", BuildStatus.LogLimitExceeded, /maximum log size/, { maxLogSize: 10000 }],
+    ];
+    for (const [attr, status, re, limits] of cases) {
+      const [drvPath, drv] = await instantiate(nixRoot, file, attr);
+      let log = "";
+      const r = await builder.build(drvPath, drv, {
+        ...limits,
+        log: (c) => void (log += new TextDecoder().decode(c)),
+      });
+      assert.equal(r.status, status, `${attr}: ${r.errorMsg}`);
+      assert.match(r.errorMsg, re);
+      if (attr === "fail") {
+        assert.match(log, /about to fail/);
+        assert.match(log, /to stderr/);
+        assert.deepEqual(r.logTail, ["about to fail", "to stderr"]);
+      }
+      assert.deepEqual(store.db.allValidPaths(), before);
+    }
+    // no process of a killed build is left, the background daemon included
+    const ps = await new Deno.Command("pgrep", { args: ["-f", "daemon-marker-BUILDHOST-TEST"] })
+      .output();
+    assert.equal(new TextDecoder().decode(ps.stdout).trim(), "");
+    // nothing left in the store dir or the builds dir
+    const names = [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name);
+    assert.deepEqual(names, []);
+    assert.deepEqual([...Deno.readDirSync(join(store.layout.stateDir, "builds"))], []);
+  } finally {
+    store.close();
+  }
+});
