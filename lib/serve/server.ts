@@ -236,7 +236,11 @@ export class ServeServer {
           this.#requireWrite("building paths is not allowed");
           const targets = await r.readStrings(MAX_PATHS, MAX_STRING, "paths");
           const options = await this.#readBuildOptions(r, minor);
-          const failure = await this.#buildPaths(targets, options);
+          const failure = await this.#whileConnected(
+            r,
+            options,
+            (o) => this.#buildPaths(targets, o),
+          );
           if (failure === undefined) w.writeU64(0);
           else w.writeU64(1).writeString(failure);
           break;
@@ -247,7 +251,11 @@ export class ServeServer {
           store.parsePath(drvPath);
           const drv = await this.#readBasicDerivation(r, drvPath);
           const options = await this.#readBuildOptions(r, minor);
-          const result = await this.#builder().build(drvPath, drv, options);
+          const result = await this.#whileConnected(
+            r,
+            options,
+            (o) => this.#builder().build(drvPath, drv, o),
+          );
           await this.#writeBuildResult(w, result, drvPath, drv, minor);
           break;
         }
@@ -255,6 +263,34 @@ export class ServeServer {
           throw new ServeError(`unknown serve command ${cmd}`);
       }
       await w.flush();
+    }
+  }
+
+  /**
+   * Run a build, cancelling it when the client goes away (its side of the
+   * stream ends while it waits for the reply: ssh died, Nix was killed).
+   * The client sends nothing during a build, so watching for the end of the
+   * stream consumes nothing.
+   */
+  async #whileConnected<T>(
+    r: WireReader,
+    options: BuildOptions,
+    run: (options: BuildOptions) => Promise<T>,
+  ): Promise<T> {
+    const abort = new AbortController();
+    let building = true;
+    r.atEnd().then((ended) => {
+      if (ended && building) {
+        this.options.log("error: the client went away; cancelling the build\n");
+        abort.abort();
+      }
+    }, () => abort.abort());
+    try {
+      const result = await run({ ...options, signal: abort.signal });
+      if (abort.signal.aborted) throw new ServeError("interrupted: the client went away");
+      return result;
+    } finally {
+      building = false;
     }
   }
 

@@ -85,8 +85,20 @@ export class WireReader {
     return this.#offset;
   }
 
-  /** Make at least one unread byte available; false at the end of the stream. */
-  async #fill(): Promise<boolean> {
+  /**
+   * Make at least one unread byte available; false at the end of the stream.
+   * Concurrent callers (e.g. one watching for the end of the stream while
+   * another reads) share one pending read, so no chunk is ever lost.
+   */
+  #fill(): Promise<boolean> {
+    if (this.#pos < this.#buf.length) return Promise.resolve(true);
+    this.#filling ??= this.#pull().finally(() => (this.#filling = undefined));
+    return this.#filling;
+  }
+
+  #filling: Promise<boolean> | undefined;
+
+  async #pull(): Promise<boolean> {
     while (this.#pos >= this.#buf.length) {
       if (this.#done) return false;
       const r = await this.#iter.next();
