@@ -50,3 +50,27 @@ export * from "./lib/build/builder.ts";
 export * from "./lib/build/register_outputs.ts";
 export * from "./lib/build/build_environment.ts";
 export * from "./lib/build/bwrap_runner.ts";
+export * from "./lib/serve/serve_protocol_error.ts";
+// SERVE_MAGIC_1, SERVE_MAGIC_2 and SERVE_PROTOCOL_VERSION come from server.ts for now (same values).
+export {
+  formatProtocolVersion,
+  LATEST_PROTOCOL_VERSION,
+  OLDEST_PROTOCOL_VERSION,
+  protocolMajor,
+  protocolMinor,
+  type ProtocolVersion,
+  protocolVersion,
+  SERVE_LIMITS,
+  type ServeCodecOptions,
+  ServeCommand,
+  type ServeCommandName,
+  serveCommandName,
+} from "./lib/serve/protocol.ts";
+export * from "./lib/serve/handshake.ts";
+export * from "./lib/serve/build_options.ts";
+export * from "./lib/serve/build_result.ts";
+export * from "./lib/serve/path_infos.ts";
+export * from "./lib/serve/add_to_store_nar.ts";
+export * from "./lib/serve/basic_derivation_codec.ts";
+export * from "./lib/serve/requests.ts";
+export * from "./lib/serve/replies.ts";
