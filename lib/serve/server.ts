@@ -26,33 +26,24 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { Hash, type HashAlgorithm, parseHashAlgorithm } from "../hash/hash.ts";
+import type { Hash } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
 import type { Builder, BuildOptions } from "../build/builder.ts";
-import { type BuildResult, BuildStatus } from "../build/build_result.ts";
-import type { BasicDerivation, Derivation, DerivationOutput } from "../derivation/derivation.ts";
-import { derivationNameFromPath } from "../derivation/derivation.ts";
+import { type BuildResult, BuildStatus, buildStatusName } from "../build/build_result.ts";
+import type { BasicDerivation, Derivation } from "../derivation/derivation.ts";
 import { parseDerivation } from "../derivation/aterm.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
-
-/** Magic number the client sends first. */
-export const SERVE_MAGIC_1 = 0x390c9deb;
-/** Magic number the server answers with. */
-export const SERVE_MAGIC_2 = 0x5452eecb;
-/** The protocol version this server speaks (Nix 2.8's). */
-export const SERVE_PROTOCOL_VERSION = 0x207;
-
-/** Longest store path, string list or similar field accepted. */
-const MAX_STRING = 64 * 1024;
-/** Most paths accepted in one request. */
-const MAX_PATHS = 1 << 20;
-
-function parseAlgo(name: string): HashAlgorithm {
-  return parseHashAlgorithm(name);
-}
+import { SERVE_PROTOCOL_VERSION } from "./protocol.ts";
+import { serverHandshake } from "./handshake.ts";
+import { readCommand, readRequestBody } from "./requests.ts";
+import { writeBuildPathsReply, writeImportedReply, writePathsReply } from "./replies.ts";
+import { writePathInfos } from "./path_infos.ts";
+import { type Realisation, type ServeBuildResult, writeBuildResult } from "./build_result.ts";
+import type { ServeBuildOptions } from "./build_options.ts";
+import { ServeProtocolError, UnknownCommandError } from "./serve_protocol_error.ts";
 
 /** A session that must end: the message is what the client is shown. */
 export class ServeError extends BuildhostError {
@@ -121,8 +112,10 @@ export class ServeServer {
       await this.#session(r, w);
       return { exitCode: 0 };
     } catch (e) {
-      if (e instanceof UnexpectedEofError) {
+      if (e instanceof UnexpectedEofError || (e as Error).cause instanceof UnexpectedEofError) {
         this.options.log(`error: unexpected end-of-file\n`);
+      } else if (e instanceof UnknownCommandError) {
+        this.options.log(`error: unknown serve command ${e.code}\n`); // Nix's words
       } else {
         this.options.log(`error: ${e instanceof Error ? e.message : String(e)}\n`);
       }
@@ -133,137 +126,155 @@ export class ServeServer {
   }
 
   async #session(r: WireReader, w: WireWriter): Promise<void> {
-    const magic = await r.readU64();
-    if (magic !== BigInt(SERVE_MAGIC_1)) throw new ServeError("protocol mismatch");
-    w.writeU64(SERVE_MAGIC_2).writeU64(SERVE_PROTOCOL_VERSION);
-    await w.flush();
-    const clientVersion = await r.readNumber("client version", 0xffff);
-    if ((clientVersion & 0xff00) !== 0x200) {
-      throw new ServeError(
-        `unsupported 'nix-store --serve' client version 0x${clientVersion.toString(16)}`,
-      );
+    let version: number;
+    try {
+      // Each side gates fields by the version both understand: the lower one.
+      version = (await serverHandshake(r, w, SERVE_PROTOCOL_VERSION)).version;
+    } catch (e) {
+      if (e instanceof ServeProtocolError && e.field === "client magic") {
+        throw new ServeError("protocol mismatch"); // Nix's words
+      }
+      throw e;
     }
-    const minor = Math.min(clientVersion & 0xff, SERVE_PROTOCOL_VERSION & 0xff);
     const store = this.store;
-    const paths = async (field: string) => {
-      const list = await r.readStrings(MAX_PATHS, MAX_STRING, field);
-      for (const p of list) store.parsePath(p);
-      return list;
+    const codec = { storeDir: store.storeDir };
+    const checkPaths = (paths: string[]) => {
+      for (const p of paths) store.parsePath(p);
+      return paths;
     };
-
-    while (!(await r.atEnd())) {
-      const cmd = await r.readU64();
-      switch (cmd) {
-        case 1n: { // QueryValidPaths
-          const lock = await r.readBool("lock");
-          await r.readBool("substitute"); // no substituters here
-          const valid = store.queryValidPaths(await paths("paths"));
+    while (true) {
+      const command = await readCommand(r);
+      if (command === undefined) return; // the client ended the session
+      if (command === "ImportPaths" || command === "AddToStoreNar") {
+        this.#requireWrite("importing paths is not allowed");
+      } else if (command === "BuildPaths" || command === "BuildDerivation") {
+        this.#requireWrite("building paths is not allowed");
+      }
+      const req = await readRequestBody(r, command, version, codec);
+      switch (req.command) {
+        case "QueryValidPaths": {
+          const valid = store.queryValidPaths(checkPaths(req.paths));
           // Locked paths stay protected from GC for the life of this process.
-          if (lock) await store.tempRoots.add(valid);
-          w.writeStrings(valid);
+          if (req.lock) await store.tempRoots.add(valid);
+          writePathsReply(w, valid, "QueryValidPaths", codec);
           break;
         }
-        case 2n: { // QueryPathInfos
-          for (const p of await paths("paths")) {
-            const info = store.queryPathInfo(p);
-            if (!info) continue;
-            w.writeString(info.path).writeString(info.deriver ?? "").writeStrings(info.references);
-            w.writeU64(info.narSize).writeU64(info.narSize);
-            if (minor >= 4) {
-              w.writeString(info.narHash.toString("base32", true)).writeString(info.ca ?? "");
-              w.writeStrings(info.sigs);
-            }
-          }
-          w.writeString("");
+        case "QueryPathInfos": {
+          const infos = checkPaths(req.paths).flatMap((p) => {
+            const i = store.queryPathInfo(p);
+            return i ? [{ ...i, downloadSize: i.narSize }] : [];
+          });
+          writePathInfos(w, infos, version, codec);
           break;
         }
-        case 3n: { // DumpStorePath
-          const p = await r.readString(MAX_STRING, "path");
-          await this.#writeNar(w, p);
+        case "DumpStorePath":
+          await this.#writeNar(w, req.path);
           break;
-        }
-        case 4n: { // ImportPaths
-          this.#requireWrite("importing paths is not allowed");
+        case "ImportPaths":
           await store.importExport(r);
-          w.writeU64(1);
+          writeImportedReply(w);
           break;
-        }
-        case 5n: { // ExportPaths
-          await r.readBool("sign");
+        case "ExportPaths":
           await w.flush();
-          await store.exportPaths(await paths("paths"), w);
+          await store.exportPaths(checkPaths(req.paths), w);
+          break;
+        case "QueryClosure": {
+          const paths = store.queryValidPaths(checkPaths(req.paths));
+          writePathsReply(
+            w,
+            store.closure(paths, { includeOutputs: req.includeOutputs }),
+            "QueryClosure",
+            codec,
+          );
           break;
         }
-        case 7n: { // QueryClosure
-          const includeOutputs = await r.readBool("includeOutputs");
-          const ps = store.queryValidPaths(await paths("paths"));
-          w.writeStrings(store.closure(ps, { includeOutputs }));
-          break;
-        }
-        case 9n: { // AddToStoreNar
-          this.#requireWrite("importing paths is not allowed");
-          const path = await r.readString(MAX_STRING, "path");
-          const deriver = await r.readString(MAX_STRING, "deriver");
-          const hashAt = r.offset;
-          const narHashText = await r.readString(256, "narHash");
-          let narHash: Hash;
-          try {
-            narHash = Hash.parse(narHashText, "sha256");
-          } catch (e) {
-            throw new ServeError(`bad narHash at byte ${hashAt}: ${(e as Error).message}`);
-          }
-          const references = await paths("references");
-          const registrationTime = await r.readNumber("registrationTime");
-          const narSize = await r.readNumber("narSize");
-          const ultimate = await r.readBool("ultimate");
-          const sigs = await r.readStrings(1024, MAX_STRING, "sigs");
-          const ca = await r.readString(MAX_STRING, "ca");
+        case "AddToStoreNar": {
+          const h = req.header;
           await store.addNar({
-            path,
-            narHash,
-            narSize,
-            references,
-            registrationTime,
-            ultimate,
-            sigs,
-            ...(deriver ? { deriver } : {}),
-            ...(ca ? { ca } : {}),
+            path: h.path,
+            narHash: h.narHash,
+            narSize: h.narSize,
+            references: checkPaths(h.references),
+            registrationTime: h.registrationTime,
+            ultimate: h.ultimate,
+            sigs: h.sigs,
+            ...(h.deriver ? { deriver: h.deriver } : {}),
+            ...(h.ca ? { ca: h.ca } : {}),
           }, r);
-          w.writeU64(1);
+          writeImportedReply(w);
           break;
         }
-        case 6n: { // BuildPaths
-          this.#requireWrite("building paths is not allowed");
-          const targets = await r.readStrings(MAX_PATHS, MAX_STRING, "paths");
-          const options = await this.#readBuildOptions(r, minor);
+        case "BuildPaths": {
+          const options = this.#buildOptions(req.options);
           const failure = await this.#whileConnected(
             r,
             options,
-            (o) => this.#buildPaths(targets, o),
+            (o) => this.#buildPaths(req.paths, o),
           );
-          if (failure === undefined) w.writeU64(0);
-          else w.writeU64(1).writeString(failure);
+          writeBuildPathsReply(
+            w,
+            failure === undefined ? { status: 0 } : { status: 1, errorMsg: failure },
+          );
           break;
         }
-        case 8n: { // BuildDerivation
-          this.#requireWrite("building paths is not allowed");
-          const drvPath = await r.readString(MAX_STRING, "drvPath");
-          store.parsePath(drvPath);
-          const drv = await this.#readBasicDerivation(r, drvPath);
-          const options = await this.#readBuildOptions(r, minor);
+        case "BuildDerivation": {
+          store.parsePath(req.drvPath);
+          checkPaths(req.drv.inputSrcs);
+          const options = this.#buildOptions(req.options);
           const result = await this.#whileConnected(
             r,
             options,
-            (o) => this.#builder().build(drvPath, drv, o),
+            (o) => this.#builder().build(req.drvPath, req.drv, o),
           );
-          await this.#writeBuildResult(w, result, drvPath, drv, minor);
+          writeBuildResult(w, await this.#serveResult(result, req.drv), version, codec);
           break;
         }
-        default:
-          throw new ServeError(`unknown serve command ${cmd}`);
       }
       await w.flush();
     }
+  }
+
+  /** The builder's options from the request's, logs going to the error sink. */
+  #buildOptions(o: ServeBuildOptions): BuildOptions {
+    const decoder = new TextDecoder();
+    const out: BuildOptions = {
+      maxSilentTime: o.maxSilentTime,
+      buildTimeout: o.buildTimeout,
+      log: (chunk) => this.options.log(decoder.decode(chunk, { stream: true })),
+    };
+    if (o.maxLogSize !== undefined) out.maxLogSize = o.maxLogSize;
+    if (o.keepFailed !== undefined) out.keepFailed = o.keepFailed;
+    // nrRepeats/enforceDeterminism: repeated builds are not supported, each is built once.
+    return out;
+  }
+
+  /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
+  async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
+    const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
+    const hashes = built.length > 0
+      ? (await new HashModulo(() => {
+        throw new ServeError("input derivations are not sent with BuildDerivation");
+      }, this.store.storeDir).hash({ ...drv, inputDrvs: new Map() }, true)).hashes
+      : new Map<string, Hash>();
+    const builtOutputs = new Map<string, Realisation>();
+    for (const [name, path] of built) {
+      const drvHash = hashes.get(name);
+      builtOutputs.set(name, {
+        outPath: path,
+        signatures: [],
+        dependentRealisations: new Map(),
+        ...(drvHash ? { drvHash } : {}),
+      });
+    }
+    return {
+      status: buildStatusName(result.status) ?? "MiscFailure",
+      errorMsg: result.errorMsg,
+      timesBuilt: result.timesBuilt,
+      isNonDeterministic: result.isNonDeterministic,
+      startTime: result.startTime,
+      stopTime: result.stopTime,
+      builtOutputs,
+    };
   }
 
   /**
@@ -297,100 +308,6 @@ export class ServeServer {
   #builder(): Builder {
     if (!this.options.builder) throw new ServeError("this host cannot build (no sandbox)");
     return this.options.builder;
-  }
-
-  /** Build options, version-gated as the client's minor says. */
-  async #readBuildOptions(r: WireReader, minor: number): Promise<BuildOptions> {
-    const o: BuildOptions = {
-      maxSilentTime: await r.readNumber("maxSilentTime"),
-      buildTimeout: await r.readNumber("buildTimeout"),
-      log: (chunk) => this.options.log(new TextDecoder().decode(chunk)),
-    };
-    if (minor >= 2) o.maxLogSize = await r.readNumber("maxLogSize");
-    if (minor >= 3) {
-      await r.readNumber("nrRepeats"); // repeated builds are not supported: built once
-      await r.readBool("enforceDeterminism");
-    }
-    if (minor >= 7) o.keepFailed = await r.readBool("keepFailed");
-    return o;
-  }
-
-  /** A BasicDerivation as BuildDerivation sends it (its name comes from drvPath). */
-  async #readBasicDerivation(r: WireReader, drvPath: string): Promise<BasicDerivation> {
-    const outputs = new Map<string, DerivationOutput>();
-    const n = await r.readNumber("outputs count", MAX_PATHS);
-    for (let i = 0; i < n; i++) {
-      const name = await r.readString(MAX_STRING, `outputs[${i}].name`);
-      const path = await r.readString(MAX_STRING, `outputs[${i}].path`);
-      const algo = await r.readString(64, `outputs[${i}].hashAlgo`);
-      const hash = await r.readString(256, `outputs[${i}].hash`);
-      if (path !== "") this.store.parsePath(path);
-      if (algo === "") {
-        outputs.set(name, path === "" ? { kind: "deferred" } : { kind: "inputAddressed", path });
-      } else {
-        const method = algo.startsWith("r:") ? "recursive" : "flat";
-        const a = method === "recursive" ? algo.slice(2) : algo;
-        try {
-          outputs.set(name, { kind: "fixed", path, method, hash: Hash.parse(hash, parseAlgo(a)) });
-        } catch (e) {
-          throw new ServeError(`bad hash of output "${name}": ${(e as Error).message}`);
-        }
-      }
-    }
-    const inputSrcs = await r.readStrings(MAX_PATHS, MAX_STRING, "inputSrcs");
-    for (const p of inputSrcs) this.store.parsePath(p);
-    const platform = await r.readString(MAX_STRING, "platform");
-    const builder = await r.readString(MAX_STRING, "builder");
-    const args = await r.readStrings(MAX_PATHS, 1 << 26, "args");
-    const env = new Map<string, string>();
-    const envCount = await r.readNumber("env count", MAX_PATHS);
-    for (let i = 0; i < envCount; i++) {
-      const k = await r.readString(MAX_STRING, `env[${i}].key`);
-      env.set(k, await r.readString(1 << 26, `env[${i}].value`));
-    }
-    return {
-      name: derivationNameFromPath(drvPath),
-      outputs,
-      inputSrcs,
-      platform,
-      builder,
-      args,
-      env,
-    };
-  }
-
-  async #writeBuildResult(
-    w: WireWriter,
-    result: BuildResult,
-    drvPath: string,
-    drv: BasicDerivation,
-    minor: number,
-  ): Promise<void> {
-    w.writeU64(result.status).writeString(result.errorMsg);
-    if (minor >= 3) {
-      w.writeU64(result.timesBuilt).writeBool(result.isNonDeterministic);
-      w.writeU64(result.startTime).writeU64(result.stopTime);
-    }
-    if (minor >= 6) {
-      // Realisations keyed by "<hash modulo>!<output>", as Nix reports them.
-      const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
-      const full: Derivation = { ...drv, inputDrvs: new Map() };
-      const hashes = built.length > 0
-        ? (await new HashModulo(() => {
-          throw new ServeError(`cannot hash ${drvPath}: input derivations are not sent`);
-        }, this.store.storeDir).hash(full, true)).hashes
-        : new Map();
-      w.writeU64(built.length);
-      for (const [name, path] of built) {
-        const id = `sha256:${hashes.get(name)?.toString("base16") ?? ""}!${name}`;
-        w.writeString(id).writeString(JSON.stringify({
-          dependentRealisations: {},
-          id,
-          outPath: path.slice(this.store.storeDir.length + 1),
-          signatures: [],
-        }));
-      }
-    }
   }
 
   /** BuildPaths: build `.drv` paths in the store (input derivations first); an error text or undefined. */
@@ -443,7 +360,6 @@ export class ServeServer {
       throw e;
     }
   }
-
   #requireWrite(message: string): void {
     if (!this.options.write) throw new ServeError(message);
   }
