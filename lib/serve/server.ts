@@ -32,9 +32,10 @@ import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
 import type { Builder, BuildOptions } from "../build/builder.ts";
-import { type BuildResult, BuildStatus, buildStatusName } from "../build/build_result.ts";
-import type { BasicDerivation, Derivation } from "../derivation/derivation.ts";
-import { parseDerivation } from "../derivation/aterm.ts";
+import { type BuildResult, buildStatusName, isSuccess } from "../build/build_result.ts";
+import { buildGraph } from "../build/build_graph.ts";
+import { StoreError } from "../store/store.ts";
+import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
 import { SERVE_PROTOCOL_VERSION } from "./protocol.ts";
 import { serverHandshake } from "./handshake.ts";
@@ -312,54 +313,19 @@ export class ServeServer {
 
   /** BuildPaths: build `.drv` paths in the store (input derivations first); an error text or undefined. */
   async #buildPaths(targets: string[], options: BuildOptions): Promise<string | undefined> {
-    const store = this.store;
-    const read = (p: string): Derivation => {
-      if (!store.isValid(p)) throw new ServeError(`cannot build missing derivation '${p}'`);
-      return parseDerivation(Deno.readFileSync(store.realPath(p)), {
-        path: p,
-        storeDir: store.storeDir,
-      });
-    };
-    const done = new Set<string>();
-    const build = async (drvPath: string): Promise<string | undefined> => {
-      if (done.has(drvPath)) return undefined;
-      done.add(drvPath);
-      const drv = read(drvPath);
-      for (const input of drv.inputDrvs.keys()) {
-        const failed = await build(input);
-        if (failed) return failed;
-      }
-      const inputs = new Set(drv.inputSrcs);
-      for (const [input, outs] of drv.inputDrvs) {
-        const inDrv = read(input);
-        for (const o of outs) {
-          const out = inDrv.outputs.get(o);
-          if (out && "path" in out && out.path) inputs.add(out.path);
-        }
-      }
-      const result = await this.#builder().build(
-        drvPath,
-        { ...drv, inputSrcs: [...inputs].sort() },
-        options,
-      );
-      if (result.status === BuildStatus.Built || result.status === BuildStatus.AlreadyValid) {
-        return undefined;
-      }
-      return result.errorMsg;
-    };
+    const drvPaths = targets.map((t) => t.split("!")[0]!);
+    for (const p of drvPaths) this.store.parsePath(p);
+    let results: Map<string, BuildResult>;
     try {
-      for (const t of targets) {
-        const drvPath = t.split("!")[0]!;
-        store.parsePath(drvPath);
-        const failed = await build(drvPath);
-        if (failed) return failed;
-      }
-      return undefined;
+      results = await buildGraph(this.#builder(), drvPaths, options);
     } catch (e) {
-      if (e instanceof ServeError) return e.message;
+      if (e instanceof StoreError) return `error: cannot build missing derivation '${drvPaths[0]}'`;
       throw e;
     }
+    const failed = [...results.values()].find((r) => !isSuccess(r.status));
+    return failed?.errorMsg;
   }
+
   #requireWrite(message: string): void {
     if (!this.options.write) throw new ServeError(message);
   }

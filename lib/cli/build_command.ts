@@ -1,0 +1,90 @@
+/**
+ * `buildhost build DRV... [--store ROOT] [--max-jobs N] [--cores N]
+ * [--timeout S] [--max-silent-time S] [--keep-failed] [--sandbox-paths P]`:
+ * build `.drv` files in the store, input derivations first, in the sandbox;
+ * logs on stderr, output paths on stdout.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Store } from "../store/store.ts";
+import { defaultStoreRoot } from "../store/store_layout.ts";
+import { Builder } from "../build/builder.ts";
+import { bwrapRunner, checkSandbox } from "../build/bwrap_runner.ts";
+import { buildGraph } from "../build/build_graph.ts";
+import { buildStatusName, isSuccess } from "../build/build_result.ts";
+import { type Command, printOut, UsageError } from "./command.ts";
+import { sandboxPathsFromNixConfig } from "./serve_command.ts";
+
+const USAGE = "usage: buildhost build DRV... [--store ROOT] [--max-jobs N] [--cores N] " +
+  "[--timeout S] [--max-silent-time S] [--max-log-size BYTES] [--keep-failed] [--sandbox-paths P]";
+
+function count(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name}: not a number: ${v}`);
+  return n;
+}
+
+/** `buildhost build ...` */
+export const buildCommand: Command = async (args) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      store: { type: "string" },
+      "store-dir": { type: "string" },
+      "max-jobs": { type: "string" },
+      cores: { type: "string" },
+      timeout: { type: "string" },
+      "max-silent-time": { type: "string" },
+      "max-log-size": { type: "string" },
+      "keep-failed": { type: "boolean", default: false },
+      "sandbox-paths": { type: "string", multiple: true, default: [] },
+    },
+  });
+  if (positionals.length === 0) throw new UsageError(USAGE);
+  await checkSandbox();
+  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  try {
+    const sandboxPaths = [
+      ...values["sandbox-paths"].flatMap((p) => p.split(/\s+/)).filter((p) => p !== ""),
+      ...sandboxPathsFromNixConfig(Deno.env.get("NIX_CONFIG")),
+    ];
+    const builder = new Builder(store, bwrapRunner({ sandboxPaths }));
+    const stderr = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
+    const opt = <T>(v: T | undefined, key: string) => (v === undefined ? {} : { [key]: v });
+    const results = await buildGraph(builder, positionals, {
+      ...opt(count(values["max-jobs"], "max-jobs"), "maxJobs"),
+      ...opt(count(values.cores, "cores"), "cores"),
+      ...opt(count(values.timeout, "timeout"), "buildTimeout"),
+      ...opt(count(values["max-silent-time"], "max-silent-time"), "maxSilentTime"),
+      ...opt(count(values["max-log-size"], "max-log-size"), "maxLogSize"),
+      keepFailed: values["keep-failed"],
+      log: (chunk) => void Deno.stderr.writeSync(chunk),
+      progress: ({ drvPath, result }) => {
+        if (!result) stderr(`building '${drvPath}'...\n`);
+        else if (!isSuccess(result.status)) {
+          stderr(`error: ${buildStatusName(result.status)}: ${result.errorMsg}\n`);
+          if (result.logTail.length > 0) {
+            stderr(
+              `last ${result.logTail.length} log lines:\n${
+                result.logTail.map((l) => `> ${l}\n`).join("")
+              }`,
+            );
+          }
+        }
+      },
+    });
+    let failed = 0;
+    for (const p of positionals) {
+      const r = results.get(p)!;
+      if (isSuccess(r.status)) {
+        await printOut([...r.builtOutputs.values()].map((o) => o + "\n").join(""));
+      } else failed++;
+    }
+    return failed === 0 ? 0 : 1;
+  } finally {
+    store.close();
+  }
+};

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Store } from "../../lib/store/store.ts";
+import { WireReader } from "../../lib/wire/wire_reader.ts";
+import { nix, tempDir } from "../_helpers/nix.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+const EXPR = String.raw`
+let
+  mk = name: script: attrs: derivation ({ inherit name; system = "x86_64-linux"; builder = "/bin/sh";
+    args = [ "-c" ("PATH=/bin:/usr/bin; " + script) ]; } // attrs);
+in rec {
+  a = mk "graph-a" "echo a > $out" {};
+  b1 = mk "graph-b1" "cat $a > $out; echo b1 >> $out" { inherit a; };
+  b2 = mk "graph-b2" "cat $a > $out; echo b2 >> $out" { inherit a; };
+  c = mk "graph-c" "cat $b1 $b2 > $out" { inherit b1 b2; };
+  bad = mk "graph-bad" "echo failing; exit 1" {};
+  afterBad = mk "graph-after-bad" "cat $bad > $out" { inherit bad; };
+}`;
+
+async function run(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+Deno.test("buildhost build builds a .drv graph in dependency order, as nix-build does", async () => {
+  using t = tempDir();
+  const file = join(t.path, "g.nix");
+  Deno.writeTextFileSync(file, EXPR);
+  const nixRoot = join(t.path, "nix");
+  const root = join(t.path, "ours");
+  const drv = (attr: string) =>
+    nix("nix-instantiate", ["--store", nixRoot, file, "-A", attr]).then((o) => o.text);
+  const c = await drv("c"), afterBad = await drv("afterBad");
+  // ship the .drv closures (derivations and sources) into our store
+  const closure = (await nix("nix-store", ["--store", nixRoot, "-qR", c, afterBad])).text.split(
+    "\n",
+  );
+  const exp = (await nix("nix-store", ["--store", nixRoot, "--export", ...closure])).bytes;
+  const store = await Store.open(root);
+  await store.importExport(new WireReader(ReadableStream.from([exp])));
+  store.close();
+
+  const ok = await run([
+    "build",
+    c,
+    "--store",
+    root,
+    "--max-jobs",
+    "2",
+    "--sandbox-paths",
+    "/bin /lib /lib64 /usr",
+  ]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const want =
+    (await nix("nix-build", ["--store", nixRoot, "--no-out-link", file, "-A", "c"])).text;
+  assert.equal(ok.stdout.trim(), want);
+  const ours = await Store.open(root);
+  try {
+    const hashOf = async (p: string) =>
+      (await nix("nix-store", ["--store", nixRoot, "-q", "--hash", p])).text;
+    for (const p of (await nix("nix-store", ["--store", nixRoot, "-qR", want])).text.split("\n")) {
+      assert.equal(ours.requirePathInfo(p).narHash.toString("base32", true), await hashOf(p), p);
+    }
+  } finally {
+    ours.close();
+  }
+  assert.match(ok.stderr, /building '.*graph-a\.drv'/);
+
+  const bad = await run([
+    "build",
+    afterBad,
+    "--store",
+    root,
+    "--sandbox-paths",
+    "/bin /lib /lib64 /usr",
+  ]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /PermanentFailure: .*graph-bad\.drv.*failed with exit code 1/);
+  assert.match(bad.stderr, /> failing/);
+  assert.match(bad.stderr, /DependencyFailed/);
+  assert.equal(bad.stdout, "");
+});
