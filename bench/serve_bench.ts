@@ -1,0 +1,134 @@
+/**
+ * Serve-host and build benchmarks against real Nix, same run: real Nix as the
+ * client copies to buildhost's `--serve --write` and to `nix-store --serve
+ * --write` (1000 small paths; one 1 GiB path), builds 100 trivial
+ * derivations locally (buildhost build vs nix-store --realise, sandboxed,
+ * max-jobs 1 and 2), and does a trivial remote build round trip.
+ * Run alone with `deno run -A bench/serve_bench.ts`.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { best, rm, type Row, table } from "./_measure.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const SANDBOX = "/bin /lib /lib64 /usr";
+const NIX =
+  `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
+
+function sh(cmd: string): string {
+  const out = new Deno.Command("sh", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
+    .outputSync();
+  if (!out.success) throw new Error(`failed: ${cmd}\n${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** Run the serve and build benchmarks under `dir`; returns their rows. */
+export function serveBench(dir: string): Row[] {
+  const rows: Row[] = [];
+  const env = `PATH=${HELPERS}bin:$PATH ${NIX}`;
+  const client = join(dir, "serve-client");
+  const remote = join(dir, "serve-remote");
+  const url = (prog: string) => `'ssh://remotehost?remote-program=${prog}'`;
+  const ours = url(`${HELPERS}remote-buildhost`);
+  const theirs = url(`${HERE}remote-nix-store`);
+  rm(client);
+  const small = join(dir, "small-1000.export");
+  const paths = sh(`${NIX} nix-store --store ${client} --import < ${small}`).split("\n").join(" ");
+  const copy = (target: string, what: string) =>
+    `${env} BUILDHOST_TEST_REMOTE_STORE=${remote} nix copy --store ${client} --to ${target} ${what}`;
+  rows.push([
+    "nix copy --to of 1000 small paths (client: real Nix)",
+    best(copy(ours, paths), () => rm(remote)),
+    best(copy(theirs, paths), () => rm(remote)),
+  ]);
+  const big = sh(`${NIX} nix-store --store ${client} --add ${join(dir, "tree")}`);
+  /** One copy through the RSS-recording wrapper: the host's peak RSS in MiB. */
+  const hostRss = (prog: string) => {
+    rm(remote);
+    const file = join(dir, "host-rss");
+    rm(file);
+    sh(
+      `BENCH_REMOTE=${prog} BENCH_RSS_FILE=${file} ` +
+        copy(url(`${HERE}remote-with-rss`), big),
+    );
+    return Number(Deno.readTextFileSync(file).trim()) / 1024;
+  };
+  const bigOurs = best(copy(ours, big), () => rm(remote));
+  const bigNix = best(copy(theirs, big), () => rm(remote));
+  rows.push([
+    "nix copy --to of one 1 GiB path (RSS columns: the serving host's peak)",
+    { seconds: bigOurs.seconds, rssMiB: hostRss(`${HELPERS}remote-buildhost`) },
+    { seconds: bigNix.seconds, rssMiB: hostRss(`${HERE}remote-nix-store`) },
+  ]);
+
+  // builds: 100 trivial derivations
+  const file = join(dir, "trivial.nix");
+  Deno.writeTextFileSync(
+    file,
+    `builtins.listToAttrs (builtins.genList (i: { name = "t\${toString i}"; value = derivation {
+       name = "trivial-\${toString i}"; system = "x86_64-linux"; builder = "/bin/sh";
+       args = [ "-c" "echo \${toString i} > $out" ]; }; }) 100)`,
+  );
+  const nixRoot = join(dir, "build-nix");
+  const ourRoot = join(dir, "build-ours");
+  const instantiate = () => {
+    rm(nixRoot);
+    rm(ourRoot);
+    return sh(`${NIX} nix-instantiate --store ${nixRoot} ${file}`).split("\n");
+  };
+  const drvs = instantiate().join(" ");
+  const prepareOurs = () => {
+    instantiate();
+    sh(
+      `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${drvs}) | ` +
+        `${Deno.execPath()} run -A ${MAIN} store import-export --store ${ourRoot} > /dev/null`,
+    );
+  };
+  for (const jobs of [1, 2]) {
+    rows.push([
+      `100 trivial sandboxed builds, max-jobs ${jobs}`,
+      best(
+        `${Deno.execPath()} run -A ${MAIN} build --store ${ourRoot} --max-jobs ${jobs} --sandbox-paths '${SANDBOX}' ${drvs} > /dev/null 2>&1`,
+        prepareOurs,
+      ),
+      best(
+        `${NIX} nix-store --store ${nixRoot} --realise --max-jobs ${jobs} ${drvs} > /dev/null 2>&1`,
+        () => {
+          instantiate();
+        },
+      ),
+    ]);
+  }
+
+  // a trivial remote build round trip
+  const one = join(dir, "one.nix");
+  const remoteBuild = (prog: string) =>
+    `${env} BUILDHOST_TEST_REMOTE_STORE=${remote} nix-build --store ${client} --no-out-link ${one} ` +
+    `--max-jobs 0 --builders "ssh://remotehost?remote-program=${prog} x86_64-linux" ` +
+    `--option builders-use-substitutes false > /dev/null 2>&1`;
+  const fresh = () => {
+    rm(remote);
+    Deno.writeTextFileSync(
+      one,
+      `derivation { name = "round-trip"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${crypto.randomUUID()} > $out" ]; }`,
+    );
+  };
+  rows.push([
+    "trivial remote build round trip (nix-build --builders)",
+    best(remoteBuild(`${HELPERS}remote-buildhost`), fresh),
+    best(remoteBuild(`${HERE}remote-nix-store`), fresh),
+  ]);
+  rm(remote);
+  rm(client);
+  rm(nixRoot);
+  rm(ourRoot);
+  return rows;
+}
+
+if (import.meta.main) {
+  const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  console.log(table(serveBench(dir)));
+}
