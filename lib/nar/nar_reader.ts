@@ -4,9 +4,19 @@
  * document order, each file's contents a stream of chunks that is never
  * buffered whole.
  *
- * Contract: read an entry's contents before asking for the next entry, or
- * leave them and the reader skips them. After the first error the reader is
- * finished: the NAR is rejected whole.
+ * Contract:
+ * - Read an entry's contents before asking for the next entry, or leave them
+ *   and the reader skips them. Contents can be iterated once, and only while
+ *   their entry is the current one.
+ * - Everything the grammar allows is checked before an entry is handed out:
+ *   keywords, names (allowed, at most 255 bytes, strictly ascending),
+ *   symlink targets (1 to 4095 bytes, no NUL), sizes (safe integers), zero
+ *   padding, truncation. Each word's length is checked against its limit
+ *   before anything is read.
+ * - Errors are {@linkcode NarError}s naming the byte offset from the start of
+ *   the NAR and the entry; wire errors from underneath (such as the stream
+ *   ending) are converted. After the first error the reader is poisoned:
+ *   the contents being read and the next request throw that same error.
  *
  * @module
  */
@@ -20,6 +30,7 @@ import {
   MAX_ENTRY_NAME_LENGTH,
   MAX_TARGET_LENGTH,
   MAX_WORD_LENGTH,
+  NAR_WORDS,
   type NarWord,
 } from "./tokens.ts";
 
@@ -45,29 +56,56 @@ export type NarEntry =
       size: number;
       /** Offset of the contents from the start of the NAR. */
       narOffset: number;
-      /** The contents; iterate at most once. */
+      /**
+       * The contents; iterate at most once, before asking for the next
+       * entry. Each chunk is valid until the next one is requested.
+       */
       contents: AsyncIterable<Uint8Array>;
     }
   );
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const lossy = new TextDecoder();
+const encoder = new TextEncoder();
 
-/** File contents as read by the consumer: wire errors become NAR errors naming the entry. */
-async function* wrapErrors(chunks: AsyncGenerator<Uint8Array>, path: string) {
-  try {
-    yield* chunks;
-  } catch (e) {
-    if (e instanceof WireError) throw new NarError(e.offset, path, e.detail);
-    throw e;
+/** The bytes of each word, by its index in NAR_WORDS. */
+const WORD_BYTES = NAR_WORDS.map((w) => encoder.encode(w));
+const w = (word: NarWord): number => NAR_WORDS.indexOf(word);
+const MAGIC = w("nix-archive-1");
+const OPEN = w("(");
+const CLOSE = w(")");
+const TYPE = w("type");
+const REGULAR = w("regular");
+const EXECUTABLE = w("executable");
+const EMPTY = w("");
+const CONTENTS = w("contents");
+const SYMLINK = w("symlink");
+const TARGET = w("target");
+const DIRECTORY = w("directory");
+const ENTRY = w("entry");
+const NAME = w("name");
+const NODE = w("node");
+
+/** The index of the word `b` is, or -1. */
+function wordIndex(b: Uint8Array): number {
+  for (let i = 0; i < WORD_BYTES.length; i++) {
+    const word = WORD_BYTES[i]!;
+    if (word.length !== b.length) continue;
+    let j = 0;
+    while (j < b.length && word[j] === b[j]) j++;
+    if (j === b.length) return i;
   }
+  return -1;
 }
 
 /**
- * Read exactly one NAR from `r` as entries, leaving `r` just after it.
+ * Read exactly one NAR from `r` as entries, leaving `r` just after it (a NAR
+ * is not framed: its end is found by parsing it).
  *
  * @param r The wire reader positioned at the NAR's first byte.
  * @returns The entries in document order.
- * @throws {NarError} On malformed or truncated input, naming the byte offset and entry.
+ * @throws {NarError} On malformed or truncated input, naming the byte offset
+ * (from the NAR's first byte) and the entry.
  *
  * @example
  * ```ts
@@ -82,20 +120,56 @@ async function* wrapErrors(chunks: AsyncGenerator<Uint8Array>, path: string) {
  * ```
  */
 export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
-  let currentPath = "";
   const start = r.offset;
+  /** The entry being read, for error messages. */
+  let path = "";
+  /** The first error; once set, everything throws it. */
+  let failure: NarError | undefined;
+  /** Counts file entries handed out; contents check it to know they are current. */
+  let generation = 0;
+  /** The text of the last keyword read that was not a word of the grammar. */
+  let unknown = "";
 
-  const fail = (offset: number, detail: string): never => {
-    throw new NarError(offset, currentPath, detail);
+  const fail = (at: number, detail: string): never => {
+    throw new NarError(at - start, path, detail);
+  };
+  const poison = (e: unknown, entryPath: string): unknown => {
+    if (failure) return failure;
+    if (e instanceof NarError) return (failure = e);
+    if (e instanceof WireError) {
+      return (failure = new NarError(e.offset - start, entryPath, e.detail));
+    }
+    return e;
   };
 
-  const word = async (limit: number, what: string): Promise<Uint8Array> => {
+  /** A u64 that must not exceed `limit` (at most the largest safe integer). */
+  const number = async (limit: number, what: string): Promise<number> => {
     const at = r.offset;
-    const len = await r.readNumber(`${what} length`, Number.MAX_SAFE_INTEGER);
-    if (len > limit) fail(at, `${what} is ${len} bytes long, above the limit of ${limit}`);
-    const b = await r.readExact(len);
+    const b = await r.readExact(8);
+    const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+    const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+    const n = hi * 0x1_0000_0000 + lo; // exact below 2^53, only compared above
+    if (hi >= 0x20_0000 || n > limit) {
+      fail(at, `${what} is ${(BigInt(hi) << 32n) | BigInt(lo)}, above the limit of ${limit}`);
+    }
+    return n;
+  };
+
+  /**
+   * A wire string of at most `limit` bytes, handed to `use` with the offset
+   * where the string starts, before the padding is read (the bytes may live
+   * in a buffer the source reuses).
+   */
+  const string = async <T>(
+    limit: number,
+    what: string,
+    use: (b: Uint8Array, at: number) => T,
+  ): Promise<T> => {
+    const at = r.offset;
+    const len = await number(limit, `the length of ${what}`);
+    const value = use(await r.readExact(len), at);
     await r.readPadding(len);
-    return b;
+    return value;
   };
 
   const text = (b: Uint8Array, at: number, what: string): string => {
@@ -106,119 +180,177 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
     }
   };
 
-  const expect = async (w: NarWord): Promise<void> => {
+  /** Read a keyword: the index of the word, or -1 (its text is then in `unknown`). */
+  const keyword = (): Promise<number> =>
+    string(MAX_WORD_LENGTH, "a keyword", (b) => {
+      const i = wordIndex(b);
+      if (i < 0) unknown = lossy.decode(b);
+      return i;
+    });
+  const found = (i: number): string => JSON.stringify(i < 0 ? unknown : NAR_WORDS[i]);
+
+  const expect = async (word: number, context = ""): Promise<void> => {
     const at = r.offset;
-    const b = await word(MAX_WORD_LENGTH, "a keyword");
-    const got = text(b, at, "a keyword");
-    if (got !== w) fail(at, `expected "${w}", found ${JSON.stringify(got)}`);
+    const i = await keyword();
+    if (i !== word) fail(at, `expected "${NAR_WORDS[word]}"${context}, found ${found(i)}`);
   };
 
-  const keyword = async (): Promise<[string, number]> => {
-    const at = r.offset;
-    return [text(await word(MAX_WORD_LENGTH, "a keyword"), at, "a keyword"), at];
-  };
-
-  async function* node(path: string, depth: number): AsyncGenerator<NarEntry> {
-    currentPath = path;
-    if (depth > MAX_DEPTH) fail(r.offset, `directories are nested deeper than ${MAX_DEPTH}`);
-    await expect("(");
-    await expect("type");
-    const [type, typeAt] = await keyword();
-    switch (type) {
-      case "regular": {
-        let [field, at] = await keyword();
-        let executable = false;
-        if (field === "executable") {
-          executable = true;
-          const flagAt = r.offset;
-          if ((await word(MAX_WORD_LENGTH, "the executable flag")).length !== 0) {
-            fail(flagAt, 'the "executable" flag is not followed by ""');
-          }
-          [field, at] = await keyword();
-        }
-        if (field !== "contents") fail(at, `expected "contents", found ${JSON.stringify(field)}`);
-        const size = await r.readNumber("file size");
-        const end = r.offset + size;
-        let iterated = false;
-        const contents: AsyncIterable<Uint8Array> = {
-          [Symbol.asyncIterator]() {
-            if (iterated) throw new NarError(r.offset, path, "the contents were already read");
-            iterated = true;
-            return wrapErrors(r.readChunks(size), path);
-          },
-        };
-        yield { path, type: "regular", executable, size, narOffset: end - size - start, contents };
-        currentPath = path;
-        // Skip whatever the consumer left unread.
-        for await (const _ of r.readChunks(end - r.offset)) { /* skip */ }
-        await r.readPadding(size);
-        await expect(")");
-        return;
-      }
-      case "symlink": {
-        await expect("target");
-        const at = r.offset;
-        const target = await word(MAX_TARGET_LENGTH, "a symlink target");
-        if (target.length === 0) fail(at, "a symlink target is empty");
-        if (target.includes(0)) fail(at, "a symlink target contains a NUL byte");
-        yield { path, type: "symlink", target: text(target, at, "a symlink target") };
-        await expect(")");
-        return;
-      }
-      case "directory": {
-        yield { path, type: "directory" };
-        let previous: Uint8Array | undefined;
-        while (true) {
-          currentPath = path;
-          const [field, at] = await keyword();
-          if (field === ")") return;
-          if (field !== "entry") {
-            fail(at, `expected "entry" or ")", found ${JSON.stringify(field)}`);
-          }
-          await expect("(");
-          await expect("name");
-          const nameAt = r.offset;
-          const name = await word(MAX_ENTRY_NAME_LENGTH, "an entry name");
-          const bad = badEntryName(name);
-          if (bad) fail(nameAt, bad);
-          const nameText = text(name, nameAt, "an entry name");
-          if (previous && compareBytes(previous, name) >= 0) {
-            currentPath = path === "" ? nameText : `${path}/${nameText}`;
-            fail(
-              nameAt,
-              compareBytes(previous, name) === 0
-                ? "a directory entry is duplicated"
-                : "directory entries are not in ascending order",
-            );
-          }
-          previous = name;
-          await expect("node");
-          yield* node(path === "" ? nameText : `${path}/${nameText}`, depth + 1);
-          currentPath = path;
-          await expect(")");
+  /** The contents of the file entry `gen`, which end at stream offset `end`. */
+  async function* chunks(gen: number, end: number, entryPath: string) {
+    const stale = () =>
+      new NarError(
+        r.offset - start,
+        entryPath,
+        "the contents were read after the reader had moved on to the next entry",
+      );
+    if (gen !== generation) throw stale();
+    if (failure) throw failure;
+    let moved = false;
+    try {
+      for await (const c of r.readChunks(end - r.offset)) {
+        yield c;
+        if (gen !== generation) {
+          moved = true;
+          break;
         }
       }
-      default:
-        fail(typeAt, `unknown node type ${JSON.stringify(type)}`);
+    } catch (e) {
+      throw poison(e, entryPath);
     }
+    if (moved) throw stale();
   }
 
+  const contentsOf = (gen: number, end: number, entryPath: string): AsyncIterable<Uint8Array> => {
+    let used = false;
+    return {
+      [Symbol.asyncIterator]() {
+        if (used) throw new NarError(r.offset - start, entryPath, "the contents were already read");
+        used = true;
+        return chunks(gen, end, entryPath);
+      },
+    };
+  };
+
+  /** The open directories, innermost last, with the last name seen in each. */
+  const dirs: { path: string; previous: Uint8Array | undefined }[] = [];
+  let nodePath = "";
   try {
-    await expect("nix-archive-1");
-    yield* node("", 0);
+    await expect(MAGIC);
+    nodes: while (true) {
+      // A node at `nodePath`: "(" "type" <type> ...
+      path = nodePath;
+      await expect(OPEN);
+      await expect(TYPE);
+      const typeAt = r.offset;
+      const type = await keyword();
+      if (type === REGULAR) {
+        let fieldAt = r.offset;
+        let field = await keyword();
+        let executable = false;
+        if (field === EXECUTABLE) {
+          executable = true;
+          await expect(EMPTY, ' after "executable"');
+          fieldAt = r.offset;
+          field = await keyword();
+        }
+        if (field !== CONTENTS) fail(fieldAt, `expected "contents", found ${found(field)}`);
+        const size = await number(Number.MAX_SAFE_INTEGER, "the file size");
+        const end = r.offset + size;
+        const gen = ++generation;
+        yield {
+          path,
+          type: "regular",
+          executable,
+          size,
+          narOffset: r.offset - start,
+          contents: contentsOf(gen, end, path),
+        };
+        if (failure) throw failure;
+        generation++; // the contents may no longer be read
+        path = nodePath;
+        if (r.offset < end) {
+          for await (const _ of r.readChunks(end - r.offset)) { /* skip what was not read */ }
+        }
+        await r.readPadding(size);
+        await expect(CLOSE);
+      } else if (type === SYMLINK) {
+        await expect(TARGET);
+        const target = await string(MAX_TARGET_LENGTH, "a symlink target", (b, at) => {
+          if (b.length === 0) fail(at, "a symlink target is empty");
+          if (b.includes(0)) fail(at, "a symlink target contains a NUL byte");
+          return text(b, at, "a symlink target");
+        });
+        await expect(CLOSE);
+        yield { path, type: "symlink", target };
+        if (failure) throw failure;
+      } else if (type === DIRECTORY) {
+        if (dirs.length >= MAX_DEPTH) {
+          fail(typeAt, `directories are nested deeper than ${MAX_DEPTH}`);
+        }
+        yield { path, type: "directory" };
+        if (failure) throw failure;
+        dirs.push({ path: nodePath, previous: undefined });
+      } else {
+        fail(typeAt, `unknown node type ${found(type)}`);
+      }
+      if (type !== DIRECTORY && dirs.length > 0) {
+        path = nodePath;
+        await expect(CLOSE); // the entry that held the node
+      }
+
+      // The next node: the next entry of the innermost open directory.
+      while (true) {
+        const dir = dirs[dirs.length - 1];
+        if (!dir) break nodes;
+        path = dir.path;
+        const at = r.offset;
+        const next = await keyword();
+        if (next === CLOSE) {
+          dirs.pop();
+          if (dirs.length > 0) await expect(CLOSE); // the entry that held the directory
+          continue;
+        }
+        if (next !== ENTRY) fail(at, `expected "entry" or ")", found ${found(next)}`);
+        await expect(OPEN);
+        await expect(NAME);
+        await string(MAX_ENTRY_NAME_LENGTH, "an entry name", (b, nameAt) => {
+          const bad = badEntryName(b);
+          if (bad) fail(nameAt, bad);
+          const name = text(b, nameAt, "an entry name");
+          nodePath = dir.path === "" ? name : `${dir.path}/${name}`;
+          if (dir.previous) {
+            const order = compareBytes(dir.previous, b);
+            if (order >= 0) {
+              path = nodePath;
+              fail(
+                nameAt,
+                order === 0
+                  ? "a directory entry is duplicated"
+                  : `directory entries are not in ascending order (${
+                    JSON.stringify(lossy.decode(dir.previous))
+                  } comes first)`,
+              );
+            }
+          }
+          dir.previous = b.slice();
+        });
+        path = nodePath;
+        await expect(NODE);
+        continue nodes;
+      }
+    }
   } catch (e) {
-    if (e instanceof NarError) throw e;
-    if (e instanceof WireError) throw new NarError(e.offset, currentPath, e.detail);
-    throw e;
+    throw poison(e, path);
   }
 }
 
 /**
- * Read a whole stream that must hold exactly one NAR: trailing bytes are an
- * error.
+ * Read a whole stream that must hold exactly one NAR: bytes after it are an
+ * error. The stream is cancelled when reading stops early or fails.
  *
  * @param stream The bytes.
- * @returns The entries.
+ * @returns The entries (see {@linkcode readNar}).
+ * @throws {NarError} On a malformed NAR or bytes after it.
  *
  * @example
  * ```ts
@@ -234,14 +366,15 @@ export async function* narEntries(
   stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<NarEntry> {
   const r = new WireReader(stream);
-  let last = "";
-  for await (const e of readNar(r)) {
-    last = e.path;
-    yield e;
-  }
-  const at = r.offset;
-  if (!(await r.atEnd())) {
-    await r.cancel();
-    throw new NarError(at, last, "there are bytes after the end of the archive");
+  let complete = false;
+  try {
+    yield* readNar(r);
+    const at = r.offset;
+    if (!(await r.atEnd())) {
+      throw new NarError(at, "", "there are bytes after the end of the archive");
+    }
+    complete = true;
+  } finally {
+    if (!complete) await r.cancel();
   }
 }

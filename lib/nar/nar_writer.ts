@@ -1,16 +1,21 @@
 /**
  * Writing a NAR (see `tokens.ts` for the grammar) from a lazy tree of nodes.
- * Small tokens are gathered into one chunk; file contents pass through as the
- * chunks the node gives, so memory stays bounded whatever the file sizes.
+ *
+ * Tokens, names and small file chunks are gathered into chunks of up to
+ * 256 KiB; larger file chunks pass through as they are, so memory stays
+ * bounded whatever the file sizes. The tree is walked with an explicit stack,
+ * so depth costs nothing per chunk. The writer checks what it is given:
+ * names (allowed, strictly ascending by bytes), symlink targets, and that each
+ * file gives exactly its declared size.
  *
  * @module
  */
-import { paddingFor } from "../wire/wire_writer.ts";
 import { NarError } from "./nar_error.ts";
-import { badEntryName, compareBytes, MAX_TARGET_LENGTH, nameBytes, TOKENS } from "./tokens.ts";
+import { compareBytes, MAX_ENTRY_NAME_LENGTH, MAX_TARGET_LENGTH, MERGED_TOKENS } from "./tokens.ts";
 
 /**
- * A node of a tree to be written as a NAR; children are produced lazily.
+ * A node of a tree to be written as a NAR; contents and children are produced
+ * lazily, when the writer reaches them.
  *
  * @example
  * ```ts
@@ -26,7 +31,10 @@ export type NarNode =
     executable: boolean;
     /** The exact number of bytes `contents` gives. */
     size: number;
-    /** The file's bytes; called once. */
+    /**
+     * The file's bytes; called once. Each chunk must stay valid until the
+     * next one is requested (a source may reuse one buffer).
+     */
     contents: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   }
   | { type: "symlink"; target: string }
@@ -36,49 +44,140 @@ export type NarNode =
     entries: () => AsyncIterable<[string, NarNode]> | Iterable<[string, NarNode]>;
   };
 
-const GATHER = 64 * 1024;
+/** Size of a gathered chunk. */
+const GATHER = 256 * 1024;
 /** File chunks up to this size are copied into the gathered chunk rather than passed on. */
-const SMALL = 16 * 1024;
+const SMALL = 32 * 1024;
+/** Room enough for any one step but file contents (a symlink: tokens + 4095-byte target). */
+const STEP = 8 * 1024;
+
+const utf8 = new TextEncoder();
 
 /**
  * Gathers small writes into chunks. Two buffers take turns: a chunk handed
- * out stays intact while the other buffer fills, which is enough because the
- * writer hands out at most two gathered chunks between two requests of its
- * consumer.
+ * out stays intact while the other one fills, which is enough because the
+ * writer hands out one chunk at a time and each is valid only until the
+ * next is requested.
  */
 class Gatherer {
   #bufs = [new Uint8Array(GATHER), new Uint8Array(GATHER)];
   #turn = 0;
+  #buf = this.#bufs[0]!;
   #len = 0;
-  /** Add bytes (at most GATHER); returns a full chunk to emit when the buffer filled up. */
-  add(bytes: Uint8Array): Uint8Array | undefined {
-    let out: Uint8Array | undefined;
-    if (this.#len + bytes.length > GATHER) out = this.take();
-    this.#bufs[this.#turn]!.set(bytes, this.#len);
-    this.#len += bytes.length;
-    return out;
+
+  /** Make room for `n` (at most GATHER) bytes; returns a full chunk to emit first, if any. */
+  need(n: number): Uint8Array | undefined {
+    return this.#len + n > GATHER ? this.take() : undefined;
   }
-  /** Add a u64 (a safe integer) without allocating. */
-  u64(n: number): Uint8Array | undefined {
-    let out: Uint8Array | undefined;
-    if (this.#len + 8 > GATHER) out = this.take();
-    const buf = this.#bufs[this.#turn]!;
-    let v = n;
-    for (let i = 0; i < 8; i++) {
-      buf[this.#len + i] = v % 256;
-      v = Math.floor(v / 256);
-    }
-    this.#len += 8;
-    return out;
-  }
+
   /** Everything gathered so far, or undefined when empty. */
   take(): Uint8Array | undefined {
     if (this.#len === 0) return undefined;
-    const out = this.#bufs[this.#turn]!.subarray(0, this.#len);
+    const out = this.#buf.subarray(0, this.#len);
     this.#turn ^= 1;
+    this.#buf = this.#bufs[this.#turn]!;
     this.#len = 0;
     return out;
   }
+
+  // The methods below assume that `need` made room.
+
+  bytes(b: Uint8Array): void {
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+  }
+
+  /** A u64 (a safe integer), little-endian. */
+  u64(n: number): void {
+    const buf = this.#buf;
+    let at = this.#len;
+    const lo = n >>> 0;
+    const hi = (n - lo) / 0x1_0000_0000;
+    buf[at++] = lo & 0xff;
+    buf[at++] = (lo >>> 8) & 0xff;
+    buf[at++] = (lo >>> 16) & 0xff;
+    buf[at++] = lo >>> 24;
+    buf[at++] = hi & 0xff;
+    buf[at++] = (hi >>> 8) & 0xff;
+    buf[at++] = (hi >>> 16) & 0xff;
+    buf[at++] = hi >>> 24;
+    this.#len = at;
+  }
+
+  /** Zero padding after `len` bytes. */
+  pad(len: number): void {
+    const n = (8 - (len % 8)) % 8;
+    this.#buf.fill(0, this.#len, this.#len + n);
+    this.#len += n;
+  }
+
+  /** A wire string of an ASCII JS string (every code unit below 0x80). */
+  ascii(s: string): void {
+    this.u64(s.length);
+    const buf = this.#buf;
+    let at = this.#len;
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+    this.#len = at;
+    this.pad(s.length);
+  }
+
+  /** A wire string of bytes. */
+  string(b: Uint8Array): void {
+    this.u64(b.length);
+    this.bytes(b);
+    this.pad(b.length);
+  }
+}
+
+/**
+ * How a string's code units relate to its UTF-8 bytes: ASCII (all below
+ * 0x80, one byte each), PLAIN (all below 0xD800, so code unit order is byte
+ * order), OTHER (surrogates or code units from 0xE000: compare the bytes).
+ */
+type Kind = 0 | 1 | 2;
+const ASCII = 0, PLAIN = 1, OTHER = 2;
+
+function kindOf(s: string): Kind {
+  let kind: Kind = ASCII;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800) return OTHER;
+    if (c >= 0x80) kind = PLAIN;
+  }
+  return kind;
+}
+
+/** Why `name` cannot be an entry name (see `tokens.ts`), or undefined. */
+function badName(name: string, kind: Kind): string | undefined {
+  if (name.length === 0) return "an entry name is empty";
+  if (name === "." || name === "..") return `the entry name "${name}" is not allowed`;
+  if (name.includes("/")) return "an entry name contains '/'";
+  if (name.includes("\0")) return "an entry name contains a NUL byte";
+  if (kind === OTHER && !name.isWellFormed()) {
+    return "an entry name is not valid Unicode (it has a lone surrogate)";
+  }
+  return undefined;
+}
+
+/** The bytes of a string to write, checked to be well-formed Unicode. */
+function checkedBytes(s: string, kind: Kind, path: string, what: string): Uint8Array {
+  if (kind === OTHER && !s.isWellFormed()) {
+    throw new NarError(-1, path, `${what} is not valid Unicode (it has a lone surrogate)`);
+  }
+  return utf8.encode(s);
+}
+
+type Frame = {
+  path: string;
+  entries: AsyncIterator<[string, NarNode]> | Iterator<[string, NarNode]>;
+  previous: string | undefined;
+  previousKind: Kind;
+};
+
+function iterate<T>(it: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> | Iterator<T> {
+  return Symbol.asyncIterator in it
+    ? it[Symbol.asyncIterator]()
+    : (it as Iterable<T>)[Symbol.iterator]();
 }
 
 /**
@@ -87,8 +186,9 @@ class Gatherer {
  *
  * @param root The root node.
  * @returns The NAR's bytes, in chunks.
- * @throws {NarError} When entries are not in ascending order, a name is not
- * allowed, or a file gives more or fewer bytes than its size.
+ * @throws {NarError} When entries are not in ascending order, a name or a
+ * symlink target is not allowed, or a file gives more or fewer bytes than its
+ * size (offset -1, the entry's path).
  *
  * @example A single file
  * ```ts
@@ -96,135 +196,166 @@ class Gatherer {
  * import { writeNar } from "./nar_writer.ts";
  * const hi = new TextEncoder().encode("hi");
  * let size = 0;
- * for await (const c of writeNar({ type: "regular", executable: false, size: 2, contents: async function* () { yield hi; } })) {
+ * for await (const c of writeNar({ type: "regular", executable: false, size: 2, contents: () => [hi] })) {
  *   size += c.length;
  * }
  * assert.equal(size, 120);
  * ```
  */
 export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
-  // An explicit stack instead of recursion: every chunk is yielded once, not
-  // once per directory level, which matters for trees of many small files.
   const g = new Gatherer();
-  type Frame = {
-    path: string;
-    entries: AsyncIterator<[string, NarNode]> | Iterator<[string, NarNode]>;
-    previous?: Uint8Array;
-  };
   const stack: Frame[] = [];
-  let pending: { node: NarNode; path: string } | undefined = { node: root, path: "" };
-  const out: Uint8Array[] = [];
-  const emit = (...tokens: Uint8Array[]) => {
-    for (const t of tokens) {
-      const full = g.add(t);
-      if (full) out.push(full);
-    }
-  };
-  const emitU64 = (n: number) => {
-    const full = g.u64(n);
-    if (full) out.push(full);
-  };
-
-  emit(TOKENS["nix-archive-1"]);
-  while (pending || stack.length > 0) {
-    if (!pending) {
-      const frame = stack[stack.length - 1]!;
-      const step = frame.entries.next();
-      const next = step instanceof Promise ? await step : step;
-      if (next.done) {
-        stack.pop();
-        emit(TOKENS[")"]); // closes the directory node
-        if (stack.length > 0) emit(TOKENS[")"]); // closes the entry that held it
-      } else {
-        const [name, child] = next.value;
-        const bytes = nameBytes(name);
-        const childPath = frame.path === "" ? name : `${frame.path}/${name}`;
-        const bad = badEntryName(bytes);
-        if (bad) throw new NarError(-1, childPath, bad);
-        if (frame.previous && compareBytes(frame.previous, bytes) >= 0) {
-          throw new NarError(-1, childPath, "directory entries are not in ascending order");
+  let full: Uint8Array | undefined;
+  // The node to write next, or undefined to go on with the innermost directory.
+  let node: NarNode | undefined = root;
+  let path = "";
+  try {
+    full = g.need(STEP);
+    if (full) yield full;
+    g.bytes(MERGED_TOKENS.archive);
+    while (true) {
+      if (node === undefined) {
+        const frame = stack[stack.length - 1];
+        if (!frame) break;
+        let step = frame.entries.next();
+        if (step instanceof Promise) step = await step;
+        if (step.done) {
+          stack.pop();
+          full = g.need(STEP);
+          if (full) yield full;
+          g.bytes(MERGED_TOKENS.close); // the directory node
+          if (stack.length > 0) g.bytes(MERGED_TOKENS.close); // the entry that held it
+          continue;
         }
-        frame.previous = bytes;
-        emit(TOKENS.entry, TOKENS["("], TOKENS.name);
-        emitU64(bytes.length);
-        emit(bytes);
-        emit(paddingFor(bytes.length), TOKENS.node);
-        pending = { node: child, path: childPath };
-      }
-    } else {
-      const { node: n, path } = pending;
-      pending = undefined;
-      const inEntry = stack.length > 0;
-      emit(TOKENS["("], TOKENS.type);
-      if (n.type === "directory") {
-        emit(TOKENS.directory);
-        const it = n.entries();
-        stack.push({
-          path,
-          entries: Symbol.asyncIterator in it
-            ? it[Symbol.asyncIterator]()
-            : (it as Iterable<[string, NarNode]>)[Symbol.iterator](),
-        });
-      } else {
-        if (n.type === "regular") {
-          if (!Number.isSafeInteger(n.size) || n.size < 0) {
-            throw new NarError(-1, path, `the file size ${n.size} is not valid`);
-          }
-          emit(TOKENS.regular);
-          if (n.executable) emit(TOKENS.executable, TOKENS[""]);
-          emit(TOKENS.contents);
-          emitU64(n.size);
-          let seen = 0;
-          const contents = n.contents();
-          const take = (chunk: Uint8Array) => {
-            seen += chunk.length;
-            if (seen > n.size) {
-              throw new NarError(-1, path, `the file gave more than its size of ${n.size} bytes`);
-            }
-            if (chunk.length <= SMALL) emit(chunk);
-            else {
-              const head = g.take();
-              if (head) out.push(head);
-              out.push(chunk);
-            }
-          };
-          if (Symbol.asyncIterator in contents) {
-            for await (const chunk of contents) {
-              take(chunk);
-              yield* out;
-              out.length = 0;
-            }
-          } else {
-            for (const chunk of contents) take(chunk);
-          }
-          if (seen !== n.size) {
-            throw new NarError(-1, path, `the file gave ${seen} bytes, not its size of ${n.size}`);
-          }
-          emit(paddingFor(n.size));
-        } else {
-          const target = nameBytes(n.target);
-          if (target.length === 0) throw new NarError(-1, path, "a symlink target is empty");
-          if (target.length > MAX_TARGET_LENGTH) {
+        const [name, child] = step.value;
+        path = frame.path === "" ? name : `${frame.path}/${name}`;
+        const kind = kindOf(name);
+        const bad = badName(name, kind);
+        if (bad) throw new NarError(-1, path, bad);
+        const bytes = kind === ASCII ? undefined : checkedBytes(name, kind, path, "a name");
+        if ((bytes?.length ?? name.length) > MAX_ENTRY_NAME_LENGTH) {
+          throw new NarError(
+            -1,
+            path,
+            `an entry name is longer than ${MAX_ENTRY_NAME_LENGTH} bytes`,
+          );
+        }
+        if (frame.previous !== undefined) {
+          const prev = frame.previous;
+          const order = kind !== OTHER && frame.previousKind !== OTHER
+            ? (prev < name ? -1 : prev === name ? 0 : 1)
+            : compareBytes(utf8.encode(prev), bytes ?? utf8.encode(name));
+          if (order >= 0) {
             throw new NarError(
               -1,
               path,
-              `a symlink target is longer than ${MAX_TARGET_LENGTH} bytes`,
+              order === 0
+                ? "a directory entry is duplicated"
+                : "directory entries are not in ascending order",
             );
           }
-          emit(TOKENS.symlink, TOKENS.target);
-          emitU64(target.length);
-          emit(target);
-          emit(paddingFor(target.length));
         }
-        emit(TOKENS[")"]); // closes the node
-        if (inEntry) emit(TOKENS[")"]); // closes its entry
+        frame.previous = name;
+        frame.previousKind = kind;
+        full = g.need(STEP);
+        if (full) yield full;
+        g.bytes(MERGED_TOKENS.entry);
+        if (bytes) g.string(bytes);
+        else g.ascii(name);
+        g.bytes(MERGED_TOKENS.node);
+        node = child;
+        continue;
       }
+
+      // Write `node` at `path`; the tokens before its type are written.
+      const n: NarNode = node;
+      node = undefined;
+      const inEntry = stack.length > 0;
+      if (n.type === "directory") {
+        full = g.need(STEP);
+        if (full) yield full;
+        g.bytes(MERGED_TOKENS.directory);
+        stack.push({
+          path,
+          entries: iterate(n.entries()),
+          previous: undefined,
+          previousKind: ASCII,
+        });
+        continue;
+      }
+      if (n.type === "symlink") {
+        const kind = kindOf(n.target);
+        if (n.target.length === 0) throw new NarError(-1, path, "a symlink target is empty");
+        if (n.target.includes("\0")) {
+          throw new NarError(-1, path, "a symlink target contains a NUL byte");
+        }
+        const target = kind === ASCII
+          ? undefined
+          : checkedBytes(n.target, kind, path, "a symlink target");
+        if ((target?.length ?? n.target.length) > MAX_TARGET_LENGTH) {
+          throw new NarError(
+            -1,
+            path,
+            `a symlink target is longer than ${MAX_TARGET_LENGTH} bytes`,
+          );
+        }
+        full = g.need(STEP);
+        if (full) yield full;
+        g.bytes(MERGED_TOKENS.symlink);
+        if (target) g.string(target);
+        else g.ascii(n.target);
+      } else {
+        const size = n.size;
+        if (!Number.isSafeInteger(size) || size < 0) {
+          throw new NarError(-1, path, `the file size ${size} is not a valid size`);
+        }
+        full = g.need(STEP);
+        if (full) yield full;
+        g.bytes(n.executable ? MERGED_TOKENS.executable : MERGED_TOKENS.regular);
+        g.u64(size);
+        let seen = 0;
+        const chunks = iterate(n.contents());
+        let done = false;
+        try {
+          while (true) {
+            let step = chunks.next();
+            if (step instanceof Promise) step = await step;
+            if (step.done) {
+              done = true;
+              break;
+            }
+            const chunk = step.value;
+            seen += chunk.length;
+            if (seen > size) {
+              throw new NarError(-1, path, `the file gave more than its size of ${size} bytes`);
+            }
+            if (chunk.length <= SMALL) {
+              full = g.need(chunk.length);
+              if (full) yield full;
+              g.bytes(chunk);
+            } else {
+              full = g.take();
+              if (full) yield full;
+              yield chunk;
+            }
+          }
+        } finally {
+          if (!done) await chunks.return?.();
+        }
+        if (seen !== size) {
+          throw new NarError(-1, path, `the file gave ${seen} bytes, not its size of ${size}`);
+        }
+        full = g.need(STEP);
+        if (full) yield full;
+        g.pad(size);
+      }
+      g.bytes(MERGED_TOKENS.close); // the node
+      if (inEntry) g.bytes(MERGED_TOKENS.close); // its entry
     }
-    if (out.length > 0) {
-      yield* out;
-      out.length = 0;
-    }
+    full = g.take();
+    if (full) yield full;
+  } finally {
+    // On an error or an early return, let the directory sources release what they hold.
+    for (const frame of stack.reverse()) await frame.entries.return?.();
   }
-  const rest = g.take();
-  if (rest) yield rest;
 }

@@ -1,23 +1,46 @@
 /**
- * The NAR (Nix ARchive) grammar. Every word below is a wire string: its
- * length as u64 little-endian, its bytes, zero padding to a multiple of 8.
+ * The NAR (Nix ARchive) format, as written by Nix 2.8's `nix-store --dump`.
+ * This module doc is the spec; `nar_writer.ts` and `nar_reader.ts` follow it.
+ *
+ * Every word below is a wire string: its length as a u64 little-endian, its
+ * bytes, then zero bytes up to the next multiple of 8.
  *
  * ```
  * nar       = "nix-archive-1" node
  * node      = "(" "type" body ")"
- * body      = "regular" [ "executable" "" ] "contents" <bytes>
+ * body      = "regular" [ "executable" "" ] "contents" <contents>
  *           | "symlink" "target" <target>
  *           | "directory" entry*
  * entry     = "entry" "(" "name" <name> "node" node ")"
  * ```
  *
- * Directory entries come in strictly ascending byte order of their names; a
- * name is 1 to 255 bytes, not `.` or `..`, without `/` or NUL. There is no
- * other field: ownership, times and permissions other than the executable
- * bit are not recorded, which is what makes a NAR canonical.
+ * - `<contents>` is a wire string too: the file's size as a u64, its bytes,
+ *   zero padding. The size is the only length that is not a small word.
+ * - `<name>`: 1 to {@linkcode MAX_ENTRY_NAME_LENGTH} bytes, not `.` or `..`,
+ *   without `/` or NUL. The entries of a directory come in strictly ascending
+ *   byte order of their names (`memcmp`, then length), so a name appears once.
+ * - `<target>`: 1 to {@linkcode MAX_TARGET_LENGTH} bytes, without NUL (what
+ *   Linux can store in a symlink).
+ * - There is nothing else: no owner, time or permission other than the
+ *   executable bit, which is what makes a NAR canonical.
  *
- * The constants below are the encoded words, so that writers copy bytes and
- * readers compare bytes.
+ * Merged tokens: some words always come in the same run, so writers copy
+ * each run as one precomputed byte string ({@linkcode MERGED_TOKENS}):
+ *
+ * ```
+ * archive    = "nix-archive-1" "(" "type"      the start of every NAR
+ * regular    = "regular" "contents"            a file, then its size
+ * executable = "regular" "executable" "" "contents"
+ * symlink    = "symlink" "target"              then the target
+ * directory  = "directory"                     then entries
+ * entry      = "entry" "(" "name"              then the name
+ * node       = "node" "(" "type"               after the name
+ * close      = ")"                             ends a node or an entry
+ * ```
+ *
+ * Limits this implementation adds (Nix 2.8 has none): file sizes are safe
+ * integers (below 2^53), directories nest at most {@linkcode MAX_DEPTH} deep,
+ * names and targets are UTF-8 (paths are JS strings).
  *
  * @module
  */
@@ -64,7 +87,7 @@ export const NAR_WORDS = [
 export type NarWord = typeof NAR_WORDS[number];
 
 /**
- * Each word in its wire encoding.
+ * Each word in its wire encoding (length, bytes, padding).
  *
  * @example
  * ```ts
@@ -78,7 +101,52 @@ export const TOKENS: Readonly<Record<NarWord, Uint8Array>> = Object.fromEntries(
 ) as Record<NarWord, Uint8Array>;
 
 /**
- * Longest entry name, in bytes.
+ * The runs of words that always appear together (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MERGED_WORDS } from "./tokens.ts";
+ * assert.deepEqual(MERGED_WORDS.entry, ["entry", "(", "name"]);
+ * ```
+ */
+export const MERGED_WORDS = {
+  archive: ["nix-archive-1", "(", "type"],
+  regular: ["regular", "contents"],
+  executable: ["regular", "executable", "", "contents"],
+  symlink: ["symlink", "target"],
+  directory: ["directory"],
+  entry: ["entry", "(", "name"],
+  node: ["node", "(", "type"],
+  close: [")"],
+} as const satisfies Record<string, readonly NarWord[]>;
+
+/**
+ * Each run of {@linkcode MERGED_WORDS} as one byte string.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MERGED_TOKENS } from "./tokens.ts";
+ * assert.equal(MERGED_TOKENS.archive.length, 24 + 16 + 16);
+ * ```
+ */
+export const MERGED_TOKENS: Readonly<Record<keyof typeof MERGED_WORDS, Uint8Array>> = Object
+  .fromEntries(
+    Object.entries(MERGED_WORDS).map(([k, words]) => {
+      const parts = words.map((w) => TOKENS[w]);
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return [k, out];
+    }),
+  ) as Record<keyof typeof MERGED_WORDS, Uint8Array>;
+
+/**
+ * Longest entry name, in bytes (`NAME_MAX` on Linux).
  *
  * @example
  * ```ts
@@ -89,7 +157,8 @@ export const TOKENS: Readonly<Record<NarWord, Uint8Array>> = Object.fromEntries(
  */
 export const MAX_ENTRY_NAME_LENGTH = 255;
 /**
- * Longest symlink target, in bytes.
+ * Longest symlink target, in bytes: `PATH_MAX` (4096) less the final NUL,
+ * the most `symlink(2)` stores on Linux (4096 bytes fail with ENAMETOOLONG).
  *
  * @example
  * ```ts
@@ -100,7 +169,8 @@ export const MAX_ENTRY_NAME_LENGTH = 255;
  */
 export const MAX_TARGET_LENGTH = 4095;
 /**
- * Longest word the reader accepts where it expects a keyword.
+ * Longest word the reader accepts where it expects a keyword (the longest,
+ * "nix-archive-1", has 13 bytes).
  *
  * @example
  * ```ts
@@ -111,16 +181,17 @@ export const MAX_TARGET_LENGTH = 4095;
  */
 export const MAX_WORD_LENGTH = 32;
 /**
- * Deepest directory nesting the reader accepts.
+ * Deepest directory nesting the reader accepts (a path of that many
+ * one-byte names plus slashes already exceeds `PATH_MAX`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { MAX_DEPTH } from "./tokens.ts";
- * assert.ok(MAX_DEPTH >= 100);
+ * assert.ok(MAX_DEPTH * 2 >= 4096);
  * ```
  */
-export const MAX_DEPTH = 256;
+export const MAX_DEPTH = 2048;
 
 const utf8 = new TextEncoder();
 
@@ -152,13 +223,19 @@ export function badEntryName(name: Uint8Array): string | undefined {
 }
 
 /**
- * Compare two byte strings: negative, zero or positive, as `memcmp` then length.
+ * Compare two byte strings as Nix orders entry names: negative, zero or
+ * positive, by `memcmp` of the common length, then by length.
+ *
+ * @param a The first string.
+ * @param b The second string.
+ * @returns The sign of the comparison.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { compareBytes } from "./tokens.ts";
  * assert.ok(compareBytes(new Uint8Array([1]), new Uint8Array([1, 0])) < 0);
+ * assert.ok(compareBytes(new Uint8Array([2]), new Uint8Array([1, 0])) > 0);
  * ```
  */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -172,6 +249,9 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /**
  * Encode a name as UTF-8 bytes.
+ *
+ * @param name The name.
+ * @returns Its bytes.
  *
  * @example
  * ```ts

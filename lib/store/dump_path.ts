@@ -1,182 +1,203 @@
 /**
- * Serialising a filesystem tree as a NAR: the lazy {@linkcode NarNode} tree of
- * a path, walked as it is written (directories read when reached, entries
- * sorted by the bytes of their names, files streamed in large chunks).
+ * Serialising a filesystem tree as a NAR, as `nix-store --dump` does: the
+ * lazy {@linkcode NarNode} tree of a path, walked as it is written.
  *
- * As Nix does, the top path itself is not followed when it is a symlink, a
- * file is executable when its owner may execute it, and anything that is not
- * a regular file, a directory or a symlink is an error.
+ * - A directory is read when the writer reaches it; its entries are sorted
+ *   by the bytes of their names.
+ * - A regular file is executable when its owner may execute it (`S_IXUSR`);
+ *   its size is taken from `lstat` and exactly that many bytes are read, in
+ *   chunks of 1 MiB from one reused buffer (a file that shrinks meanwhile is
+ *   an error; one that grows is cut at the size, as Nix does).
+ * - A symlink is stored as its target and never followed, not even at the
+ *   top. Anything else (socket, FIFO, device) is an error naming the path.
+ *
+ * Filesystem calls are synchronous: a tree has many small files, and an
+ * async call costs more than reading a few KiB. Only the path's own type
+ * needs `lstat` for directories and symlinks (the directory listing gives
+ * it); regular files need it for their size and mode.
+ *
+ * Names are JS strings, so a name that is not valid UTF-8 cannot be dumped:
+ * Deno lists it with U+FFFD in place of the bad bytes, which is detected and
+ * refused rather than dumped wrongly.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import type { NarNode } from "../nar/nar_writer.ts";
 import { writeNar } from "../nar/nar_writer.ts";
 import { NarError } from "../nar/nar_error.ts";
+import { compareBytes } from "../nar/tokens.ts";
 
-/** Files up to this size are read in one synchronous call. */
-const WHOLE_FILE = 128 << 10;
-/** Larger files are read in chunks of this size, one chunk ahead. */
+/** Bytes read at a time, and the largest chunk handed to the writer. */
 const CHUNK = 1 << 20;
 
-/**
- * Buffers reused across the files of one dump: a file's chunks are consumed
- * before the next file is read, so one set serves a whole tree (and memory
- * stays flat however many files there are).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DumpBuffers } from "./dump_path.ts";
- * assert.equal(new DumpBuffers().large.length, 2);
- * ```
- */
-export class DumpBuffers {
-  /** For small files, read whole (one byte more than expected shows growth). */
-  readonly small: Uint8Array = new Uint8Array(WHOLE_FILE + 1);
-  /** For large files, two chunks taking turns. */
-  readonly large: Uint8Array[] = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
-}
+const encoder = new TextEncoder();
 
-function fileContents(
+/** The contents of a regular file: exactly `size` bytes, in chunks of `buf`. */
+function* fileChunks(
   fsPath: string,
+  narPath: string,
   size: number,
-  buffers: DumpBuffers,
-): Iterable<Uint8Array> | AsyncIterable<Uint8Array> {
-  // Small files are read synchronously: an async file operation costs more
-  // than reading a few KiB, and trees have many small files.
-  return size <= WHOLE_FILE
-    ? [readSmallFile(fsPath, buffers.small)]
-    : largeFileContents(fsPath, buffers.large);
-}
-
-function readSmallFile(fsPath: string, buf: Uint8Array): Uint8Array {
+  buf: Uint8Array,
+): Generator<Uint8Array> {
   using f = Deno.openSync(fsPath);
-  let filled = 0;
-  while (filled < buf.length) {
-    const n = f.readSync(buf.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return buf.subarray(0, filled);
-}
-
-/** Read into `buf` until it is full or the file ends; returns the bytes read. */
-async function fill(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
-  let filled = 0;
-  while (filled < buf.length) {
-    const n = await f.read(buf.subarray(filled));
-    if (n === null) break;
-    filled += n;
-  }
-  return filled;
-}
-
-/**
- * A large file in chunks, reading the next chunk while the consumer handles
- * the current one; the two buffers take turns, so each chunk is valid only
- * until the next one is requested.
- */
-async function* largeFileContents(
-  fsPath: string,
-  buffers: Uint8Array[],
-): AsyncGenerator<Uint8Array> {
-  using f = Deno.openSync(fsPath);
-  let turn = 0;
-  let next = fill(f, buffers[0]!);
-  while (true) {
-    const n = await next;
-    if (n === 0) return;
-    const current = buffers[turn]!;
-    turn ^= 1;
-    next = n === CHUNK ? fill(f, buffers[turn]!) : Promise.resolve(0);
-    yield current.subarray(0, n);
+  let done = 0;
+  while (done < size) {
+    const want = Math.min(size - done, buf.length);
+    let got = 0;
+    while (got < want) {
+      const n = f.readSync(buf.subarray(got, want));
+      if (n === null) {
+        throw new NarError(
+          -1,
+          narPath,
+          `"${fsPath}" shrank from ${size} to ${done + got} bytes while it was read`,
+        );
+      }
+      got += n;
+    }
+    done += want;
+    yield buf.subarray(0, want);
   }
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
+/** Whether a code unit from 0xD800 makes UTF-16 order differ from byte order. */
+const NOT_BYTE_ORDER = /[\ud800-\uffff]/;
 
-/**
- * Sort names by their UTF-8 bytes, as Nix does. For ASCII names the order of
- * JS strings is the same, so bytes are only made when a name needs them.
- */
-function sortByNameBytes(names: string[]): string[] {
-  if (!names.some((n) => NON_ASCII.test(n))) return names.sort();
-  return names
-    .map((n) => [Buffer.from(n), n] as const)
-    .sort(([a], [b]) => Buffer.compare(a, b))
-    .map(([, n]) => n);
+/** Sort directory entries by the bytes of their names, as Nix does. */
+function sortEntries(list: Deno.DirEntry[]): Deno.DirEntry[] {
+  // Below U+D800, UTF-16 code unit order is code point order, which is the
+  // order of UTF-8 bytes; only other names need their bytes compared.
+  if (!list.some((e) => NOT_BYTE_ORDER.test(e.name))) {
+    return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  return list
+    .map((e) => [encoder.encode(e.name), e] as const)
+    .sort(([a], [b]) => compareBytes(a, b))
+    .map(([, e]) => e);
 }
 
-/**
- * The NAR tree of a filesystem path (not following a symlink at the top).
- *
- * @param fsPath The path.
- * @param narPath The entry path used in error messages.
- * @param buffers Read buffers shared by the files of one dump.
- * @returns Its lazy node.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { narNodeFromPath } from "./dump_path.ts";
- * const dir = await Deno.makeTempDir();
- * assert.equal(narNodeFromPath(dir).type, "directory");
- * await Deno.remove(dir);
- * ```
- */
-export function narNodeFromPath(
-  fsPath: string,
-  narPath = "",
-  buffers: DumpBuffers = new DumpBuffers(),
-): NarNode {
-  // Metadata is read synchronously (see fileContents).
+/** Refuse names Deno could not give as they are (not valid UTF-8). */
+function checkNames(list: Deno.DirEntry[], fsPath: string, narPath: string): void {
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i]!.name;
+    if (!name.includes("\uFFFD")) continue;
+    let exists = name !== list[i + 1]?.name;
+    if (exists) {
+      try {
+        Deno.lstatSync(`${fsPath}/${name}`);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        exists = false;
+      }
+    }
+    if (!exists) {
+      throw new NarError(
+        -1,
+        narPath,
+        `"${fsPath}" has an entry whose name is not valid UTF-8, which cannot be dumped`,
+      );
+    }
+  }
+}
+
+function directoryNode(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
+  return {
+    type: "directory",
+    *entries() {
+      const list = sortEntries([...Deno.readDirSync(fsPath)]);
+      checkNames(list, fsPath, narPath);
+      for (const e of list) {
+        const childFs = `${fsPath}/${e.name}`;
+        const childNar = narPath === "" ? e.name : `${narPath}/${e.name}`;
+        const node: NarNode = e.isSymlink
+          ? { type: "symlink", target: Deno.readLinkSync(childFs) }
+          : e.isDirectory
+          ? directoryNode(childFs, childNar, buf)
+          : nodeOf(childFs, childNar, buf);
+        yield [e.name, node];
+      }
+    },
+  };
+}
+
+function kindOf(st: Deno.FileInfo): string {
+  if (st.isFifo) return "FIFO";
+  if (st.isSocket) return "socket";
+  if (st.isCharDevice) return "character device";
+  if (st.isBlockDevice) return "block device";
+  return "special file";
+}
+
+/** The node of any path, from its `lstat`. */
+function nodeOf(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
   const st = Deno.lstatSync(fsPath);
-  if (st.isSymlink) return { type: "symlink", target: Deno.readLinkSync(fsPath) };
   if (st.isFile) {
     const size = st.size;
     return {
       type: "regular",
       executable: ((st.mode ?? 0) & 0o100) !== 0,
       size,
-      contents: () => fileContents(fsPath, size, buffers),
+      contents: () => fileChunks(fsPath, narPath, size, buf),
     };
   }
-  if (st.isDirectory) {
-    return {
-      type: "directory",
-      entries: function* () {
-        const names: string[] = [];
-        for (const e of Deno.readDirSync(fsPath)) names.push(e.name);
-        for (const name of sortByNameBytes(names)) {
-          const child = narPath === "" ? name : `${narPath}/${name}`;
-          yield [name, narNodeFromPath(`${fsPath}/${name}`, child, buffers)];
-        }
-      },
-    };
-  }
-  throw new NarError(-1, narPath, `"${fsPath}" is not a regular file, directory or symlink`);
+  if (st.isDirectory) return directoryNode(fsPath, narPath, buf);
+  if (st.isSymlink) return { type: "symlink", target: Deno.readLinkSync(fsPath) };
+  throw new NarError(
+    -1,
+    narPath,
+    `"${fsPath}" is a ${kindOf(st)}, not a regular file, directory or symlink`,
+  );
 }
 
 /**
- * The NAR of a filesystem path, in chunks. A chunk is valid only until the
- * next one is requested (buffers are reused): copy it to keep it.
+ * The NAR tree of a filesystem path (a symlink at the top is not followed).
+ * Directories are read and files opened only when the writer reaches them;
+ * all files of the tree share one 1 MiB read buffer.
+ *
+ * @param fsPath The path.
+ * @returns Its lazy node.
+ * @throws {NarError} When the path is not a regular file, directory or symlink.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { narNodeFromPath } from "./dump_path.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal((await narNodeFromPath(dir)).type, "directory");
+ * await Deno.remove(dir);
+ * ```
+ */
+export function narNodeFromPath(fsPath: string): Promise<NarNode> {
+  try {
+    return Promise.resolve(nodeOf(fsPath, "", new Uint8Array(CHUNK)));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * The NAR of a filesystem path, in chunks, byte for byte what
+ * `nix-store --dump` writes. A chunk is valid only until the next one is
+ * requested (buffers are reused): copy it to keep it.
  *
  * @param fsPath The path.
  * @returns The NAR bytes.
+ * @throws {NarError} On a special file, a name that is not UTF-8, or a file
+ * that shrinks while it is read.
  *
- * @example Hashing a directory like `nix hash path`
+ * @example Hashing a directory like `nix-hash --type sha256`
  * ```ts
  * import assert from "node:assert/strict";
+ * import { HashSink } from "../hash/hash.ts";
  * import { dumpPath } from "./dump_path.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a`, "x");
- * let size = 0;
- * for await (const c of dumpPath(dir)) size += c.length;
- * assert.ok(size > 0);
+ * const sink = new HashSink("sha256");
+ * for await (const c of dumpPath(dir)) sink.write(c);
+ * assert.equal(sink.size, 288);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function* dumpPath(fsPath: string): AsyncGenerator<Uint8Array> {
-  yield* writeNar(narNodeFromPath(fsPath));
+  yield* writeNar(nodeOf(fsPath, "", new Uint8Array(CHUNK)));
 }

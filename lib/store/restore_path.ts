@@ -1,20 +1,31 @@
 /**
- * Restoring a NAR into the filesystem, as `nix-store --restore` does: files
- * are created new (mode 0666 less the umask, plus the execute bits for
- * executables), directories with 0777 less the umask, symlinks as symlinks.
+ * Restoring a NAR into the filesystem, as `nix-store --restore` does in Nix
+ * 2.8: directories are created with mode 0777 and files with 0666, both less
+ * the umask; an executable file then gets the three execute bits added
+ * (0755 under umask 022); symlinks are created as symlinks. File contents
+ * are streamed to disk chunk by chunk, so memory stays bounded.
  *
- * Safety: the target must not exist; every entry is created new below it
- * (never through an existing file or symlink, which the NAR grammar and the
- * reader's checks guarantee); on any error everything created is removed.
+ * Safety:
+ * - The target must not exist; every entry is created new (`mkdir`,
+ *   exclusive `open`, `symlink` all fail on an existing name), so nothing is
+ *   ever written through an existing file or symlink.
+ * - Entries are checked to form a tree below the target, whatever produced
+ *   them: the first is the root (""), each other one is a valid name inside
+ *   a directory created by this restore, in document order. So no path can
+ *   leave the target, not even through a symlink the NAR itself created.
+ * - On any error, from the entries or from the filesystem, everything
+ *   created is removed before the error is rethrown.
  *
  * @module
  */
 import { join } from "node:path";
 import type { NarEntry } from "../nar/nar_reader.ts";
+import { badEntryName } from "../nar/tokens.ts";
 import { BuildhostError } from "../errors.ts";
 
 /**
- * The target of a restore could not be written.
+ * The target of a restore could not be written, or the entries do not form
+ * a tree.
  *
  * @example
  * ```ts
@@ -29,7 +40,8 @@ export class RestoreError extends BuildhostError {
 
 /**
  * Remove a path and everything below it, restoring write permission on
- * directories first. Missing paths are fine.
+ * directories first (store paths are read-only). Missing paths are fine; a
+ * symlink is removed, never followed.
  *
  * @param path The path to remove.
  *
@@ -52,55 +64,89 @@ export async function removeTree(path: string): Promise<void> {
     throw e;
   }
   if (st.isDirectory) {
-    await Deno.chmod(path, 0o755).catch(() => {});
+    await Deno.chmod(path, 0o700).catch(() => {});
     for await (const e of Deno.readDir(path)) await removeTree(join(path, e.name));
   }
   await Deno.remove(path);
 }
 
+const encoder = new TextEncoder();
+
 /**
- * Create `target` from NAR entries.
+ * Create `target` from NAR entries (a file, a symlink or a directory tree).
  *
  * @param target A path that does not exist yet.
- * @param entries The entries, e.g. from `readNar`.
+ * @param entries The entries, e.g. from `readNar` or `narEntries`.
+ * @throws {RestoreError} When the target exists or the entries do not form a
+ * tree; otherwise whatever the entries or the filesystem throw (a `NarError`
+ * for a malformed NAR). Nothing is left behind in either case.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { WireReader } from "../wire/wire_reader.ts";
- * import { readNar } from "../nar/nar_reader.ts";
+ * import { narEntries } from "../nar/nar_reader.ts";
  * import { dumpPath } from "./dump_path.ts";
  * import { restorePath } from "./restore_path.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a`, "x");
- * await restorePath(`${dir}/copy`, readNar(new WireReader(dumpPath(`${dir}/a`))));
+ * await restorePath(`${dir}/copy`, narEntries(dumpPath(`${dir}/a`)));
  * assert.equal(await Deno.readTextFile(`${dir}/copy`), "x");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function restorePath(target: string, entries: AsyncIterable<NarEntry>): Promise<void> {
-  // Filesystem calls are synchronous: a store import creates many small
-  // files, and an async call costs more than the work. Every entry is created
-  // new (mkdir, createNew, symlink fail on an existing name), so an existing
-  // target is refused by the first creation, before anything is written.
+  // Filesystem calls are synchronous: a restore creates many small files,
+  // and an async call costs more than the work.
   let created = false;
+  let mode: number | undefined;
+  /** The directories that may still get entries: the chain from the root to the last one. */
+  const open: string[] = [];
+  let rootDone = false;
   try {
     for await (const entry of entries) {
-      const p = entry.path === "" ? target : `${target}/${entry.path}`;
+      const p = entry.path;
+      if (rootDone) {
+        throw new RestoreError(
+          `Cannot restore "${target}": entry "${p}" follows a root that is not a directory`,
+        );
+      }
+      if (p === "") {
+        if (created) throw new RestoreError(`Cannot restore "${target}": the root comes twice`);
+        rootDone = entry.type !== "directory";
+      } else {
+        const slash = p.lastIndexOf("/");
+        const parent = slash < 0 ? "" : p.slice(0, slash);
+        while (open.length > 0 && open[open.length - 1] !== parent) open.pop();
+        const bad = slash === 0
+          ? "it starts with '/'"
+          : badEntryName(encoder.encode(p.slice(slash + 1)));
+        if (!created || open.length === 0 || bad) {
+          throw new RestoreError(
+            `Cannot restore "${target}": entry "${p}" is not ${
+              bad ? `valid (${bad})` : "in a directory restored before it"
+            }`,
+          );
+        }
+      }
+      const fsPath = p === "" ? target : `${target}/${p}`;
       try {
         switch (entry.type) {
           case "directory":
-            Deno.mkdirSync(p, { mode: 0o777 });
+            Deno.mkdirSync(fsPath, { mode: 0o777 });
+            created = true;
+            open.push(p);
             break;
           case "symlink":
-            Deno.symlinkSync(entry.target, p);
+            Deno.symlinkSync(entry.target, fsPath);
+            created = true;
             break;
           case "regular": {
-            using f = Deno.openSync(p, { write: true, createNew: true, mode: 0o666 });
+            using f = Deno.openSync(fsPath, { write: true, createNew: true, mode: 0o666 });
             created = true;
+            // As Nix: the mode the file got (0666 less the umask) plus the
+            // execute bits; the same for every file of one restore.
             if (entry.executable) {
-              const mode = f.statSync().mode ?? 0o644;
-              Deno.chmodSync(p, (mode & 0o777) | 0o111);
+              Deno.chmodSync(fsPath, mode ??= ((f.statSync().mode ?? 0o644) & 0o7777) | 0o111);
             }
             for await (const chunk of entry.contents) {
               let off = 0;
@@ -108,15 +154,17 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
             }
             break;
           }
+          default:
+            throw new RestoreError(`Cannot restore "${fsPath}": unknown entry type`);
         }
       } catch (e) {
-        if (entry.path === "" && e instanceof Deno.errors.AlreadyExists) {
+        if (p === "" && e instanceof Deno.errors.AlreadyExists) {
           throw new RestoreError(`Cannot restore into "${target}": it already exists`);
         }
         throw e;
       }
-      created = true;
     }
+    if (!created) throw new RestoreError(`Cannot restore "${target}": there were no entries`);
   } catch (e) {
     if (created) await removeTree(target).catch(() => {});
     throw e;

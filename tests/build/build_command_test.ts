@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { nix, tempDir } from "../_helpers/nix.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runBuildhost } from "../_helpers/buildhost.ts";
 
 const EXPR = String.raw`
 let
@@ -19,15 +18,7 @@ in rec {
   afterBad = mk "graph-after-bad" "cat $bad > $out" { inherit bad; };
 }`;
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
+const run = (args: string[]) => runBuildhost(args);
 
 Deno.test("buildhost build builds a .drv graph in dependency order, as nix-build does", async () => {
   using t = tempDir();

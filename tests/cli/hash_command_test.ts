@@ -2,22 +2,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { nix, nixEnv, tempDir } from "../_helpers/nix.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runBuildhost } from "../_helpers/buildhost.ts";
 
 /** Run `buildhost hash ...` through main.ts. */
-async function buildhost(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "hash", ...args],
-    env: nixEnv(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const buildhost = (args: string[]) => runBuildhost(["hash", ...args], { env: nixEnv() });
 
 /** A small tree with every kind of node, and a few loose files. */
 async function fixture(root: string): Promise<{ tree: string; files: string[]; link: string }> {

@@ -1,29 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { nix, tempDir } from "../_helpers/nix.ts";
+import { runBuildhost } from "../_helpers/buildhost.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-async function run(args: string[], stdin?: Uint8Array) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    bytes: out.stdout,
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const run = (args: string[], stdin?: Uint8Array) => runBuildhost(args, stdin ? { stdin } : {});
 
 Deno.test("buildhost demo prints the paths that Nix computes for the same inputs", async () => {
   const r = await run(["demo"]);

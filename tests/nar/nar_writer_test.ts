@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { type NarNode, writeNar } from "../../lib/nar/nar_writer.ts";
+import { readNar } from "../../lib/nar/nar_reader.ts";
+import { NarError } from "../../lib/nar/nar_error.ts";
+import { WireReader } from "../../lib/wire/wire_reader.ts";
+import {
+  canonical,
+  collect,
+  pattern,
+  raw,
+  type Tree,
+  treeArb,
+  treeNode,
+  treeOfEntries,
+} from "./_trees.ts";
+
+const file = (data: Uint8Array | string, executable = false): NarNode => {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return { type: "regular", executable, size: bytes.length, contents: () => [bytes] };
+};
+const dir = (...entries: [string, NarNode][]): NarNode => ({
+  type: "directory",
+  entries: () => entries,
+});
+
+Deno.test("writeNar() then readNar() gives back the tree", async () => {
+  await fc.assert(
+    fc.asyncProperty(treeArb, async (tree) => {
+      const nar = await collect(writeNar(treeNode(tree)));
+      const back = await treeOfEntries(readNar(new WireReader(ReadableStream.from([nar]))));
+      assert.deepEqual(back, canonical(tree));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("writeNar() writes the grammar's words for each kind of node", async () => {
+  const nar = await collect(writeNar(dir(
+    ["a", file("hello")],
+    ["b", file("", true)],
+    ["c", { type: "symlink", target: "a" }],
+    ["d", dir()],
+  )));
+  const entry = (
+    name: string,
+    ...node: (string | bigint)[]
+  ) => ["entry", "(", "name", name, "node", "(", "type", ...node, ")", ")"];
+  assert.deepEqual(
+    nar,
+    raw(
+      "nix-archive-1",
+      "(",
+      "type",
+      "directory",
+      ...entry("a", "regular", "contents", "hello"),
+      ...entry("b", "regular", "executable", "", "contents", ""),
+      ...entry("c", "symlink", "target", "a"),
+      ...entry("d", "directory"),
+      ")",
+    ),
+  );
+});
+
+Deno.test("writeNar() gathers small chunks and passes large ones, from reused buffers", async () => {
+  // One buffer, refilled before each chunk: the writer must be done with a
+  // chunk (copied or handed on) before it asks for the next.
+  const sizes = [1, 7, 10_000, 40_000, 3, 300_000, 32 * 1024, 32 * 1024 + 1, 65_536, 0, 5];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const whole = pattern(total, 42);
+  const buf = new Uint8Array(Math.max(...sizes));
+  const node: NarNode = {
+    type: "regular",
+    executable: false,
+    size: total,
+    contents: function* () {
+      let at = 0;
+      for (const n of sizes) {
+        buf.set(whole.subarray(at, at + n));
+        at += n;
+        yield buf.subarray(0, n);
+      }
+    },
+  };
+  const many = Array.from({ length: 3000 }, (_, i) => `f${String(i).padStart(4, "0")}`);
+  const tree = dir(["big", node], [
+    "many",
+    dir(...many.map((n) => [n, file(n)] as [string, NarNode])),
+  ]);
+  const got = await collect(writeNar(tree));
+  const want = await collect(writeNar(dir(
+    ["big", file(whole)],
+    ["many", dir(...many.map((n) => [n, file(n)] as [string, NarNode]))],
+  )));
+  assert.deepEqual(got, want);
+  const back = await treeOfEntries(readNar(new WireReader(ReadableStream.from([got]))));
+  assert.equal(back.type, "dir");
+  if (back.type === "dir") {
+    assert.deepEqual((back.entries.big as Tree & { type: "file" }).data, whole);
+    assert.equal(Object.keys((back.entries.many as Tree & { type: "dir" }).entries).length, 3000);
+  }
+});
+
+Deno.test("writeNar() orders names by UTF-8 bytes, not by UTF-16 code units", async () => {
+  // U+FF01 is EF BC 81 in UTF-8, U+1D11E is F0 9D 84 9E: bytes put U+FF01
+  // first, while JS string order puts the surrogate pair (D834) first.
+  const names = ["\uFF01", "\u{1D11E}"];
+  await collect(writeNar(dir(...names.map((n) => [n, file("")] as [string, NarNode]))));
+  await assert.rejects(
+    collect(writeNar(dir(...names.reverse().map((n) => [n, file("")] as [string, NarNode])))),
+    /ascending order/,
+  );
+});
+
+/** A file that says `size` but gives three bytes. */
+const lying = (size: number): NarNode => ({
+  type: "regular",
+  executable: false,
+  size,
+  contents: () => [new Uint8Array(3)],
+});
+
+Deno.test("writeNar() rejects bad names, unsorted entries, bad targets and wrong sizes", async () => {
+  const f = file("x");
+  const cases: [NarNode, RegExp][] = [
+    [dir(["b", f], ["a", f]), /entry "a"\): directory entries are not in ascending order/],
+    [dir(["a", f], ["a", f]), /entry "a"\): a directory entry is duplicated/],
+    [dir(["B", f], ["a", f], ["A", f]), /entry "A".*ascending/],
+    [dir(["..", f]), /not allowed/],
+    [dir([".", f]), /not allowed/],
+    [dir(["a/b", f]), /'\/'/],
+    [dir(["a\0", f]), /NUL/],
+    [dir(["", f]), /empty/],
+    [dir(["x".repeat(256), f]), /longer than 255 bytes/],
+    [dir(["ü".repeat(128), f]), /longer than 255 bytes/],
+    [dir(["\uD800", f]), /lone surrogate/],
+    [dir(["d", dir(["e", dir(["z", f], ["y", f])])]), /entry "d\/e\/y"/],
+    [{ type: "symlink", target: "" }, /target is empty/],
+    [{ type: "symlink", target: "a\0b" }, /NUL/],
+    [{ type: "symlink", target: "x".repeat(4096) }, /longer than 4095 bytes/],
+    [{ type: "symlink", target: "\uDC00" }, /lone surrogate/],
+    [{ type: "regular", executable: false, size: -1, contents: () => [] }, /not a valid size/],
+    [{ type: "regular", executable: false, size: 0.5, contents: () => [] }, /not a valid size/],
+    [{ type: "regular", executable: false, size: 2 ** 53, contents: () => [] }, /not a valid size/],
+    [lying(2), /gave more than its size of 2 bytes/],
+    [lying(4), /gave 3 bytes, not its size of 4/],
+  ];
+  for (const [node, re] of cases) {
+    await assert.rejects(
+      collect(writeNar(node)),
+      (e) => e instanceof NarError && e.offset === -1 && re.test(e.message),
+      String(re),
+    );
+  }
+  // the longest allowed name and target are fine
+  await collect(writeNar(dir(["x".repeat(255), { type: "symlink", target: "t".repeat(4095) }])));
+});
+
+Deno.test("writeNar() closes its sources when it fails or is stopped", async () => {
+  const closed: string[] = [];
+  const tracked = (name: string, size: number, give: number): NarNode => ({
+    type: "regular",
+    executable: false,
+    size,
+    contents: async function* () {
+      try {
+        yield new Uint8Array(give);
+        yield new Uint8Array(give);
+      } finally {
+        closed.push(name);
+      }
+    },
+  });
+  const tree: NarNode = {
+    type: "directory",
+    entries: async function* () {
+      try {
+        yield ["a", tracked("a", 2, 2)] as [string, NarNode];
+      } finally {
+        closed.push("dir");
+      }
+    },
+  };
+  await assert.rejects(collect(writeNar(tree)), /more than its size/);
+  assert.deepEqual(closed, ["a", "dir"]);
+
+  closed.length = 0;
+  const gen = writeNar(dir(["big", tracked("big", 2_000_000, 1_000_000)]));
+  for await (const c of gen) if (c.length === 1_000_000) break; // the first large chunk
+  assert.deepEqual(closed, ["big"]);
+});

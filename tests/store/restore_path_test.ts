@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { RestoreError, restorePath } from "../../lib/store/restore_path.ts";
+import type { NarEntry } from "../../lib/nar/nar_reader.ts";
+import { narEntries } from "../../lib/nar/nar_reader.ts";
+import { writeNar } from "../../lib/nar/nar_writer.ts";
+import { tempDir } from "../_helpers/nix.ts";
+
+const dir = (path: string): NarEntry => ({ path, type: "directory" });
+const link = (path: string, target: string): NarEntry => ({ path, type: "symlink", target });
+const file = (path: string, text: string, executable = false): NarEntry => {
+  const data = new TextEncoder().encode(text);
+  return {
+    path,
+    type: "regular",
+    executable,
+    size: data.length,
+    narOffset: 0,
+    contents: (async function* () {
+      yield data;
+    })(),
+  };
+};
+async function* from(entries: NarEntry[]): AsyncGenerator<NarEntry> {
+  yield* entries;
+}
+
+function listAll(root: string): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(root)) {
+    out.push(e.name);
+    if (e.isDirectory) out.push(...listAll(join(root, e.name)).map((n) => `${e.name}/${n}`));
+  }
+  return out.sort();
+}
+
+Deno.test("restorePath() creates files, executables, symlinks and directories with Nix's modes", async () => {
+  using tmp = tempDir();
+  const target = join(tmp.path, "t");
+  await restorePath(
+    target,
+    from([
+      dir(""),
+      file("a", "x"),
+      dir("d"),
+      file("d/e", "#!", true),
+      link("d/l", "../a"),
+      dir("z"),
+    ]),
+  );
+  const umask = Deno.umask();
+  const mode = (p: string) => Deno.lstatSync(join(target, p)).mode! & 0o7777;
+  assert.equal(mode(""), 0o777 & ~umask);
+  assert.equal(mode("a"), 0o666 & ~umask);
+  assert.equal(mode("d/e"), (0o666 & ~umask) | 0o111);
+  assert.equal(Deno.readLinkSync(join(target, "d/l")), "../a");
+  assert.equal(Deno.readTextFileSync(join(target, "d/e")), "#!");
+  assert.deepEqual(listAll(target), ["a", "d", "d/e", "d/l", "z"]);
+});
+
+Deno.test("restorePath() refuses an existing target and leaves it alone", async () => {
+  using tmp = tempDir();
+  const existing = {
+    dir: () => Deno.mkdirSync(join(tmp.path, "dir")),
+    file: () => Deno.writeTextFileSync(join(tmp.path, "file"), "keep"),
+    dangling: () => Deno.symlinkSync(join(tmp.path, "nowhere"), join(tmp.path, "dangling")),
+  };
+  for (const [name, make] of Object.entries(existing)) {
+    make();
+    for (const root of [dir(""), file("", "new"), link("", "x")]) {
+      await assert.rejects(
+        restorePath(join(tmp.path, name), from([root, file("a", "x")])),
+        (e) => e instanceof RestoreError && /already exists/.test(e.message),
+      );
+    }
+  }
+  assert.deepEqual(listAll(tmp.path), ["dangling", "dir", "file"]);
+  assert.equal(Deno.readTextFileSync(join(tmp.path, "file")), "keep");
+  assert.throws(() => Deno.lstatSync(join(tmp.path, "nowhere")), Deno.errors.NotFound);
+});
+
+Deno.test("restorePath() never writes outside the target, whatever the entries say", async () => {
+  using tmp = tempDir();
+  const outside = join(tmp.path, "outside");
+  Deno.mkdirSync(outside);
+  const target = join(tmp.path, "t");
+  const hostile: [string, NarEntry[]][] = [
+    ["dotdot", [dir(""), file("../x", "x")]],
+    ["dotdot below", [dir(""), dir("a"), file("a/../../x", "x")]],
+    ["absolute", [dir(""), file("/x", "x")]],
+    ["through a symlink", [dir(""), link("l", outside), file("l/x", "x")]],
+    ["through a symlink dir", [dir(""), link("l", outside), dir("l/x")]],
+    ["below a file root", [file("", "x"), file("x", "x")]],
+    ["missing parent", [dir(""), dir("a"), file("b/c", "x")]],
+    ["parent closed", [dir(""), dir("a"), dir("b"), file("a/c", "x")]],
+    ["dot", [dir(""), file(".", "x")]],
+    ["empty name", [dir(""), file("a/", "x")]],
+    ["root twice", [dir(""), dir("")]],
+    ["no root", [file("a", "x")]],
+    ["no entries", []],
+    ["duplicate", [dir(""), file("a", "x"), file("a", "y")]],
+  ];
+  for (const [name, entries] of hostile) {
+    await assert.rejects(restorePath(target, from(entries)), Error, name);
+    assert.throws(() => Deno.lstatSync(target), Deno.errors.NotFound, name);
+    assert.deepEqual(listAll(outside), [], name);
+    assert.deepEqual(listAll(tmp.path), ["outside"], name);
+  }
+});
+
+Deno.test("restorePath() removes everything it made when the entries fail", async () => {
+  using tmp = tempDir();
+  const target = join(tmp.path, "t");
+  const boom = new Error("boom");
+  async function* failing(): AsyncGenerator<NarEntry> {
+    yield dir("");
+    yield dir("a");
+    yield file("a/f", "data", true);
+    yield dir("a/b");
+    throw boom;
+  }
+  await assert.rejects(restorePath(target, failing()), (e) => e === boom);
+  assert.deepEqual(listAll(tmp.path), []);
+
+  // a failure in the middle of a file's contents
+  const nar = writeNar({
+    type: "directory",
+    entries: () => [["f", {
+      type: "regular",
+      executable: false,
+      size: 10,
+      contents: async function* () {
+        yield new Uint8Array(5);
+        throw boom;
+      },
+    }]],
+  });
+  await assert.rejects(restorePath(target, narEntries(nar)), (e) => e === boom);
+  assert.deepEqual(listAll(tmp.path), []);
+});
