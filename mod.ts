@@ -48,8 +48,8 @@ export * from "./lib/serve/server.ts";
 export * from "./lib/build/build_result.ts";
 export * from "./lib/build/builder.ts";
 export * from "./lib/build/register_outputs.ts";
-export * from "./lib/build/build_environment.ts";
-export * from "./lib/build/bwrap_runner.ts";
+export * from "./lib/build/unsandboxed_runner.ts";
+export * from "./lib/build/sandbox_paths.ts";
 export * from "./lib/serve/serve_protocol_error.ts";
 // SERVE_MAGIC_1, SERVE_MAGIC_2 and SERVE_PROTOCOL_VERSION come from server.ts for now (same values).
 export {
@@ -74,3 +74,8 @@ export * from "./lib/serve/add_to_store_nar.ts";
 export * from "./lib/serve/basic_derivation_codec.ts";
 export * from "./lib/serve/requests.ts";
 export * from "./lib/serve/replies.ts";
+export * from "./lib/build/sandbox_error.ts";
+export * from "./lib/build/sandbox.ts";
+export * from "./lib/build/build_env.ts";
+export * from "./lib/build/process_tree.ts";
+export * from "./lib/build/sandbox_runner.ts";

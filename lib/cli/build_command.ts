@@ -1,6 +1,7 @@
 /**
  * `buildhost build DRV... [--store ROOT] [--max-jobs N] [--cores N]
- * [--timeout S] [--max-silent-time S] [--keep-failed] [--sandbox-paths P]`:
+ * [--timeout S] [--max-silent-time S] [--keep-failed] [--sandbox-paths P]
+ * [--no-sandbox]`:
  * build `.drv` files in the store, input derivations first, in the sandbox;
  * logs on stderr, output paths on stdout.
  *
@@ -10,14 +11,13 @@ import { parseArgs } from "node:util";
 import { Store } from "../store/store.ts";
 import { defaultStoreRoot } from "../store/store_layout.ts";
 import { Builder } from "../build/builder.ts";
-import { bwrapRunner, checkSandbox } from "../build/bwrap_runner.ts";
+import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import { buildGraph } from "../build/build_graph.ts";
 import { buildStatusName, isSuccess } from "../build/build_result.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
-import { sandboxPathsFromNixConfig } from "./serve_command.ts";
 
 const USAGE = "usage: buildhost build DRV... [--store ROOT] [--max-jobs N] [--cores N] " +
-  "[--timeout S] [--max-silent-time S] [--max-log-size BYTES] [--keep-failed] [--sandbox-paths P]";
+  "[--timeout S] [--max-silent-time S] [--max-log-size BYTES] [--keep-failed] [--sandbox-paths P] [--no-sandbox]";
 
 function count(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -40,18 +40,14 @@ export const buildCommand: Command = async (args) => {
       "max-silent-time": { type: "string" },
       "max-log-size": { type: "string" },
       "keep-failed": { type: "boolean", default: false },
-      "sandbox-paths": { type: "string", multiple: true, default: [] },
+      ...RUNNER_FLAGS,
     },
   });
   if (positionals.length === 0) throw new UsageError(USAGE);
-  await checkSandbox();
+  const runner = await runnerFromFlags(values);
   const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
   try {
-    const sandboxPaths = [
-      ...values["sandbox-paths"].flatMap((p) => p.split(/\s+/)).filter((p) => p !== ""),
-      ...sandboxPathsFromNixConfig(Deno.env.get("NIX_CONFIG")),
-    ];
-    const builder = new Builder(store, bwrapRunner({ sandboxPaths }));
+    const builder = new Builder(store, runner);
     const stderr = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
     const opt = <T>(v: T | undefined, key: string) => (v === undefined ? {} : { [key]: v });
     const results = await buildGraph(builder, positionals, {

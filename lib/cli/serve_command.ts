@@ -1,10 +1,8 @@
 /**
- * `buildhost --serve [--write] [--store ROOT] [--sandbox-paths P]...` (also
+ * `buildhost --serve [--write] [--store ROOT] [--sandbox-paths P]... [--no-sandbox]` (also
  * `buildhost serve ...`): a drop-in for `nix-store --serve [--write]`,
  * speaking the serve protocol on stdin/stdout. Errors and build logs go to
- * stderr. Builds run in the bubblewrap sandbox; extra host paths for it come
- * from `--sandbox-paths` and, as for Nix, from `sandbox-paths` /
- * `extra-sandbox-paths` in `NIX_CONFIG`.
+ * stderr. Builds run in Nix's sandbox (see `runnerFromFlags`).
  *
  * @module
  */
@@ -13,18 +11,8 @@ import { Store } from "../store/store.ts";
 import { defaultStoreRoot } from "../store/store_layout.ts";
 import { ServeServer } from "../serve/server.ts";
 import { Builder } from "../build/builder.ts";
-import { bwrapRunner, checkSandbox } from "../build/bwrap_runner.ts";
+import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import type { Command } from "./command.ts";
-
-/** The sandbox paths named in a NIX_CONFIG text. */
-export function sandboxPathsFromNixConfig(config: string | undefined): string[] {
-  const out: string[] = [];
-  for (const line of (config ?? "").split("\n")) {
-    const m = line.match(/^\s*(extra-)?sandbox-paths\s*=\s*(.*)$/);
-    if (m) out.push(...m[2]!.split(/\s+/).filter((s) => s !== ""));
-  }
-  return out;
-}
 
 /** `buildhost serve ...` / `buildhost --serve ...` */
 export const serveCommand: Command = async (args) => {
@@ -36,7 +24,7 @@ export const serveCommand: Command = async (args) => {
       write: { type: "boolean", default: false },
       store: { type: "string" },
       "store-dir": { type: "string" },
-      "sandbox-paths": { type: "string", multiple: true, default: [] },
+      ...RUNNER_FLAGS,
     },
   });
   const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
@@ -47,12 +35,7 @@ export const serveCommand: Command = async (args) => {
     let builder: Builder | undefined;
     if (values.write) {
       try {
-        await checkSandbox();
-        const sandboxPaths = [
-          ...values["sandbox-paths"].flatMap((p) => p.split(/\s+/)).filter((p) => p !== ""),
-          ...sandboxPathsFromNixConfig(Deno.env.get("NIX_CONFIG")),
-        ];
-        builder = new Builder(store, bwrapRunner({ sandboxPaths }));
+        builder = new Builder(store, await runnerFromFlags(values));
       } catch (e) {
         log(`warning: ${(e as Error).message}\n`);
       }

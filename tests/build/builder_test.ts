@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/build/builder.ts";
-import { bwrapRunner } from "../../lib/build/bwrap_runner.ts";
+import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
+import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
 import { BuildStatus } from "../../lib/build/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import type { Derivation } from "../../lib/derivation/derivation.ts";
@@ -42,7 +43,10 @@ async function setup(t: { path: string }) {
   const file = join(t.path, "d.nix");
   Deno.writeTextFileSync(file, EXPR);
   const store = await Store.open(join(t.path, "ours"));
-  const builder = new Builder(store, bwrapRunner({ sandboxPaths: SANDBOX_PATHS }));
+  const builder = new Builder(
+    store,
+    nixSandboxRunner({ sandboxPaths: parseSandboxPaths(SANDBOX_PATHS) }),
+  );
   return { nixRoot, file, store, builder };
 }
 

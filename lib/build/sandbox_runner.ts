@@ -1,0 +1,104 @@
+/**
+ * {@linkcode runInSandbox} as a {@linkcode SandboxRunner} for the
+ * {@linkcode Builder}: the environment from {@linkcode nixBuildEnv}
+ * (`passAsFile`, placeholders, structured attributes, fixed-output
+ * variables), the sandbox root next to the build directory
+ * (`<buildDir>.chroot`), limits converted from seconds.
+ *
+ * @module
+ */
+import type { SandboxOutcome, SandboxRunner, SandboxSpec } from "./builder.ts";
+import { nixBuildEnv, writeBuildFiles } from "./build_env.ts";
+import { runInSandbox, type SandboxPath, type SandboxTools } from "./sandbox.ts";
+
+/** Options of {@linkcode nixSandboxRunner}. */
+export interface NixSandboxRunnerOptions {
+  /** Extra host paths (Nix's `sandbox-paths`). */
+  sandboxPaths?: readonly SandboxPath[];
+  /** Inputs read-only (default `true`; `false` is exactly Nix). */
+  readOnlyInputs?: boolean;
+  /** Host programs, instead of searching for them. */
+  tools?: Partial<SandboxTools>;
+}
+
+const SIGNALS: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+};
+
+/**
+ * A runner that builds in the Nix-identical sandbox.
+ *
+ * @param options Sandbox paths, read-only inputs, tools.
+ * @returns The runner.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nixSandboxRunner } from "./sandbox_runner.ts";
+ * assert.equal(typeof nixSandboxRunner(), "function");
+ * ```
+ */
+export function nixSandboxRunner(options: NixSandboxRunnerOptions = {}): SandboxRunner {
+  return async (spec: SandboxSpec): Promise<SandboxOutcome> => {
+    const env = nixBuildEnv({
+      env: spec.drv.env,
+      args: spec.drv.args,
+      outputs: new Map(spec.outputs.map((o) => [o.name, o.path])),
+      storeDir: spec.storeDir,
+      cores: spec.cores,
+      fixedOutput: spec.network,
+      buildDir: spec.buildDir,
+    });
+    writeBuildFiles(spec.buildDir, env.files);
+    const seconds = (s: number) => (s > 0 ? s * 1000 : undefined);
+    const timeoutMs = seconds(spec.buildTimeout);
+    const maxSilentMs = seconds(spec.maxSilentTime);
+    const result = await runInSandbox({
+      storeDir: spec.storeDir,
+      rootDir: `${spec.buildDir}.chroot`,
+      buildDir: spec.buildDir,
+      inputs: spec.inputs.map((i) => ({ logical: i.path, physical: i.physical })),
+      outputs: new Map(spec.outputs.map((o) => [o.path, o.physical])),
+      builder: spec.drv.builder,
+      args: env.args,
+      env: env.env,
+      network: spec.network,
+      platform: spec.drv.platform,
+      ...(options.sandboxPaths ? { sandboxPaths: options.sandboxPaths } : {}),
+      ...(options.readOnlyInputs !== undefined ? { readOnlyInputs: options.readOnlyInputs } : {}),
+      ...(options.tools ? { tools: options.tools } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
+      ...(maxSilentMs ? { maxSilentMs } : {}),
+      ...(spec.maxLogSize > 0 ? { maxLogBytes: spec.maxLogSize } : {}),
+      signal: spec.signal,
+      log: spec.log,
+    });
+    switch (result.reason) {
+      case "timeout":
+        return { kind: "timedOut" };
+      case "silent":
+      case "logLimit":
+      case "cancelled":
+        return { kind: result.reason };
+      case "exited":
+        if (result.signal !== null) {
+          return { kind: "signaled", signal: SIGNALS[result.signal] ?? `SIG${result.signal}` };
+        }
+        return { kind: "exited", code: result.exitCode ?? 1 };
+    }
+  };
+}

@@ -1,0 +1,246 @@
+/**
+ * The shell programs that set the sandbox up inside bubblewrap, run by a
+ * static busybox (it must keep working after the host filesystem is gone).
+ *
+ * Three processes, all in the user namespace bubblewrap made (uid 1000,
+ * gid 100, all capabilities as ambient ones):
+ *
+ * - **setup** (`-c` program; bubblewrap's child): makes the two sync fifos,
+ *   starts the helper in the background, then becomes `busybox time`
+ *   running util-linux `unshare --pid --fork --kill-child` running the tail.
+ *   `time` writes the tail's exact wait status (exit code or signal) to a
+ *   file. Every link has a parent-death signal (bubblewrap's
+ *   `--die-with-parent`, `setpriv --pdeathsig KILL`, `--kill-child`), so
+ *   killing bubblewrap kills everything, builder included.
+ * - **tail** (`-c` program): pid 1 of the builder's new pid namespace. It
+ *   opens the log pty and the "go" fifo, sends its host pid to the helper,
+ *   waits, closes every other descriptor, enters `/build`, sets umask 022
+ *   and a soft core limit of 0, and execs the chain
+ *   `setsid` → `setpriv` (drops the inheritable, hence ambient,
+ *   capabilities) → `env -i` (the exact environment, in order) →
+ *   `start-stop-daemon -S -x BUILDER -a ARGV0` (execs the builder with
+ *   `argv[0]` = its base name, as Nix does). Only builtins run before the
+ *   exec, so the builder is pid 1 and its first child pid 2, as in Nix.
+ * - **helper** (script file; outside the new pid namespace, so its forks
+ *   do not use up pids there): once it knows the tail's pid it makes the
+ *   mounts in order ({@linkcode MountOp}), the `proc` with
+ *   `pidns=/proc/PID/ns/pid` so it shows the builder's pid namespace (Linux
+ *   6.15 and later; on older kernels the helper asks the tail to mount it,
+ *   which costs a fork in the new pid namespace: the builder's first child
+ *   is then pid 3, not 2), then
+ *   `pivot_root` into the sandbox root (the old root parked on a directory
+ *   of the root and unmounted, as Nix parks it on `real-root`), and tells
+ *   the tail to go. Lines starting `buildhost-sandbox:` on stderr report
+ *   progress (`pid N`, `ready`, `failed`).
+ *
+ * @module
+ */
+import type { MountOp } from "./sandbox_mounts.ts";
+
+/**
+ * Quote a string for a POSIX shell (single quotes).
+ *
+ * @param s Any string.
+ * @returns The quoted word.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shellQuote } from "./sandbox_script.ts";
+ * assert.equal(shellQuote("it's"), "'it'\\''s'");
+ * ```
+ */
+export function shellQuote(s: string): string {
+  return "'" + s.replaceAll("'", "'\\''") + "'";
+}
+
+/** Host tools the scripts run (absolute paths). */
+export interface ScriptTools {
+  /** Static busybox. */
+  busybox: string;
+  /** util-linux `setpriv` (for `--pdeathsig`). */
+  setpriv: string;
+  /** util-linux `unshare` (for `--kill-child`). */
+  unshare: string;
+}
+
+/** Paths the scripts use. */
+export interface ScriptPaths {
+  /** The physical sandbox root. */
+  root: string;
+  /** The control directory (fifos, status file, helper script). */
+  control: string;
+  /** The log pty's slave. */
+  ptySlave: string;
+}
+
+/**
+ * The setup program (bubblewrap's command, `sh -c`); its arguments are the
+ * tail's.
+ *
+ * @param tools The host tools.
+ * @param paths The paths.
+ * @param tail The tail program (see {@linkcode tailScript}).
+ * @returns The program text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setupScript } from "./sandbox_script.ts";
+ * const s = setupScript({ busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare" },
+ *   { root: "/r", control: "/c", ptySlave: "/dev/pts/3" }, "exit 0");
+ * assert.match(s, /--kill-child/);
+ * ```
+ */
+export function setupScript(tools: ScriptTools, paths: ScriptPaths, tail: string): string {
+  const q = shellQuote;
+  const c = paths.control;
+  return [
+    "exec 3<&-",
+    `${q(tools.busybox)} mkfifo ${q(c + "/up")} ${q(c + "/go")} || exit 125`,
+    `exec 7<>${q(c + "/up")}`,
+    `${q(tools.setpriv)} --pdeathsig KILL ${q(tools.busybox)} sh ${q(c + "/helper.sh")} &`,
+    `exec ${q(tools.busybox)} time -o ${q(c + "/status")} -f %x ` +
+    `${q(tools.setpriv)} --pdeathsig KILL ${q(tools.unshare)} --pid --fork --kill-child -- ` +
+    `${q(tools.busybox)} sh -c ${q(tail)} buildhost-sandbox "$@"`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * The tail program: pid 1 of the builder's pid namespace until it execs
+ * the builder. Its arguments: `NAME=VALUE`... for the environment, then
+ * `start-stop-daemon -S -x BUILDER -a ARGV0 -- ARGS...`.
+ *
+ * @param paths The paths.
+ * @param capLast The highest capability number (`/proc/sys/kernel/cap_last_cap`).
+ * @returns The program text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tailScript } from "./sandbox_script.ts";
+ * const t = tailScript({ root: "/r", control: "/c", ptySlave: "/dev/pts/3" }, 2);
+ * assert.match(t, /--inh-caps -cap_0,-cap_1,-cap_2 /);
+ * ```
+ */
+export function tailScript(paths: ScriptPaths, capLast: number): string {
+  const q = shellQuote;
+  const caps = Array.from({ length: capLast + 1 }, (_, i) => `-cap_${i}`).join(",");
+  const fail = (what: string) =>
+    `{ echo ${q(`buildhost-sandbox: failed: ${what}`)} >&2; exit 125; }`;
+  return [
+    `exec 8<>${q(paths.control + "/go")} || ${fail("open the go fifo")}`,
+    `exec 9<>${q(paths.ptySlave)} || ${fail("open the log pty")}`,
+    "read -r hp _ </proc/self/stat",
+    'echo "pid $hp" >&7',
+    // "proc": the kernel cannot mount a proc for another pid namespace
+    // (no `pidns=` before Linux 6.15), so this process, inside it, does.
+    "while read -r go <&8; do case $go in proc) " +
+    `if mount -t proc none ${q(paths.root + "/proc")}; then echo proc-done >&7; ` +
+    "else echo proc-failed >&7; fi ;; *) break ;; esac; done",
+    `[ "$go" = go ] || exit 125`,
+    'for f in /proc/self/fd/*; do n=${f##*/}; case $n in 0|1|2|9) ;; *) eval "exec $n>&-" ;; esac; done',
+    `cd /build || ${fail("enter /build")}`,
+    "umask 022",
+    "ulimit -S -c 0",
+    "exec 0<>/dev/null 1>&9 2>&9 9>&-",
+    `exec setsid setpriv --inh-caps ${caps} env -i -- "$@"`,
+    "",
+  ].join("\n");
+}
+
+/** How the helper remounts binds: `remount,...` options per host source. */
+export interface HelperInput {
+  /** The host tools. */
+  tools: ScriptTools;
+  /** The paths. */
+  paths: ScriptPaths;
+  /** The mounts, in order (root first). */
+  plan: readonly MountOp[];
+  /** `mount -o` options for the remount of each bind/self mount, by target. */
+  remount: ReadonlyMap<string, string>;
+  /** A directory of the root (not a mount point) where the old root is parked. */
+  parking: string;
+  /** The host's real path of busybox (found under the parked root). */
+  busyboxRealPath: string;
+  /** `/dev/shm` size (`sandbox-shm-size`, default `50%`). */
+  shmSize: string;
+  /** Have the tail mount `/proc` (as on kernels without `pidns=`), costing it pid 2. */
+  legacyProc?: boolean;
+}
+
+/**
+ * The helper script (see the module doc).
+ *
+ * @param h What it needs.
+ * @returns The script text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { helperScript } from "./sandbox_script.ts";
+ * const s = helperScript({
+ *   tools: { busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare" },
+ *   paths: { root: "/r", control: "/c", ptySlave: "/dev/pts/3" },
+ *   plan: [{ kind: "self", target: "/", shared: false }, { kind: "proc", target: "/proc" }],
+ *   remount: new Map([["/", "remount,bind,rw,suid,dev,exec"]]),
+ *   parking: "/tmp", busyboxRealPath: "/usr/bin/busybox", shmSize: "50%",
+ * });
+ * assert.match(s, /pidns=\/proc\/\$hp\/ns\/pid none '\/r\/proc'/);
+ * ```
+ */
+export function helperScript(h: HelperInput): string {
+  const q = shellQuote;
+  const at = (target: string) => q(target === "/" ? h.paths.root : h.paths.root + target);
+  const lines: string[] = [
+    "read -r what hp <&7 || exit 1",
+    '[ "$what" = pid ] || exit 1',
+    'echo "buildhost-sandbox: pid $hp" >&2',
+    `exec 8>${q(h.paths.control + "/go")}`,
+    "(",
+    "set -e",
+    "echo '(none)' >/proc/sys/kernel/domainname",
+    "mount --make-rprivate /",
+  ];
+  for (const op of h.plan) {
+    const opts = h.remount.get(op.target);
+    switch (op.kind) {
+      case "self":
+        lines.push(`mount --bind ${at(op.target)} ${at(op.target)}`);
+        if (opts) lines.push(`mount -o ${opts} ${at(op.target)}`);
+        if (op.shared) lines.push(`mount --make-shared ${at(op.target)}`);
+        break;
+      case "bind":
+        lines.push(`mount --rbind ${q(op.source)} ${at(op.target)}`);
+        if (opts) lines.push(`mount -o ${opts} ${at(op.target)}`);
+        break;
+      case "proc":
+        lines.push(
+          (h.legacyProc
+            ? "if false"
+            : `if mount -t proc -o pidns=/proc/$hp/ns/pid none ${at(op.target)}`) +
+            '; then :; else echo proc >&8; read -r r <&7; [ "$r" = proc-done ]; fi',
+        );
+        break;
+      case "tmpfs":
+        lines.push(`mount -t tmpfs -o size=${h.shmSize} none ${at(op.target)}`);
+        break;
+      case "devpts":
+        lines.push(`mount -t devpts -o newinstance,mode=0620 none ${at(op.target)}`);
+        lines.push(`chmod 0666 ${at(op.target + "/ptmx")}`);
+        break;
+    }
+  }
+  lines.push(
+    `cd ${q(h.paths.root)}`,
+    `pivot_root . ${q(h.parking.slice(1))}`,
+    `${q(h.parking + h.busyboxRealPath)} umount -l ${q(h.parking)}`,
+    ")",
+    "rc=$?",
+    'if [ "$rc" = 0 ]; then echo "buildhost-sandbox: ready" >&2; echo go >&8;',
+    'else echo "buildhost-sandbox: failed: setup exited with $rc" >&2; echo fail >&8; fi',
+    "",
+  );
+  return lines.join("\n");
+}
