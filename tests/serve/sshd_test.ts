@@ -1,0 +1,184 @@
+/**
+ * Real Nix 2.8 reaching buildhost through a real OpenSSH server (Debian's
+ * `openssh-server`, started here on 127.0.0.1 with its own host key and
+ * key-only authentication): copies both ways and a remote build, with
+ * Nix's own ssh client, no stand-in.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Store } from "../../lib/store/store.ts";
+import { nix, tempDir } from "../_helpers/nix.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const SANDBOX_PATHS = "/bin /lib /lib64 /usr";
+
+function run(cmd: string, args: string[]): void {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** An sshd on 127.0.0.1 accepting one client key; stops when disposed. */
+async function startSshd(dir: string) {
+  const hostKey = join(dir, "host_key"), clientKey = join(dir, "client_key");
+  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
+  run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", clientKey]);
+  Deno.copyFileSync(`${clientKey}.pub`, join(dir, "authorized_keys"));
+  Deno.mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege separation directory
+  const port = freePort();
+  const config = join(dir, "sshd_config");
+  Deno.writeTextFileSync(
+    config,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+      "PubkeyAuthentication yes",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "PermitRootLogin prohibit-password",
+      "StrictModes no",
+      "UsePAM no",
+      "",
+    ].join("\n"),
+  );
+  const sshd = new Deno.Command("/usr/sbin/sshd", {
+    args: ["-D", "-e", "-f", config],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const log = new Response(sshd.stderr).text();
+  for (let i = 0;; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch {
+      if (i === 100) throw new Error(`sshd did not start: ${await log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    /** Options for Nix's ssh (NIX_SSHOPTS): the port, the key, a throwaway known_hosts. */
+    sshOpts: [
+      "-F",
+      "/dev/null",
+      "-p",
+      String(port),
+      "-i",
+      clientKey,
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      `UserKnownHostsFile=${join(dir, "known_hosts")}`,
+    ].join(" "),
+    log,
+    /** Stop sshd; its log. */
+    async stop(): Promise<string> {
+      try {
+        sshd.kill("SIGTERM");
+      } catch { /* stopped already */ }
+      await sshd.status;
+      return await log;
+    },
+  };
+}
+
+Deno.test("real Nix copies to, from and builds on buildhost through a real sshd", async () => {
+  using t = tempDir();
+  const sshd = await startSshd(t.path);
+  try {
+    await scenarios(t.path, sshd.sshOpts);
+  } finally {
+    const log = await sshd.stop();
+    // Nix really came in through sshd, with the key
+    assert.match(log, /Accepted publickey for root from 127\.0\.0\.1/);
+  }
+});
+
+async function scenarios(dir: string, sshOpts: string): Promise<void> {
+  const remote = join(dir, "remote"), client = join(dir, "client");
+  // The program sshd runs for Nix: its environment is a fresh login's.
+  const program = join(dir, "remote-buildhost");
+  Deno.writeTextFileSync(
+    program,
+    `#!/bin/sh\nexec "${Deno.execPath()}" run -A "${MAIN}" --store "${remote}" ` +
+      `--sandbox-paths '${SANDBOX_PATHS}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  const url = `ssh://root@127.0.0.1?remote-program=${program}`;
+  // Nix's real ssh client (no stand-in first in PATH).
+  const env = { NIX_SSHOPTS: sshOpts };
+
+  // nix copy --to: a closure of two paths
+  const [dep, top] = (await nix("nix", [
+    "eval",
+    "--store",
+    client,
+    "--raw",
+    "--expr",
+    `let dep = builtins.toFile "dep.txt" "over ssh\\n"; in "\${dep} " + builtins.toFile "top.txt" "needs \${dep}\\n"`,
+  ])).text.split(" ") as [string, string];
+  await nix("nix", ["copy", "--store", client, "--to", url, top], { env });
+  {
+    const store = await Store.open(remote);
+    try {
+      assert.deepEqual(store.db.allValidPaths(), [dep, top].sort());
+      assert.deepEqual(store.requirePathInfo(top).references, [dep]);
+      assert.deepEqual(await store.verify({ checkContents: true }), []);
+    } finally {
+      store.close();
+    }
+  }
+
+  // nix copy --from into a fresh store, which then verifies
+  const fresh = join(dir, "fresh");
+  await nix("nix", ["copy", "--store", fresh, "--from", url, top], { env });
+  const verify = await nix("nix-store", ["--store", fresh, "--verify", "--check-contents"]);
+  assert.doesNotMatch(verify.stderr, /error/);
+  assert.equal(
+    (await nix("nix-store", ["--store", fresh, "-q", "--references", top])).text,
+    dep,
+  );
+
+  // a remote build: the input goes over, BuildDerivation runs, the output comes back
+  const file = join(dir, "d.nix");
+  Deno.writeTextFileSync(
+    file,
+    `derivation { name = "over-sshd"; system = "x86_64-linux"; builder = "/bin/sh";
+      src = builtins.toFile "src.txt" "source\\n";
+      args = [ "-c" "PATH=/bin:/usr/bin; echo building over sshd; cat $src > $out; echo built >> $out" ]; }`,
+  );
+  const built = await nix("nix-build", [
+    "--store",
+    client,
+    "--no-out-link",
+    file,
+    "--max-jobs",
+    "0",
+    "--builders",
+    `${url} x86_64-linux`,
+  ], { env });
+  const out = built.text;
+  assert.equal(Deno.readTextFileSync(join(client, out)), "source\nbuilt\n");
+  assert.match(built.stderr, /building over sshd/);
+  const store = await Store.open(remote);
+  try {
+    assert.ok(store.db.isValid(out), "the output is registered on the build host");
+  } finally {
+    store.close();
+  }
+}
