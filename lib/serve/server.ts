@@ -297,9 +297,12 @@ export class ServeServer {
         abort.abort();
       }
     }, () => abort.abort());
+    const gone = () => new ServeError("interrupted: the client went away");
     try {
-      const result = await run({ ...options, signal: abort.signal });
-      if (abort.signal.aborted) throw new ServeError("interrupted: the client went away");
+      const result = await run({ ...options, signal: abort.signal }).catch((e) => {
+        throw abort.signal.aborted ? gone() : e; // the cancellation, not what it interrupted
+      });
+      if (abort.signal.aborted) throw gone();
       return result;
     } finally {
       building = false;
