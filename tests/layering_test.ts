@@ -11,7 +11,7 @@ const ALLOWED: Record<string, string[]> = {
   store: ["wire", "hash", "store_path", "nar", "derivation"],
   build: ["wire", "hash", "store_path", "nar", "derivation", "store"],
   serve: ["wire", "hash", "store_path", "nar", "derivation", "store", "build"],
-  remote: ["wire", "hash", "store_path", "nar", "derivation", "serve"],
+  remote: ["wire", "hash", "store_path", "nar", "derivation", "store", "serve"],
   cli: ["wire", "hash", "store_path", "nar", "derivation", "store", "build", "serve", "remote"],
 };
 /** Folders whose files must not touch the filesystem or processes (the format layer). */

@@ -6,29 +6,11 @@
  *
  * @module
  */
-import { parseDerivation } from "../derivation/aterm.ts";
 import { type Derivation, outputPath } from "../derivation/derivation.ts";
-import type { Store } from "../store/store.ts";
 import { StoreError } from "../store/store.ts";
+import { readStoreDerivation } from "../store/store_derivation.ts";
 import type { Builder, BuildOptions } from "./builder.ts";
 import { type BuildResult, BuildStatus, isSuccess } from "./build_result.ts";
-
-/**
- * Read a `.drv` file from the store.
- *
- * @param store The store.
- * @param drvPath A valid `.drv` path.
- * @returns The derivation.
- */
-export function readStoreDerivation(store: Store, drvPath: string): Derivation {
-  if (!store.isValid(drvPath)) {
-    throw new StoreError(`Cannot build "${drvPath}": the derivation is not in the store`);
-  }
-  return parseDerivation(Deno.readFileSync(store.realPath(drvPath)), {
-    path: drvPath,
-    storeDir: store.storeDir,
-  });
-}
 
 /** Options of {@linkcode buildGraph}. */
 export interface BuildGraphOptions extends BuildOptions {
