@@ -86,3 +86,5 @@ export * from "./lib/remote/copy_paths.ts";
 export * from "./lib/remote/remote_build.ts";
 export * from "./lib/remote/serve_host_process.ts";
 export * from "./lib/remote/in_process_host.ts";
+export * from "./lib/remote/machine_spec.ts";
+export * from "./lib/remote/machine_scheduler.ts";

@@ -1,9 +1,10 @@
 /**
  * `buildhost build DRV... [--store ROOT] [--max-jobs N] [--cores N]
  * [--timeout S] [--max-silent-time S] [--keep-failed] [--sandbox-paths P]
- * [--no-sandbox]`:
- * build `.drv` files in the store, input derivations first, in the sandbox;
- * logs on stderr, output paths on stdout.
+ * [--no-sandbox] [--builders SPEC]`: build `.drv` files in the store, input
+ * derivations first, in the sandbox, or with `--builders` on build machines
+ * (Nix's machine syntax; each derivation sent in memory, outputs fetched
+ * back); logs on stderr, output paths on stdout.
  *
  * @module
  */
@@ -12,18 +13,52 @@ import { Store } from "../store/store.ts";
 import { defaultStoreRoot } from "../store/store_layout.ts";
 import { Builder } from "../build/builder.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
+import { type Machine, parseMachines } from "../remote/machine_spec.ts";
+import { buildOnMachines } from "../remote/machine_scheduler.ts";
+import { isBuildSuccess } from "../serve/build_result.ts";
+import type { ServeBuildOptions } from "../serve/build_options.ts";
 import { buildGraph } from "../build/build_graph.ts";
 import { buildStatusName, isSuccess } from "../build/build_result.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 
 const USAGE = "usage: buildhost build DRV... [--store ROOT] [--max-jobs N] [--cores N] " +
-  "[--timeout S] [--max-silent-time S] [--max-log-size BYTES] [--keep-failed] [--sandbox-paths P] [--no-sandbox]";
+  "[--timeout S] [--max-silent-time S] [--max-log-size BYTES] [--keep-failed] [--sandbox-paths P] " +
+  "[--no-sandbox] [--builders 'MACHINE; ...']";
 
 function count(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${name}: not a number: ${v}`);
   return n;
+}
+
+const opt = <T>(v: T | undefined, key: string) => (v === undefined ? {} : { [key]: v });
+
+/** Build on the machines; print the outputs of `drvPaths`; 1 if any failed. */
+async function buildRemotely(
+  store: Store,
+  drvPaths: string[],
+  machines: Machine[],
+  limits: Partial<ServeBuildOptions>,
+): Promise<number> {
+  const stderr = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
+  const results = await buildOnMachines(store, drvPaths, machines, {
+    ...limits,
+    progress: ({ drvPath, machine, outcome }) => {
+      if (!outcome) stderr(`building '${drvPath}' on '${machine!.uri}'...\n`);
+      else if (!isBuildSuccess(outcome.status)) {
+        stderr(`error: ${outcome.status}: ${outcome.errorMsg}\n`);
+      }
+    },
+  });
+  let failed = 0;
+  for (const p of drvPaths) {
+    const r = results.get(p)!;
+    if (isBuildSuccess(r.status)) {
+      await printOut([...r.outputs.values()].map((o) => o + "\n").join(""));
+    } else failed++;
+  }
+  return failed === 0 ? 0 : 1;
 }
 
 /** `buildhost build ...` */
@@ -40,23 +75,36 @@ export const buildCommand: Command = async (args) => {
       "max-silent-time": { type: "string" },
       "max-log-size": { type: "string" },
       "keep-failed": { type: "boolean", default: false },
+      builders: { type: "string" },
       ...RUNNER_FLAGS,
     },
   });
   if (positionals.length === 0) throw new UsageError(USAGE);
+  const limits = {
+    ...opt(count(values.timeout, "timeout"), "buildTimeout"),
+    ...opt(count(values["max-silent-time"], "max-silent-time"), "maxSilentTime"),
+    ...opt(count(values["max-log-size"], "max-log-size"), "maxLogSize"),
+    keepFailed: values["keep-failed"],
+  };
+  if (values.builders !== undefined) {
+    const machines = parseMachines(values.builders);
+    if (machines.length === 0) throw new UsageError("--builders: no machine given");
+    const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+    try {
+      return await buildRemotely(store, positionals, machines, limits);
+    } finally {
+      store.close();
+    }
+  }
   const runner = await runnerFromFlags(values);
   const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
   try {
     const builder = new Builder(store, runner);
     const stderr = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
-    const opt = <T>(v: T | undefined, key: string) => (v === undefined ? {} : { [key]: v });
     const results = await buildGraph(builder, positionals, {
       ...opt(count(values["max-jobs"], "max-jobs"), "maxJobs"),
       ...opt(count(values.cores, "cores"), "cores"),
-      ...opt(count(values.timeout, "timeout"), "buildTimeout"),
-      ...opt(count(values["max-silent-time"], "max-silent-time"), "maxSilentTime"),
-      ...opt(count(values["max-log-size"], "max-log-size"), "maxLogSize"),
-      keepFailed: values["keep-failed"],
+      ...limits,
       log: (chunk) => void Deno.stderr.writeSync(chunk),
       progress: ({ drvPath, result }) => {
         if (!result) stderr(`building '${drvPath}'...\n`);

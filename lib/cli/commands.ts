@@ -5,6 +5,7 @@
  */
 import type { Command } from "./command.ts";
 import { buildCommand } from "./build_command.ts";
+import { copyCommand } from "./copy_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { hashCommand } from "./hash_command.ts";
 import { narCommand } from "./nar_command.ts";
@@ -14,8 +15,12 @@ import { derivationCommand } from "./derivation_command.ts";
 
 /** Each command with a one-line summary for `buildhost --help`. */
 export const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  build: { run: buildCommand, summary: "build .drv files in the store, in the sandbox" },
-  demo: { run: demoCommand, summary: "the main job: a demo on an embedded example" },
+  build: {
+    run: buildCommand,
+    summary: "build .drv files in the store, in the sandbox or on --builders",
+  },
+  copy: { run: copyCommand, summary: "copy closures to or from a serve host (ssh://...)" },
+  demo: { run: demoCommand, summary: "the main job: a remote build on an embedded example" },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
   serve: {

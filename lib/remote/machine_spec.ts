@@ -1,0 +1,143 @@
+/**
+ * Build machines as Nix names them (its `builders` setting and
+ * `/etc/nix/machines`): entries separated by `;` or newlines, each with
+ * white-space separated fields, `-` or a missing field meaning the default:
+ *
+ * ```
+ * URI [SYSTEMS [SSH-KEY [MAX-JOBS [SPEED-FACTOR [FEATURES [MANDATORY-FEATURES [HOST-KEY]]]]]]]
+ * ```
+ *
+ * SYSTEMS and the feature lists are comma separated. A URI is
+ * `ssh://[USER@]HOST[?remote-program=P&ssh-key=K]` (or a bare `HOST`, as Nix
+ * accepts); the host runs `P --serve --write` (default `nix-store`, as Nix;
+ * `buildhost` for a buildhost host).
+ *
+ * @module
+ */
+import { BuildhostError } from "../errors.ts";
+
+/** A malformed machine specification. */
+export class MachineSpecError extends BuildhostError {
+  override name = "MachineSpecError";
+}
+
+/** One build machine. */
+export interface Machine {
+  /** The store URI, as written. */
+  uri: string;
+  /** `USER@HOST` or `HOST`, for ssh. */
+  host: string;
+  /** The program run on the host (with `--serve --write`). */
+  remoteProgram: string;
+  /** The platforms it builds for (default: this machine's, `x86_64-linux`). */
+  systems: string[];
+  /** The ssh identity file, if any. */
+  sshKey?: string;
+  /** How many builds it runs at once. */
+  maxJobs: number;
+  /** Relative speed; faster machines are preferred. */
+  speedFactor: number;
+  /** System features it supports (`kvm`, `big-parallel`, ...). */
+  supportedFeatures: string[];
+  /** Features a derivation must require to be sent here. */
+  mandatoryFeatures: string[];
+}
+
+const DEFAULT_SYSTEM = "x86_64-linux";
+
+function count(value: string, field: string, entry: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || (field === "max-jobs" && !Number.isInteger(n))) {
+    throw new MachineSpecError(
+      `Cannot parse the machine '${entry}': ${field} '${value}' is not a number >= ${min}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Parse machine specifications.
+ *
+ * @param text The `builders` value (or a machines file's text).
+ * @returns The machines, in order.
+ * @throws {MachineSpecError} A field that is not what it should be.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMachines } from "./machine_spec.ts";
+ * const [m] = parseMachines("ssh://bob@b1?remote-program=buildhost x86_64-linux,i686-linux - 4 2 kvm");
+ * assert.equal(m!.host, "bob@b1");
+ * assert.equal(m!.remoteProgram, "buildhost");
+ * assert.deepEqual(m!.systems, ["x86_64-linux", "i686-linux"]);
+ * assert.equal(m!.maxJobs, 4);
+ * assert.deepEqual(m!.supportedFeatures, ["kvm"]);
+ * ```
+ */
+export function parseMachines(text: string): Machine[] {
+  const machines: Machine[] = [];
+  for (const raw of text.split(/[;\n]/)) {
+    const entry = raw.replace(/#.*$/, "").trim();
+    if (entry === "") continue;
+    const f = entry.split(/\s+/);
+    const field = (i: number) => (f[i] === undefined || f[i] === "-" ? undefined : f[i]);
+    const uri = f[0]!;
+    let host = uri, params = new URLSearchParams();
+    if (uri.includes("://")) {
+      const m = /^ssh:\/\/([^?/]+)(?:\?(.*))?$/.exec(uri);
+      if (!m) {
+        throw new MachineSpecError(
+          `Cannot parse the machine '${entry}': only ssh:// URIs are supported, not '${uri}'`,
+        );
+      }
+      host = m[1]!;
+      params = new URLSearchParams(m[2] ?? "");
+    }
+    const list = (i: number) => field(i)?.split(",").filter((s) => s !== "") ?? [];
+    const sshKey = field(2) ?? params.get("ssh-key") ?? undefined;
+    machines.push({
+      uri,
+      host,
+      remoteProgram: params.get("remote-program") ?? "nix-store",
+      systems: field(1) ? list(1) : [DEFAULT_SYSTEM],
+      ...(sshKey ? { sshKey } : {}),
+      maxJobs: field(3) ? count(f[3]!, "max-jobs", entry, 0) : 1,
+      speedFactor: field(4) ? count(f[4]!, "speed-factor", entry, 0) : 1,
+      supportedFeatures: list(5),
+      mandatoryFeatures: list(6),
+    });
+  }
+  return machines;
+}
+
+/**
+ * The command that opens a serve session with a machine: ssh to it (with
+ * `NIX_SSHOPTS`, as Nix), running its remote program with `--serve --write`.
+ *
+ * @param machine The machine.
+ * @param sshOpts `NIX_SSHOPTS` (default: this process's).
+ * @returns The program and its arguments.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMachines, serveCommandFor } from "./machine_spec.ts";
+ * const [m] = parseMachines("ssh://b1?remote-program=buildhost");
+ * assert.deepEqual(serveCommandFor(m!, "-p 2222"), ["ssh", "b1", "-x", "-a", "-p", "2222", "--", "buildhost --serve --write"]);
+ * ```
+ */
+export function serveCommandFor(
+  machine: Machine,
+  sshOpts: string = Deno.env.get("NIX_SSHOPTS") ?? "",
+): string[] {
+  return [
+    "ssh",
+    machine.host,
+    "-x",
+    "-a",
+    ...(machine.sshKey ? ["-i", machine.sshKey] : []),
+    ...sshOpts.split(/\s+/).filter((s) => s !== ""),
+    "--",
+    `${machine.remoteProgram} --serve --write`,
+  ];
+}
