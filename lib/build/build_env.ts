@@ -33,6 +33,7 @@ import { Hash } from "../hash/hash.ts";
 import { hashPlaceholder } from "../derivation/output_paths.ts";
 import { dumpNJson } from "./nlohmann_json.ts";
 import { SANDBOX_BUILD_DIR } from "./sandbox_files.ts";
+import type { SandboxSpec } from "./builder.ts";
 import { compareBytes } from "./sandbox_mounts.ts";
 import { attrsShell, structuredAttrs } from "./structured_attrs.ts";
 import { SandboxError } from "./sandbox_error.ts";
@@ -269,4 +270,27 @@ export function writeBuildFiles(buildDir: string, files: ReadonlyMap<string, str
     Deno.writeTextFileSync(path, contents);
     Deno.chmodSync(path, 0o644);
   }
+}
+
+/**
+ * The environment of a {@linkcode SandboxSpec}'s builder, its files
+ * written into the build directory.
+ *
+ * @param spec The build.
+ * @param buildTop The build directory as the builder sees it (default `/build`).
+ * @returns The environment and arguments.
+ */
+export function prepareBuildEnv(spec: SandboxSpec, buildTop?: string): BuildEnv {
+  const env = nixBuildEnv({
+    env: spec.drv.env,
+    args: spec.drv.args,
+    outputs: new Map(spec.outputs.map((o) => [o.name, o.path])),
+    storeDir: spec.storeDir,
+    cores: spec.cores,
+    fixedOutput: spec.network,
+    buildDir: spec.buildDir,
+    ...(buildTop ? { buildTop } : {}),
+  });
+  writeBuildFiles(spec.buildDir, env.files);
+  return env;
 }

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { type Derivation, outputPath } from "../derivation/derivation.ts";
+import { outputPath } from "../derivation/derivation.ts";
 import { StoreError } from "../store/store.ts";
-import { readStoreDerivation } from "../store/store_derivation.ts";
+import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { Builder, BuildOptions } from "./builder.ts";
 import { type BuildResult, BuildStatus, isSuccess } from "./build_result.ts";
 
@@ -34,14 +34,7 @@ export async function buildGraph(
   options: BuildGraphOptions = {},
 ): Promise<Map<string, BuildResult>> {
   const store = builder.store;
-  const drvs = new Map<string, Derivation>();
-  const visit = (p: string) => {
-    if (drvs.has(p)) return;
-    const d = readStoreDerivation(store, p);
-    drvs.set(p, d);
-    for (const input of d.inputDrvs.keys()) visit(input);
-  };
-  for (const p of drvPaths) visit(p);
+  const drvs = readDerivationGraph(store, drvPaths);
 
   const results = new Map<string, BuildResult>();
   const running = new Map<string, Promise<void>>();

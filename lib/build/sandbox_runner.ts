@@ -8,7 +8,7 @@
  * @module
  */
 import type { SandboxOutcome, SandboxRunner, SandboxSpec } from "./builder.ts";
-import { nixBuildEnv, writeBuildFiles } from "./build_env.ts";
+import { prepareBuildEnv } from "./build_env.ts";
 import { runInSandbox, type SandboxPath, type SandboxTools } from "./sandbox.ts";
 
 /** Options of {@linkcode nixSandboxRunner}. */
@@ -54,16 +54,7 @@ const SIGNALS: Record<number, string> = {
  */
 export function nixSandboxRunner(options: NixSandboxRunnerOptions = {}): SandboxRunner {
   return async (spec: SandboxSpec): Promise<SandboxOutcome> => {
-    const env = nixBuildEnv({
-      env: spec.drv.env,
-      args: spec.drv.args,
-      outputs: new Map(spec.outputs.map((o) => [o.name, o.path])),
-      storeDir: spec.storeDir,
-      cores: spec.cores,
-      fixedOutput: spec.network,
-      buildDir: spec.buildDir,
-    });
-    writeBuildFiles(spec.buildDir, env.files);
+    const env = prepareBuildEnv(spec);
     const seconds = (s: number) => (s > 0 ? s * 1000 : undefined);
     const timeoutMs = seconds(spec.buildTimeout);
     const maxSilentMs = seconds(spec.maxSilentTime);

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { nixBuildEnv, writeBuildFiles } from "./build_env.ts";
+import { prepareBuildEnv } from "./build_env.ts";
 import type { SandboxOutcome, SandboxRunner, SandboxSpec } from "./builder.ts";
 import { killTree } from "./process_tree.ts";
 import { SandboxError } from "./sandbox_error.ts";
@@ -51,17 +51,7 @@ export function unsandboxedRunner(): SandboxRunner {
           "the builder can only see a store at its logical location (use --store / or the sandbox)",
       );
     }
-    const env = nixBuildEnv({
-      env: spec.drv.env,
-      args: spec.drv.args,
-      outputs: new Map(spec.outputs.map((o) => [o.name, o.path])),
-      storeDir: spec.storeDir,
-      cores: spec.cores,
-      fixedOutput: spec.network,
-      buildDir: spec.buildDir,
-      buildTop: spec.buildDir,
-    });
-    writeBuildFiles(spec.buildDir, env.files);
+    const env = prepareBuildEnv(spec, spec.buildDir);
     // Leftovers of an earlier failed build at the outputs' paths.
     for (const o of spec.outputs) {
       if (exists(o.path)) await Deno.remove(o.path, { recursive: true });

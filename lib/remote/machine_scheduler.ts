@@ -13,7 +13,7 @@
 import type { Derivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import type { Store } from "../store/store.ts";
-import { readStoreDerivation } from "../store/store_derivation.ts";
+import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { ServeBuildOptions } from "../serve/build_options.ts";
 import { isBuildSuccess, type ServeBuildStatus } from "../serve/build_result.ts";
 import type { Machine } from "./machine_spec.ts";
@@ -99,14 +99,7 @@ export async function buildOnMachines(
   machines: Machine[],
   options: MachineBuildOptions = {},
 ): Promise<Map<string, MachineBuildOutcome>> {
-  const drvs = new Map<string, Derivation>();
-  const visit = (p: string) => {
-    if (drvs.has(p)) return;
-    const d = readStoreDerivation(store, p);
-    drvs.set(p, d);
-    for (const input of d.inputDrvs.keys()) visit(input);
-  };
-  for (const p of drvPaths) visit(p);
+  const drvs = readDerivationGraph(store, drvPaths);
 
   const connect = options.connect ??
     ((m: Machine) =>
