@@ -3,7 +3,8 @@
  * client copies to buildhost's `--serve --write` and to `nix-store --serve
  * --write` (1000 small paths; one 1 GiB path), builds 100 trivial
  * derivations locally (buildhost build vs nix-store --realise, sandboxed,
- * max-jobs 1 and 2), and does a trivial remote build round trip.
+ * max-jobs 1 and 2), one build with a 1 GiB output, and a trivial remote
+ * build round trip.
  * Run alone with `deno run -A bench/serve_bench.ts`.
  *
  * @module
@@ -102,6 +103,39 @@ export function serveBench(dir: string): Row[] {
       ),
     ]);
   }
+
+  // one build with a 1 GiB output: what differs is registering it (NAR hash,
+  // reference scanning, canonicalisation); dd costs both the same
+  const bigFile = join(dir, "big-output.nix");
+  Deno.writeTextFileSync(
+    bigFile,
+    `derivation { name = "big-output"; system = "x86_64-linux"; builder = "/bin/sh";
+       args = [ "-c" "PATH=/bin:/usr/bin; mkdir $out; dd if=/dev/zero of=$out/zeros bs=1M count=1024 2>/dev/null; echo $out > $out/self" ]; }`,
+  );
+  let bigDrv = "";
+  const prepareBig = (ours: boolean) => {
+    rm(nixRoot);
+    rm(ourRoot);
+    bigDrv = sh(`${NIX} nix-instantiate --store ${nixRoot} ${bigFile}`);
+    if (ours) {
+      sh(
+        `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${bigDrv}) | ` +
+          `${Deno.execPath()} run -A ${MAIN} store import-export --store ${ourRoot} > /dev/null`,
+      );
+    }
+  };
+  prepareBig(false);
+  rows.push([
+    "one build with a 1 GiB output (dd, then registration)",
+    best(
+      `${Deno.execPath()} run -A ${MAIN} build --store ${ourRoot} --sandbox-paths '${SANDBOX}' ${bigDrv} > /dev/null 2>&1`,
+      () => prepareBig(true),
+    ),
+    best(
+      `${NIX} nix-store --store ${nixRoot} --realise ${bigDrv} > /dev/null 2>&1`,
+      () => prepareBig(false),
+    ),
+  ]);
 
   // a trivial remote build round trip
   const one = join(dir, "one.nix");

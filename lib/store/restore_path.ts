@@ -56,6 +56,17 @@ export class RestoreError extends BuildhostError {
  * ```
  */
 export async function removeTree(path: string): Promise<void> {
+  // One call does it when permissions allow (root, or writable directories).
+  try {
+    await Deno.remove(path, { recursive: true });
+    return;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+  }
+  await removeWritable(path);
+}
+
+async function removeWritable(path: string): Promise<void> {
   let st: Deno.FileInfo;
   try {
     st = await Deno.lstat(path);
@@ -65,7 +76,7 @@ export async function removeTree(path: string): Promise<void> {
   }
   if (st.isDirectory) {
     await Deno.chmod(path, 0o700).catch(() => {});
-    for await (const e of Deno.readDir(path)) await removeTree(join(path, e.name));
+    for await (const e of Deno.readDir(path)) await removeWritable(join(path, e.name));
   }
   await Deno.remove(path);
 }
