@@ -20,21 +20,31 @@ import { Store } from "../store/store.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { sandboxTools } from "../build/sandbox.ts";
 import { formatProtocolVersion } from "../serve/protocol.ts";
-import { buildOnHost } from "../remote/remote_build.ts";
+import { buildOnMachines } from "../remote/machine_scheduler.ts";
+import type { Machine } from "../remote/machine_spec.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 
 const USAGE = "usage: buildhost demo [--store ROOT] [--host-store ROOT] [--keep]";
 
-/** The builder script of the example (run by busybox sh in the sandbox). */
-export const DEMO_SCRIPT = `set -e
+/** The builder scripts of the example's two derivations (busybox sh, in the sandbox). */
+export const DEMO_SCRIPTS = {
+  greeting: `set -e
+bb=$busybox/bin/busybox
+$bb mkdir -p $out
+echo "a greeting built by $($bb id -un) on $($bb hostname)" > $out/greeting
+echo "building the greeting"
+`,
+  hello: `set -e
 bb=$busybox/bin/busybox
 $bb mkdir -p $out/share
 $bb cp $src/README $out/share/README
+$bb cp $greeting/greeting $out/share/greeting
 $bb ls -l $src/bin > $out/share/listing
 echo "built by $($bb id -un) ($($bb id -u)) on $($bb hostname), in $PWD" > $out/share/built-by
 echo "hello from the builder"
-`;
+`,
+};
 
 /** The command line that runs this program (a compiled binary, or deno running main.ts). */
 function selfCommand(): string[] {
@@ -76,49 +86,70 @@ export const demoCommand: Command = async (args) => {
   const store = await Store.open(clientRoot);
   try {
     await say(
-      "buildhost demo: a remote build from an in-memory derivation (Nix commit 1511aa9f)",
+      "buildhost demo: remote builds from in-memory derivations (Nix commit 1511aa9f)",
       "",
       `client store  ${clientRoot}`,
     );
     const { src, bb } = await writeExample(dir, tools.busybox);
     const busybox = await store.addPath(bb, { name: "busybox" });
     const source = await store.addPath(src, { name: "hello-src" });
-    const script = await store.addText("builder.sh", DEMO_SCRIPT);
-    const drv: Derivation = {
-      name: "hello",
-      outputs: new Map([["out", { kind: "deferred" }]]),
-      inputDrvs: new Map(),
-      inputSrcs: [busybox.path, script.path, source.path].sort(),
-      platform: "x86_64-linux",
-      builder: `${busybox.path}/bin/busybox`,
-      args: ["sh", script.path],
-      env: new Map([
-        ["builder", `${busybox.path}/bin/busybox`],
-        ["busybox", busybox.path],
-        ["name", "hello"],
-        ["out", ""],
-        ["src", source.path],
-        ["system", "x86_64-linux"],
-      ]),
-    };
-    const modulo = new HashModulo(() => {
-      throw new Error("the demo derivation has no input derivations");
+    const modulo = new HashModulo((p) => {
+      const d = derivations.get(p);
+      if (!d) throw new Error(`the demo has no derivation ${p}`);
+      return d;
     });
-    const full = await modulo.withOutputPaths(drv);
-    const drvPath = derivationPath(full);
-    const drvFile = await store.addText(`hello.drv`, printDerivation(full), drv.inputSrcs);
-    if (drvFile.path !== drvPath) {
-      throw new Error(`the .drv went to ${drvFile.path}, not ${drvPath}`);
-    }
-    const out = full.env.get("out")!;
+    const derivations = new Map<string, Derivation>();
+    /** Write a derivation of the example into the client store; its path and output. */
+    const derivation = async (
+      name: "greeting" | "hello",
+      inputDrvs: Map<string, string[]>,
+      extraSrcs: string[],
+      extraEnv: [string, string][],
+    ) => {
+      const script = await store.addText(`${name}.sh`, DEMO_SCRIPTS[name]);
+      const builder = `${busybox.path}/bin/busybox`;
+      const drv: Derivation = {
+        name,
+        outputs: new Map([["out", { kind: "deferred" }]]),
+        inputDrvs,
+        inputSrcs: [busybox.path, script.path, ...extraSrcs].sort(),
+        platform: "x86_64-linux",
+        builder,
+        args: ["sh", script.path],
+        env: new Map([
+          ["builder", builder],
+          ["busybox", busybox.path],
+          ["name", name],
+          ["out", ""],
+          ["system", "x86_64-linux"],
+          ...extraEnv,
+        ].sort(([x], [y]) => (x! < y! ? -1 : 1)) as [string, string][]),
+      };
+      const full = await modulo.withOutputPaths(drv);
+      const drvPath = derivationPath(full);
+      const refs = [...full.inputSrcs, ...inputDrvs.keys()];
+      const file = await store.addText(`${name}.drv`, printDerivation(full), refs);
+      if (file.path !== drvPath) throw new Error(`the .drv went to ${file.path}, not ${drvPath}`);
+      derivations.set(drvPath, full);
+      return { drvPath, out: full.env.get("out")! };
+    };
+    const greeting = await derivation("greeting", new Map(), [], []);
+    const hello = await derivation(
+      "hello",
+      new Map([[greeting.drvPath, ["out"]]]),
+      [source.path],
+      [["greeting", greeting.out], ["src", source.path]],
+    );
+    const drvPath = hello.drvPath, out = hello.out;
     await say(
       "",
-      "1. the inputs, in the client store",
+      "1. a graph of two derivations, in the client store",
       `   busybox     ${busybox.path}   (static, the builder)`,
       `   source      ${source.path}   NAR ${source.narHash.toString("sri")}`,
-      `   script      ${script.path}   (builtins.toFile)`,
-      `   derivation  ${drvPath}`,
-      `   out         ${out}`,
+      `   greeting    ${greeting.drvPath}`,
+      `     out       ${greeting.out}`,
+      `   hello       ${hello.drvPath}   (needs greeting's out and the source)`,
+      `     out       ${hello.out}`,
     );
 
     const host = [...selfCommand(), "--serve", "--write", "--store", hostRoot];
@@ -130,30 +161,64 @@ export const demoCommand: Command = async (args) => {
       pending = lines.pop()!;
       for (const l of lines) Deno.stdout.writeSync(new TextEncoder().encode(`   | ${l}\n`));
     };
-    await using session = await startServeHost(host, { log: hostLog, host: "the demo host" });
-    const client = session.client;
+    let version = "";
+    const machine: Machine = {
+      uri: "the demo host",
+      host: "localhost",
+      remoteProgram: "buildhost",
+      systems: ["x86_64-linux"],
+      maxJobs: 1,
+      speedFactor: 1,
+      supportedFeatures: [],
+      mandatoryFeatures: [],
+    };
     await say(
       "",
       `2. the host: buildhost --serve --write --store ${hostRoot}`,
-      `   handshake: serve protocol ${formatProtocolVersion(client.version)}`,
+      "   (a process per build, speaking the serve protocol on stdin/stdout as over ssh)",
       "",
-      "3. copy what the host lacks (QueryValidPaths, AddToStoreNar), build from the",
-      "   in-memory derivation (BuildDerivation; the .drv stays here), fetch the",
-      "   output (QueryClosure, QueryPathInfos, DumpStorePath):",
+      "3. build the graph there, dependencies first: for each derivation, copy the",
+      "   inputs the host lacks (QueryValidPaths, AddToStoreNar), build it from its",
+      "   in-memory form (BuildDerivation; no .drv goes over), fetch the output",
+      "   (QueryClosure, QueryPathInfos, DumpStorePath)",
     );
-    const report = await buildOnHost(client, store, drvPath, {
+    let code = 0;
+    const results = await buildOnMachines(store, [drvPath], [machine], {
       maxSilentTime: 60,
       buildTimeout: 300,
-      progress: (p, size) => void say(`   copy ${p} (${size} bytes)`),
+      connect: async () => {
+        const session = await startServeHost(host, { log: hostLog, host: machine.uri });
+        version ||= formatProtocolVersion(session.client.version);
+        const close = async () => {
+          const exit = await session.close();
+          code ||= exit;
+          return exit;
+        };
+        return {
+          client: session.client,
+          close,
+          [Symbol.asyncDispose]: async () => void await close(),
+        };
+      },
+      progress: ({ drvPath: p, outcome }) => {
+        const name = derivations.get(p)!.name;
+        if (!outcome) {
+          void say(`   ${name}: sent to the host`);
+          return;
+        }
+        const sent = outcome.sent, fetched = outcome.fetched;
+        void say(
+          `   ${name}: ${outcome.status}${outcome.errorMsg ? `: ${outcome.errorMsg}` : ""} ` +
+            `(serve protocol ${version})` +
+            (sent
+              ? `; sent ${sent.copied.length} paths (${sent.bytes} NAR bytes), ` +
+                `the host had ${sent.present.length}`
+              : "") +
+            (fetched ? `; fetched ${fetched.copied.join(", ")}` : ""),
+        );
+      },
     });
-    const { result } = report;
-    await say(
-      `   sent ${report.sent.copied.length} paths (${report.sent.bytes} NAR bytes); ` +
-        `the host had ${report.sent.present.length}`,
-      `   result: ${result.status}${result.errorMsg ? `: ${result.errorMsg}` : ""}`,
-    );
-    const code = await session.close();
-    if (result.status !== "Built") return 1;
+    if (results.get(drvPath)?.status !== "Built") return 1;
     const info = store.requirePathInfo(out);
     const read = (f: string) => Deno.readTextFileSync(join(store.realPath(out), f)).trimEnd();
     const hostStore = await Store.open(hostRoot);
@@ -161,7 +226,7 @@ export const demoCommand: Command = async (args) => {
       ...await store.verify({ checkContents: true }),
       ...await hostStore.verify({ checkContents: true }),
     ];
-    const hostHasDrv = hostStore.queryValidPaths([drvPath]).length > 0;
+    const hostHasDrv = hostStore.queryValidPaths([...derivations.keys()]).length > 0;
     hostStore.close();
     await say(
       "",
@@ -169,8 +234,9 @@ export const demoCommand: Command = async (args) => {
       `   NAR ${info.narHash.toString("sri")}, ${info.narSize} bytes, deriver ${info.deriver}`,
       `   share/built-by: ${read("share/built-by")}`,
       `   share/README:   ${read("share/README")}`,
+      `   share/greeting: ${read("share/greeting")}`,
       "",
-      `5. the host has the .drv: ${hostHasDrv ? "yes" : "no"}; ` +
+      `5. the host has a .drv: ${hostHasDrv ? "yes" : "no"}; ` +
         `both stores verify: ${problems.length === 0 ? "ok" : JSON.stringify(problems)}; ` +
         `host exit code ${code}`,
     );

@@ -19,6 +19,7 @@ import { isBuildSuccess, type ServeBuildStatus } from "../serve/build_result.ts"
 import type { Machine } from "./machine_spec.ts";
 import { serveCommandFor } from "./machine_spec.ts";
 import { buildOnHost } from "./remote_build.ts";
+import type { CopyReport } from "./copy_paths.ts";
 import { type ServeHostProcess, startServeHost } from "./serve_host_process.ts";
 
 /** How one derivation of the graph ended. */
@@ -31,6 +32,10 @@ export interface MachineBuildOutcome {
   machine?: string;
   /** Output name → store path. */
   outputs: Map<string, string>;
+  /** The inputs sent to the machine. */
+  sent?: CopyReport;
+  /** The outputs fetched back. */
+  fetched?: CopyReport;
 }
 
 /** Options of {@linkcode buildOnMachines}. */
@@ -131,6 +136,8 @@ export async function buildOnMachines(
         errorMsg: report.result.errorMsg,
         machine: machine.uri,
         outputs,
+        sent: report.sent,
+        ...(report.fetched ? { fetched: report.fetched } : {}),
       }, machine);
     } catch (e) {
       finish(drvPath, {

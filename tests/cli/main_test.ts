@@ -2,17 +2,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { nix, tempDir } from "../_helpers/nix.ts";
 import { runBuildhost } from "../_helpers/buildhost.ts";
-import { DEMO_SCRIPT } from "../../lib/cli/demo_command.ts";
+import { DEMO_SCRIPTS } from "../../lib/cli/demo_command.ts";
 import { Store } from "../../lib/store/store.ts";
 
 const run = (args: string[], stdin?: Uint8Array) => runBuildhost(args, stdin ? { stdin } : {});
 
-Deno.test("buildhost demo builds remotely what nix-build builds from the same inputs", async () => {
+Deno.test("buildhost demo builds remotely the graph nix-build builds from the same inputs", async () => {
   using tmp = tempDir();
   const r = await run(["demo", "--store", join(tmp.path, "client")]);
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  const field = (name: string) =>
-    r.stdout.match(new RegExp(`^\\s*${name}\\s+(/nix/store/\\S+)`, "m"))![1]!;
+  const paths = [...r.stdout.matchAll(/^\s+(greeting|hello|out)\s+(\/nix\/store\/\S+)/gm)]
+    .map((m) => m[2]!);
+  assert.equal(paths.length, 4, r.stdout);
+  const [greetingDrv, greetingOut, helloDrv, helloOut] = paths;
   // The same example, written for Nix (the demo's busybox is the sandbox's, /bin/busybox).
   const src = join(tmp.path, "hello-src"), bb = join(tmp.path, "bb");
   Deno.mkdirSync(join(src, "bin"), { recursive: true });
@@ -21,34 +23,44 @@ Deno.test("buildhost demo builds remotely what nix-build builds from the same in
   Deno.symlinkSync("bin/hello", join(src, "run"));
   Deno.mkdirSync(join(bb, "bin"), { recursive: true });
   Deno.copyFileSync("/bin/busybox", join(bb, "bin/busybox"));
-  Deno.writeTextFileSync(join(tmp.path, "builder.sh"), DEMO_SCRIPT);
+  for (const [name, text] of Object.entries(DEMO_SCRIPTS)) {
+    Deno.writeTextFileSync(join(tmp.path, `${name}.sh`), text);
+  }
   Deno.writeTextFileSync(
     join(tmp.path, "demo.nix"),
-    `derivation rec {
-      name = "hello"; system = "x86_64-linux";
+    `let
       busybox = builtins.path { path = ${bb}; name = "busybox"; };
-      builder = "\${busybox}/bin/busybox";
-      args = [ "sh" (builtins.toFile "builder.sh" (builtins.readFile ${tmp.path}/builder.sh)) ];
-      src = builtins.path { path = ${src}; name = "hello-src"; };
+      mk = name: attrs: derivation ({
+        inherit name busybox; system = "x86_64-linux"; builder = "\${busybox}/bin/busybox";
+        args = [ "sh" (builtins.toFile "\${name}.sh" (builtins.readFile (${tmp.path} + "/\${name}.sh"))) ];
+      } // attrs);
+      greeting = mk "greeting" {};
+    in {
+      inherit greeting;
+      hello = mk "hello" { inherit greeting; src = builtins.path { path = ${src}; name = "hello-src"; }; };
     }`,
   );
-  const nixRoot = join(tmp.path, "nix");
-  const drv = (await nix("nix-instantiate", ["--store", nixRoot, join(tmp.path, "demo.nix")]))
-    .text;
-  assert.equal(field("derivation"), drv);
-  const out = (await nix("nix-build", ["--store", nixRoot, "--no-out-link", drv])).text;
-  assert.equal(field("out"), out);
-  // the output fetched back is Nix's, byte for byte
+  const nixRoot = join(tmp.path, "nix"), file = join(tmp.path, "demo.nix");
+  const instantiate = async (attr: string) =>
+    (await nix("nix-instantiate", ["--store", nixRoot, file, "-A", attr])).text;
+  assert.equal(greetingDrv, await instantiate("greeting"));
+  assert.equal(helloDrv, await instantiate("hello"));
+  const built = (await nix("nix-build", ["--store", nixRoot, "--no-out-link", file])).text;
+  assert.deepEqual(built.split("\n").sort(), [greetingOut, helloOut].sort());
+  // the outputs fetched back are Nix's, byte for byte
   const store = await Store.open(join(tmp.path, "client"));
   try {
-    const want = (await nix("nix-store", ["--store", nixRoot, "-q", "--hash", out])).text;
-    assert.equal(store.requirePathInfo(out).narHash.toString("base32", true), want);
+    for (const out of [greetingOut!, helloOut!]) {
+      const want = (await nix("nix-store", ["--store", nixRoot, "-q", "--hash", out])).text;
+      assert.equal(store.requirePathInfo(out).narHash.toString("base32", true), want, out);
+    }
   } finally {
     store.close();
   }
+  assert.match(r.stdout, /\| building the greeting/);
   assert.match(r.stdout, /\| hello from the builder/);
-  assert.match(r.stdout, /result: Built/);
-  assert.match(r.stdout, /the host has the \.drv: no; both stores verify: ok/);
+  assert.match(r.stdout, /hello: Built .*the host had 2/);
+  assert.match(r.stdout, /the host has a \.drv: no; both stores verify: ok; host exit code 0/);
 });
 
 Deno.test("buildhost reports errors on stderr without a stack trace, with exit codes", async () => {
