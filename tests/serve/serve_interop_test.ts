@@ -95,3 +95,33 @@ Deno.test("without --write a buildhost serve host answers queries and refuses co
     store.close();
   }
 });
+
+Deno.test("nix-copy-closure --to and --from a host whose nix-store is buildhost", async () => {
+  using tmp = tempDir();
+  const client = join(tmp.path, "client");
+  const remote = join(tmp.path, "remote");
+  const [dep, top] = await twoPaths(client);
+  // nix-copy-closure always runs `nix-store --serve --write` on the host
+  const bin = join(tmp.path, "remote-bin");
+  Deno.mkdirSync(bin);
+  Deno.writeTextFileSync(
+    join(bin, "nix-store"),
+    `#!/bin/sh\nexec "${HELPERS}remote-buildhost" "$@"\n`,
+    { mode: 0o755 },
+  );
+  const ccEnv = { ...env(remote), BUILDHOST_TEST_REMOTE_PATH: bin };
+  await nix("nix-copy-closure", ["--store", client, "--to", "remotehost", top], { env: ccEnv });
+  const store = await Store.open(remote);
+  try {
+    assert.deepEqual(store.db.allValidPaths(), [dep, top].sort());
+    assert.deepEqual(await store.verify({ checkContents: true }), []);
+  } finally {
+    store.close();
+  }
+  const fresh = join(tmp.path, "fresh");
+  await nix("nix-copy-closure", ["--store", fresh, "--from", "remotehost", top], { env: ccEnv });
+  assert.deepEqual(
+    await nixInfo(fresh, [dep, top].sort()),
+    await nixInfo(client, [dep, top].sort()),
+  );
+});
