@@ -257,12 +257,15 @@ export class Store {
   #install(tmp: string, info: PathInfo): void {
     const real = this.realPath(info.path);
     canonicalisePath(tmp);
-    if (lstatSync(real, { throwIfNoEntry: false })) {
-      // An unregistered leftover (e.g. from a crash between rename and registration).
+    try {
+      Deno.renameSync(tmp, real);
+    } catch {
+      // An unregistered leftover is in the way (e.g. from a crash between
+      // rename and registration): it goes, then the rename is repeated.
       makeWritable(real);
       Deno.removeSync(real, { recursive: true });
+      Deno.renameSync(tmp, real);
     }
-    Deno.renameSync(tmp, real);
     try {
       this.db.registerValidPaths([info], this.#derivationOutputs(info.path, real));
     } catch (e) {
@@ -484,6 +487,7 @@ export class Store {
       } finally {
         r.tap = undefined;
       }
+      let installed = false;
       try {
         const t = await readExportTrailer(r);
         this.parsePath(t.path);
@@ -504,13 +508,14 @@ export class Store {
             };
             if (t.deriver) info.deriver = t.deriver;
             this.#install(tmp, info);
+            installed = true;
           }
         } finally {
           lock.release(true);
         }
         paths.push(t.path);
       } finally {
-        this.#removeTemp(tmp);
+        if (!installed) this.#removeTemp(tmp);
       }
     }
     return paths;
