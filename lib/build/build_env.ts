@@ -290,6 +290,7 @@ export function prepareBuildEnv(spec: SandboxSpec, buildTop?: string): BuildEnv 
     fixedOutput: spec.network,
     buildDir: spec.buildDir,
     ...(buildTop ? { buildTop } : {}),
+    ...(spec.exportReferences ? { closure: spec.exportReferences } : {}),
   });
   writeBuildFiles(spec.buildDir, env.files);
   return env;

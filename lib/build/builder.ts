@@ -24,6 +24,7 @@ import { FileLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
 import { OutputRejectedError, registerOutputs } from "./register_outputs.ts";
+import { SandboxError } from "./sandbox_error.ts";
 
 /** Everything a sandbox needs to run one builder. */
 export interface SandboxSpec {
@@ -53,6 +54,12 @@ export interface SandboxSpec {
   maxLogSize: number;
   /** Aborting kills the build's whole process tree. */
   signal: AbortSignal;
+  /**
+   * For `exportReferencesGraph`: the closure of an input path (path →
+   * references), with the outputs of the derivations in it, as Nix's
+   * `exportReferences`.
+   */
+  exportReferences?: (path: string) => Map<string, string[]>;
 }
 
 /** How a sandboxed builder ended. */
@@ -168,21 +175,41 @@ export class Builder {
       };
       let ok = false;
       try {
-        const outcome = await this.runner({
-          drv,
-          drvPath,
-          storeDir: store.storeDir,
-          inputs: closure.map((p) => ({ path: p, physical: store.realPath(p) })),
-          outputs: scratch,
-          buildDir,
-          cores: options.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
-          network: drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed",
-          log,
-          maxSilentTime: options.maxSilentTime ?? 0,
-          buildTimeout: options.buildTimeout ?? 0,
-          maxLogSize: options.maxLogSize ?? 0,
-          signal: options.signal ?? new AbortController().signal,
-        });
+        let outcome: SandboxOutcome;
+        try {
+          outcome = await this.runner({
+            drv,
+            drvPath,
+            storeDir: store.storeDir,
+            inputs: closure.map((p) => ({ path: p, physical: store.realPath(p) })),
+            outputs: scratch,
+            buildDir,
+            cores: options.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
+            network: drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed",
+            log,
+            maxSilentTime: options.maxSilentTime ?? 0,
+            buildTimeout: options.buildTimeout ?? 0,
+            maxLogSize: options.maxLogSize ?? 0,
+            signal: options.signal ?? new AbortController().signal,
+            exportReferences: (path) => {
+              if (!closure.includes(path)) {
+                throw new SandboxError(
+                  "prepare the environment",
+                  `cannot export references of path '${path}' because it is not in the input closure of the derivation`,
+                );
+              }
+              const paths = store.closure([path], { includeOutputs: true });
+              return new Map(paths.map((p) => [p, store.requirePathInfo(p).references]));
+            },
+          });
+        } catch (e) {
+          // Nix: a derivation the sandbox cannot be prepared for is rejected.
+          if (!(e instanceof SandboxError)) throw e;
+          const status = e.step === "prepare the environment"
+            ? BuildStatus.InputRejected
+            : BuildStatus.MiscFailure;
+          return result(status, e.step === "prepare the environment" ? e.detail : e.message);
+        }
         const failed = (status: BuildStatusCode, message: string): BuildResult => ({
           ...result(
             status,

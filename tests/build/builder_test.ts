@@ -7,7 +7,7 @@ import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
 import { BuildStatus } from "../../lib/build/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import type { Derivation } from "../../lib/derivation/derivation.ts";
-import { nix, tempDir } from "../_helpers/nix.ts";
+import { nix, nixFails, tempDir } from "../_helpers/nix.ts";
 
 const SANDBOX_PATHS = ["/bin", "/lib", "/lib64", "/usr"];
 
@@ -134,6 +134,80 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
     const names = [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name);
     assert.deepEqual(names, []);
     assert.deepEqual([...Deno.readDirSync(join(store.layout.stateDir, "builds"))], []);
+  } finally {
+    store.close();
+  }
+});
+
+const GRAPH_EXPR = String.raw`
+let
+  mk = name: script: attrs: derivation ({ inherit name; system = "x86_64-linux"; builder = "/bin/sh";
+    args = [ "-c" ("PATH=/bin:/usr/bin; " + script) ]; } // attrs);
+in rec {
+  dep = mk "graph-dep" "echo dependency > $out" {};
+  withRef = mk "graph-with-ref" "echo $dep > $out" { inherit dep; };
+  graph = mk "graph" "cat closure > $out; echo; cat $withRef >> $out" {
+    exportReferencesGraph = [ "closure" withRef ];
+    inherit withRef;
+  };
+  # dep is valid but not an input: its context is dropped
+  outside = mk "graph-outside" "cat closure > $out" {
+    exportReferencesGraph = [ "closure" (builtins.unsafeDiscardStringContext (toString dep)) ];
+  };
+}`;
+
+Deno.test("Builder writes exportReferencesGraph files as Nix does; a path outside the inputs is rejected", async () => {
+  using t = tempDir();
+  const nixRoot = join(t.path, "nix");
+  const file = join(t.path, "g.nix");
+  Deno.writeTextFileSync(file, GRAPH_EXPR);
+  const store = await Store.open(join(t.path, "ours"));
+  const builder = new Builder(
+    store,
+    nixSandboxRunner({ sandboxPaths: parseSandboxPaths(SANDBOX_PATHS) }),
+  );
+  try {
+    const [drvPath, drv] = await instantiate(nixRoot, file, "graph");
+    const want =
+      (await nix("nix-build", ["--store", nixRoot, "--no-out-link", file, "-A", "graph"]))
+        .text;
+    // the input's closure, as a remote builder would be sent it
+    const withRef =
+      (await nix("nix-build", ["--store", nixRoot, "--no-out-link", file, "-A", "withRef"]))
+        .text;
+    const closure = (await nix("nix-store", ["--store", nixRoot, "-qR", withRef])).text.split("\n");
+    const exp = (await nix("nix-store", ["--store", nixRoot, "--export", ...closure])).bytes;
+    const { WireReader } = await import("../../lib/wire/wire_reader.ts");
+    await store.importExport(new WireReader(ReadableStream.from([exp])));
+    const r = await builder.build(drvPath, {
+      ...drv,
+      inputSrcs: [...drv.inputSrcs, withRef].sort(),
+    });
+    assert.equal(r.status, BuildStatus.Built, r.errorMsg);
+    const theirs = (await nix("nix-store", ["--store", nixRoot, "-q", "--hash", want])).text;
+    assert.equal(store.requirePathInfo(want).narHash.toString("base32", true), theirs);
+    assert.match(Deno.readTextFileSync(store.realPath(want)), /graph-with-ref\n\n1\n.*graph-dep\n/);
+
+    // a path that is not an input of the derivation
+    const [outDrv, out] = await instantiate(nixRoot, file, "outside");
+    const rejected = await builder.build(outDrv, out);
+    assert.equal(rejected.status, BuildStatus.InputRejected);
+    assert.match(
+      rejected.errorMsg,
+      /cannot export references of path '.*graph-dep' because it is not in the input closure/,
+    );
+    const nixSays = await nixFails("nix-build", [
+      "--store",
+      nixRoot,
+      "--no-out-link",
+      file,
+      "-A",
+      "outside",
+    ]);
+    assert.match(
+      nixSays,
+      /cannot export references of path '.*graph-dep' because it is not in the input closure/,
+    );
   } finally {
     store.close();
   }
