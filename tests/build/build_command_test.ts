@@ -78,3 +78,26 @@ Deno.test("buildhost build builds a .drv graph in dependency order, as nix-build
   assert.match(bad.stderr, /DependencyFailed/);
   assert.equal(bad.stdout, "");
 });
+
+Deno.test("two buildhost build processes of the same derivation at once run its builder once", async () => {
+  using t = tempDir();
+  const file = join(t.path, "once.nix");
+  Deno.writeTextFileSync(
+    file,
+    `derivation { name = "built-once"; system = "x86_64-linux"; builder = "/bin/sh";
+       args = [ "-c" "echo builder-ran-BUILDHOST; /bin/sleep 1; echo done > $out" ]; }`,
+  );
+  const nixRoot = join(t.path, "nix"), root = join(t.path, "ours");
+  const drv = (await nix("nix-instantiate", ["--store", nixRoot, file])).text;
+  const exp = (await nix("nix-store", ["--store", nixRoot, "--export", drv])).bytes;
+  const store = await Store.open(root);
+  await store.importExport(new WireReader(ReadableStream.from([exp])));
+  store.close();
+  const args = ["build", drv, "--store", root, "--sandbox-paths", "/bin /lib /lib64 /usr"];
+  const [one, two] = await Promise.all([run(args), run(args)]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  assert.equal(one.stdout, two.stdout);
+  const runs = (one.stderr + two.stderr).match(/builder-ran-BUILDHOST/g) ?? [];
+  assert.equal(runs.length, 1, one.stderr + two.stderr);
+});
