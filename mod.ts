@@ -88,3 +88,4 @@ export * from "./lib/remote/serve_host_process.ts";
 export * from "./lib/remote/in_process_host.ts";
 export * from "./lib/remote/machine_spec.ts";
 export * from "./lib/remote/machine_scheduler.ts";
+export * from "./lib/build/signal_text.ts";

@@ -25,6 +25,7 @@ import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
 import { OutputRejectedError, registerOutputs } from "./register_outputs.ts";
 import { SandboxError } from "./sandbox_error.ts";
+import { signalFailure } from "./signal_text.ts";
 
 /** Everything a sandbox needs to run one builder. */
 export interface SandboxSpec {
@@ -65,7 +66,7 @@ export interface SandboxSpec {
 /** How a sandboxed builder ended. */
 export type SandboxOutcome =
   | { kind: "exited"; code: number }
-  | { kind: "signaled"; signal: string }
+  | { kind: "signaled"; signal: string | number }
   | { kind: "timedOut" | "silent" | "logLimit" | "cancelled" };
 
 /** Runs a builder; whatever it started is gone when the promise settles. */
@@ -233,7 +234,7 @@ export class Builder {
           case "signaled":
             return failed(
               BuildStatus.PermanentFailure,
-              `\x1b[0mbuilder for '${drvName}' failed due to signal ${outcome.signal}`,
+              `\x1b[0mbuilder for '${drvName}' ${signalFailure(outcome.signal)}`,
             );
           case "timedOut":
             return result(

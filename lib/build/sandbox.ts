@@ -801,7 +801,11 @@ async function supervise(
     // time did not finish (killed)
   }
   // A build that was killed ended by SIGKILL, whatever raced to report it.
-  const { exitCode, signal } = killed ? { exitCode: null, signal: 9 } : parseStatus(statusText);
+  // util-linux's unshare passes a child's death by signal on by killing
+  // itself with that signal, except SIGKILL: it cannot reset its handler,
+  // says so and exits 1. Its message tells that the builder got SIGKILL.
+  const sigkilled = killed || /unshare: sigprocmask unblock failed/.test(diagnostics);
+  const { exitCode, signal } = sigkilled ? { exitCode: null, signal: 9 } : parseStatus(statusText);
 
   const moved: string[] = [];
   for (const [logical, physical] of outputs) {

@@ -21,24 +21,6 @@ export interface NixSandboxRunnerOptions {
   tools?: Partial<SandboxTools>;
 }
 
-const SIGNALS: Record<number, string> = {
-  1: "SIGHUP",
-  2: "SIGINT",
-  3: "SIGQUIT",
-  4: "SIGILL",
-  5: "SIGTRAP",
-  6: "SIGABRT",
-  7: "SIGBUS",
-  8: "SIGFPE",
-  9: "SIGKILL",
-  10: "SIGUSR1",
-  11: "SIGSEGV",
-  12: "SIGUSR2",
-  13: "SIGPIPE",
-  14: "SIGALRM",
-  15: "SIGTERM",
-};
-
 /**
  * A runner that builds in the Nix-identical sandbox.
  *
@@ -87,7 +69,7 @@ export function nixSandboxRunner(options: NixSandboxRunnerOptions = {}): Sandbox
         return { kind: result.reason };
       case "exited":
         if (result.signal !== null) {
-          return { kind: "signaled", signal: SIGNALS[result.signal] ?? `SIG${result.signal}` };
+          return { kind: "signaled", signal: result.signal };
         }
         return { kind: "exited", code: result.exitCode ?? 1 };
     }

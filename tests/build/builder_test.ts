@@ -4,6 +4,7 @@ import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/build/builder.ts";
 import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
 import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
+import { findProcesses } from "../../lib/build/process_tree.ts";
 import { BuildStatus } from "../../lib/build/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import type { Derivation } from "../../lib/derivation/derivation.ts";
@@ -208,6 +209,58 @@ Deno.test("Builder writes exportReferencesGraph files as Nix does; a path outsid
       nixSays,
       /cannot export references of path '.*graph-dep' because it is not in the input closure/,
     );
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("a builder killed by a signal fails as under Nix: 'failed due to signal 9 (Killed)'", async () => {
+  using t = tempDir();
+  const marker = `victim-marker-${crypto.randomUUID()}`;
+  const nixRoot = join(t.path, "nix");
+  const file = join(t.path, "v.nix");
+  Deno.writeTextFileSync(
+    file,
+    `derivation { name = "victim"; system = "x86_64-linux"; builder = "/bin/sh";
+       args = [ "-c" "echo started; /bin/sleep 300" "${marker}" ]; }`,
+  );
+  /** SIGKILL the builder once it runs, as the OOM killer would. */
+  const killBuilder = async () => {
+    for (let i = 0; i < 200; i++) {
+      // the builder itself (argv[0] "sh", as Nix sets it), not the processes around it
+      const pids = findProcesses(marker).filter((p) => {
+        try {
+          return Deno.readTextFileSync(`/proc/${p}/cmdline`).startsWith("sh\0-c\0");
+        } catch {
+          return false;
+        }
+      });
+      if (pids.length > 0) {
+        for (const p of pids) Deno.kill(p, "SIGKILL");
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("the builder never ran");
+  };
+  const [nixErr] = await Promise.all([
+    nixFails("nix-build", ["--store", nixRoot, "--no-out-link", file]),
+    killBuilder(),
+  ]);
+  assert.match(nixErr, /failed due to signal 9 \(Killed\)/);
+
+  const store = await Store.open(join(t.path, "ours"));
+  try {
+    const builder = new Builder(
+      store,
+      nixSandboxRunner({ sandboxPaths: parseSandboxPaths(SANDBOX_PATHS) }),
+    );
+    const [drvPath, drv] = await instantiate(nixRoot, file, "");
+    const [r] = await Promise.all([builder.build(drvPath, drv), killBuilder()]);
+    assert.equal(r.status, BuildStatus.PermanentFailure);
+    assert.match(r.errorMsg, /failed due to signal 9 \(Killed\)/);
+    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(findProcesses(marker), []);
   } finally {
     store.close();
   }
