@@ -126,10 +126,24 @@ export async function buildOnMachines(
     options.progress?.({ drvPath, ...(machine ? { machine } : {}), outcome });
   };
 
+  // Machines that could not be reached: not tried again in this run (Nix
+  // likewise skips a machine it failed to connect to and picks another).
+  const down = new Set<Machine>();
+  const unreachable = new Map<string, string[]>();
   const run = async (drvPath: string, machine: Machine) => {
     const outputs = outputsOf(store, drvs.get(drvPath)!);
     try {
-      await using session = await connect(machine);
+      let session: ServeHostProcess;
+      try {
+        session = await connect(machine);
+      } catch (e) {
+        down.add(machine);
+        const why = unreachable.get(drvPath) ?? [];
+        why.push(`'${machine.uri}': ${(e as Error).message}`);
+        unreachable.set(drvPath, why);
+        return; // back to the queue: another machine may take it
+      }
+      await using _ = session;
       const report = await buildOnHost(session.client, store, drvPath, buildOptions);
       finish(drvPath, {
         status: report.result.status,
@@ -177,6 +191,18 @@ export async function buildOnMachines(
         continue;
       }
       const fitting = machines.filter((m) => machineFits(m, drv));
+      const reachable = fitting.filter((m) => !down.has(m));
+      if (fitting.length > 0 && reachable.length === 0) {
+        finish(drvPath, {
+          status: "MiscFailure",
+          errorMsg: `cannot reach a build machine for '${drvPath}': ${
+            (unreachable.get(drvPath) ?? ["all are down"]).join("; ")
+          }`,
+          outputs,
+        });
+        progressed = true;
+        continue;
+      }
       if (fitting.length === 0) {
         const features = requiredFeatures(drv);
         finish(drvPath, {
@@ -189,7 +215,7 @@ export async function buildOnMachines(
         progressed = true;
         continue;
       }
-      const free = fitting.filter((m) => load.get(m)! < m.maxJobs)
+      const free = reachable.filter((m) => load.get(m)! < m.maxJobs)
         .sort((a, b) =>
           b.speedFactor - a.speedFactor || load.get(a)! / a.maxJobs - load.get(b)! / b.maxJobs
         );

@@ -143,3 +143,41 @@ Deno.test("buildhost copy --to and --from move closures through ssh, only what i
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /does not have it/);
 });
+
+Deno.test("buildhost build --builders skips a machine it cannot reach, and says so when none is left", async () => {
+  using t = tempDir();
+  const file = join(t.path, "one.nix");
+  Deno.writeTextFileSync(
+    file,
+    `derivation { name = "failover"; system = "x86_64-linux"; builder = "/bin/sh";
+       args = [ "-c" "echo built after a failover > $out" ]; }`,
+  );
+  const nixRoot = join(t.path, "nix"), client = join(t.path, "client");
+  const drv = (await nix("nix-instantiate", ["--store", nixRoot, file])).text;
+  const exp = (await nix("nix-store", ["--store", nixRoot, "--export", drv])).bytes;
+  const store = await Store.open(client);
+  await store.importExport(new WireReader(ReadableStream.from([exp])));
+  store.close();
+  const { bh } = hosts(t.path, join(t.path, "hostA"), join(t.path, "hostB"));
+  // the faster machine does not answer: its remote program does not exist
+  const dead = "ssh://deadhost?remote-program=/nonexistent/buildhost x86_64-linux - 1 9";
+  const onlyDead = await runBuildhost(["build", "--store", client, "--builders", dead, drv], {
+    env: env(),
+  });
+  assert.equal(onlyDead.code, 1);
+  assert.match(
+    onlyDead.stderr,
+    /cannot reach a build machine for '.*failover\.drv': 'ssh:\/\/deadhost/,
+  );
+  const r = await runBuildhost(
+    ["build", "--store", client, "--builders", `${dead}; ${bh} x86_64-linux - 1 1`, drv],
+    { env: env() },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /building '.*failover\.drv' on 'ssh:\/\/deadhost[\s\S]*building '.*failover\.drv' on 'ssh:\/\/hostA/,
+  );
+  const want = (await nix("nix-build", ["--store", nixRoot, "--no-out-link", drv])).text;
+  assert.equal(r.stdout.trim(), want);
+});
