@@ -82,6 +82,8 @@ export interface SandboxTools {
   setpriv: string;
   /** util-linux `unshare`. */
   unshare: string;
+  /** util-linux `mount`. */
+  mount: string;
   /** A POSIX shell. */
   sh: string;
 }
@@ -214,6 +216,7 @@ const TOOL_PACKAGES: Record<keyof SandboxTools, string> = {
   setarch: "Debian package util-linux",
   setpriv: "Debian package util-linux",
   unshare: "Debian package util-linux",
+  mount: "Debian package mount",
   sh: "a POSIX shell at /bin/sh",
 };
 
@@ -262,6 +265,7 @@ async function findTools(overrides: Partial<SandboxTools>): Promise<SandboxTools
     setarch: find("setarch", "setarch"),
     setpriv: find("setpriv", "setpriv"),
     unshare: find("unshare", "unshare"),
+    mount: find("mount", "mount"),
     sh: overrides.sh ?? "/bin/sh",
   };
   tools.busybox = Deno.realPathSync(tools.busybox);
@@ -580,9 +584,11 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     pty = Pty.open();
     const paths = { root: o.rootDir, control, ptySlave: pty.slavePath };
     const capLast = Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+    const fstabs: string[] = [];
     Deno.writeTextFileSync(
       `${control}/helper.sh`,
       helperScript({
+        fstabs,
         tools,
         paths,
         plan: prepared.plan,
@@ -593,6 +599,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
         legacyProc: o.legacyProcMount ?? false,
       }),
     );
+    fstabs.forEach((text, i) => Deno.writeTextFileSync(`${control}/fstab.${i}`, text));
     const setup = setupScript(tools, paths, tailScript(paths, capLast));
 
     const env = entries(o.env).sort(([a], [b]) => byteOrder(a, b));

@@ -58,6 +58,8 @@ export function shellQuote(s: string): string {
 export interface ScriptTools {
   /** Static busybox. */
   busybox: string;
+  /** util-linux `mount` (does a list of mounts in one process: `mount -a -T FSTAB`). */
+  mount: string;
   /** util-linux `setpriv` (for `--pdeathsig`). */
   setpriv: string;
   /** util-linux `unshare` (for `--kill-child`). */
@@ -87,7 +89,8 @@ export interface ScriptPaths {
  * ```ts
  * import assert from "node:assert/strict";
  * import { setupScript } from "./sandbox_script.ts";
- * const s = setupScript({ busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare" },
+ * const tools = { busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare", mount: "/usr/bin/mount" };
+ * const s = setupScript(tools,
  *   { root: "/r", control: "/c", ptySlave: "/dev/pts/3" }, "exit 0");
  * assert.match(s, /--kill-child/);
  * ```
@@ -168,6 +171,28 @@ export interface HelperInput {
   shmSize: string;
   /** Have the tail mount `/proc` (as on kernels without `pidns=`), costing it pid 2. */
   legacyProc?: boolean;
+  /**
+   * Receives the fstab files the script uses, in order: the caller writes
+   * them as `<control>/fstab.<index>`.
+   */
+  fstabs: string[];
+}
+
+/**
+ * A path as an fstab field: white space and backslashes as octal escapes.
+ *
+ * @param path The path.
+ * @returns The field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fstabField } from "./sandbox_script.ts";
+ * assert.equal(fstabField("/a b\\c"), "/a\\040b\\134c");
+ * ```
+ */
+export function fstabField(path: string): string {
+  return path.replace(/[ \t\n\\]/g, (c) => "\\" + c.charCodeAt(0).toString(8).padStart(3, "0"));
 }
 
 /**
@@ -180,14 +205,17 @@ export interface HelperInput {
  * ```ts
  * import assert from "node:assert/strict";
  * import { helperScript } from "./sandbox_script.ts";
+ * const fstabs: string[] = [];
  * const s = helperScript({
- *   tools: { busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare" },
+ *   tools: { busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare", mount: "/usr/bin/mount" },
  *   paths: { root: "/r", control: "/c", ptySlave: "/dev/pts/3" },
  *   plan: [{ kind: "self", target: "/", shared: false }, { kind: "proc", target: "/proc" }],
  *   remount: new Map([["/", "remount,bind,rw,suid,dev,exec"]]),
- *   parking: "/tmp", busyboxRealPath: "/usr/bin/busybox", shmSize: "50%",
+ *   parking: "/tmp", busyboxRealPath: "/usr/bin/busybox", shmSize: "50%", fstabs,
  * });
  * assert.match(s, /pidns=\/proc\/\$hp\/ns\/pid none '\/r\/proc'/);
+ * assert.match(s, /'\/usr\/bin\/mount' -a -T '\/c\/fstab.0'/);
+ * assert.equal(fstabs[0], "/r /r none bind 0 0\nnone /r none remount,bind,rw,suid,dev,exec 0 0\n");
  * ```
  */
 export function helperScript(h: HelperInput): string {
@@ -203,17 +231,37 @@ export function helperScript(h: HelperInput): string {
     "echo '(none)' >/proc/sys/kernel/domainname",
     "mount --make-rprivate /",
   ];
+  // Runs of bind mounts (each with its remount) go through one `mount -a`
+  // over an fstab each: one process for all of them, where a mount(8) per
+  // bind and per remount cost ~0.6 ms each.
+  let batch: string[] = [];
+  const flush = () => {
+    if (batch.length === 0) return;
+    const n = h.fstabs.length;
+    h.fstabs.push(batch.join(""));
+    lines.push(`${q(h.tools.mount)} -a -T ${q(`${h.paths.control}/fstab.${n}`)}`);
+    batch = [];
+  };
+  const physical = (target: string) => (target === "/" ? h.paths.root : h.paths.root + target);
+  /** The remount that gives a bind its flags (util-linux does not for `suid`, `dev`, ...). */
+  const remount = (target: string) => {
+    const opts = h.remount.get(target);
+    return opts ? `none ${fstabField(physical(target))} none ${opts} 0 0\n` : "";
+  };
   for (const op of h.plan) {
-    const opts = h.remount.get(op.target);
+    if (op.kind !== "self" && op.kind !== "bind") flush();
     switch (op.kind) {
       case "self":
-        lines.push(`mount --bind ${at(op.target)} ${at(op.target)}`);
-        if (opts) lines.push(`mount -o ${opts} ${at(op.target)}`);
-        if (op.shared) lines.push(`mount --make-shared ${at(op.target)}`);
+        batch.push(
+          `${fstabField(physical(op.target))} ${fstabField(physical(op.target))} none ` +
+            `bind${op.shared ? ",shared" : ""} 0 0\n` + remount(op.target),
+        );
         break;
       case "bind":
-        lines.push(`mount --rbind ${q(op.source)} ${at(op.target)}`);
-        if (opts) lines.push(`mount -o ${opts} ${at(op.target)}`);
+        batch.push(
+          `${fstabField(op.source)} ${fstabField(physical(op.target))} none rbind 0 0\n` +
+            remount(op.target),
+        );
         break;
       case "proc":
         lines.push(
@@ -232,6 +280,7 @@ export function helperScript(h: HelperInput): string {
         break;
     }
   }
+  flush();
   lines.push(
     `cd ${q(h.paths.root)}`,
     `pivot_root . ${q(h.parking.slice(1))}`,
