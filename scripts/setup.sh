@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what buildhost needs on a fresh Debian machine, only what is missing:
-# deno (from npm), bubblewrap and busybox-static (the build sandbox; util-linux
-# is already there), and for the tests Debian's nix-bin (the oracle) and
+# deno (from npm), bubblewrap, busybox-static and mount (the build sandbox;
+# util-linux is always there), and for the tests Debian's nix-bin (the oracle) and
 # openssh-server (real sshd interop).
 # usage: scripts/setup.sh [--for-tests]
 set -euo pipefail
@@ -13,6 +13,7 @@ fi
 
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+[ -x /usr/bin/mount ] || [ -x /bin/mount ] || need+=(mount)
 # the sandbox needs a static busybox (Debian's busybox package is dynamic)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 if [ "${1:-}" = "--for-tests" ]; then
