@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { buildCommand } from "./build_command.ts";
 import { copyCommand } from "./copy_command.ts";
+import { daemonCommand } from "./daemon_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { hashCommand } from "./hash_command.ts";
 import { narCommand } from "./nar_command.ts";
@@ -20,6 +21,10 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "build .drv files in the store, in the sandbox or on --builders",
   },
   copy: { run: copyCommand, summary: "copy closures to or from a serve host (ssh://...)" },
+  daemon: {
+    run: daemonCommand,
+    summary: "speak Nix's daemon protocol on stdin/stdout (--stdio), for ssh-ng://",
+  },
   demo: { run: demoCommand, summary: "the main job: a remote build on an embedded example" },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
