@@ -58,6 +58,10 @@ record build nix-build --store "$client" "$nixfile" -A buildMain --no-out-link -
 # 7. a failing remote build
 record build-fail nix-build --store "$client" "$nixfile" -A fail --no-out-link --max-jobs 0 \
   --builders "$url x86_64-linux" --option builders-use-substitutes false
-# 8. the remote store checks clean after all of it
+# 8. hand-built sessions at 1.21 (Nix 2.3's version) and 1.34, answered by nix-daemon
+nix eval --raw --store "$seed" -f "$nixfile" handAdded > /dev/null
+rm -rf "$out/v1.21" "$out/v1.34"
+deno run -A scripts/record-daemon-handbuilt.ts "$remote" "$seed" "$out"
+# 9. the remote store checks clean after all of it
 nix-store --store "$remote" --verify --check-contents
-for s in "$out"/*/; do echo "$(basename "$s"): $(cat "$s"client.status) $(ls "$s" | grep -c '\.in$') connection(s)"; done
+for s in "$out"/*/; do [ -f "$s"client.status ] || continue; echo "$(basename "$s"): $(cat "$s"client.status) $(ls "$s" | grep -c '\.in$') connection(s)"; done

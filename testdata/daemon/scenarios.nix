@@ -24,6 +24,8 @@ in rec {
     echo "daemon-build-main: stderr line" >&2
     { read -r a < $buildDep; read -r b < $src; echo "$a + $b"; } > $out
   '' { inherit buildDep src; };
+  # added with AddToStoreNar by the hand-built sessions (scripts/record-daemon-handbuilt.ts)
+  handAdded = builtins.toFile "daemon-hand-added.txt" "added by a hand-built session\n";
   # a failing build
   fail = sh "daemon-build-fail" ''
     echo "daemon-build-fail: about to fail"

@@ -25,7 +25,7 @@ import {
   type WorkerBuildResult,
 } from "../../lib/worker_protocol/build_result.ts";
 import type { DerivedPath } from "../../lib/worker_protocol/derived_path.ts";
-import { workerMinor } from "../../lib/worker_protocol/protocol.ts";
+import { workerMinor, WorkerOp } from "../../lib/worker_protocol/protocol.ts";
 
 /** A decoded piece and its bytes. */
 export interface Piece<T> {
@@ -97,8 +97,29 @@ async function skipNar(r: WireReader): Promise<number> {
  * @returns The session.
  */
 export async function decodeSession(base: string): Promise<DecodedSession> {
-  const input = new WireReader(ReadableStream.from([await Deno.readFile(`${base}.in`)]));
-  const output = new WireReader(ReadableStream.from([await Deno.readFile(`${base}.out`)]));
+  return await decodeSessionBytes(
+    await Deno.readFile(`${base}.in`),
+    await Deno.readFile(`${base}.out`),
+    base,
+  );
+}
+
+/**
+ * Decode a session from its two byte streams.
+ *
+ * @param inBytes What the client sent.
+ * @param outBytes What the server sent.
+ * @param name For errors.
+ * @returns The session.
+ */
+export async function decodeSessionBytes(
+  inBytes: Uint8Array,
+  outBytes: Uint8Array,
+  name = "session",
+): Promise<DecodedSession> {
+  const base = name;
+  const input = new WireReader(ReadableStream.from([inBytes]));
+  const output = new WireReader(ReadableStream.from([outBytes]));
   const cin = new Capture(input);
   const cout = new Capture(output);
   await input.readU64();
@@ -116,6 +137,8 @@ export async function decodeSession(base: string): Promise<DecodedSession> {
     while (true) {
       const m = await cout.take(() => readStderr(output, version));
       out.push(m);
+      // before 1.23 AddToStoreNar's NAR comes as answers to STDERR_READ
+      if (m.value.type === "read") await input.readBytes(m.value.length);
       if (m.value.type === "last" || m.value.type === "error") return out;
     }
   };
@@ -128,7 +151,7 @@ export async function decodeSession(base: string): Promise<DecodedSession> {
       return await readRequestBody(input, op, version);
     });
     const opBytes = new Uint8Array(8);
-    new DataView(opBytes.buffer).setBigUint64(0, BigInt(opNumber(request.value.op)), true);
+    new DataView(opBytes.buffer).setBigUint64(0, BigInt(WorkerOp[request.value.op]), true);
     request.bytes = new Uint8Array([...opBytes, ...request.bytes]);
     const imported: AddToStoreNarHeader[] = [];
     if (request.value.op === "AddMultipleToStore") {
@@ -139,7 +162,7 @@ export async function decodeSession(base: string): Promise<DecodedSession> {
         await skipNar(f.inner);
       }
       await f.finish();
-    } else if (request.value.op === "AddToStoreNar") {
+    } else if (request.value.op === "AddToStoreNar" && minor >= 23) {
       const f = new FramedReader(input);
       await skipNar(f.inner);
       await f.finish();
@@ -152,23 +175,6 @@ export async function decodeSession(base: string): Promise<DecodedSession> {
   }
   if (!(await output.atEnd())) throw new Error(`${base}.out has bytes after the last reply`);
   return session;
-}
-
-function opNumber(op: string): number {
-  return ({
-    IsValidPath: 1,
-    QueryPathInfo: 26,
-    QueryValidPaths: 31,
-    BuildDerivation: 36,
-    NarFromPath: 38,
-    AddToStoreNar: 39,
-    QueryMissing: 40,
-    AddMultipleToStore: 44,
-    BuildPathsWithResults: 46,
-    SetOptions: 19,
-    AddTempRoot: 11,
-    BuildPaths: 9,
-  } as Record<string, number>)[op]!;
 }
 
 async function readReply(r: WireReader, req: WorkerRequest, version: number): Promise<Reply> {
