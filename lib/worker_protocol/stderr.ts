@@ -213,8 +213,11 @@ export async function readStderr(r: WireReader, version: WorkerVersion): Promise
       return { type: "last" };
     case Stderr.ERROR: {
       if (workerMinor(version) < 26) {
-        const message = await text(r, "error message");
+        const full = await text(r, "error message");
         const status = await wire(() => r.readNumber("status", 0xffffffff));
+        // the text is Nix's printed form: keep the message, as from 1.26
+        const prefix = errorText("");
+        const message = full.startsWith(prefix) ? full.slice(prefix.length) : full;
         return { type: "error", error: { message, status } };
       }
       const typeAt = r.offset;
