@@ -24,7 +24,7 @@ const ALLOWED: Record<string, string[]> = {
     "serve",
     "worker_protocol",
   ],
-  remote: ["wire", "hash", "store_path", "nar", "derivation", "store", "serve"],
+  remote: ["wire", "hash", "store_path", "nar", "derivation", "store", "serve", "worker_protocol"],
   cli: [
     "wire",
     "hash",

@@ -13,6 +13,7 @@ import { defaultStoreRoot } from "../store/store_layout.ts";
 import { parseMachines, serveCommandFor } from "../remote/machine_spec.ts";
 import { copyFromHost, copyToHost } from "../remote/copy_paths.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
+import { startDaemonHost } from "../remote/daemon_host_process.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const USAGE = "usage: buildhost copy (--to URI | --from URI) PATH... [--store ROOT]";
@@ -38,7 +39,9 @@ export const copyCommand: Command = async (args) => {
   const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
   const say = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
   try {
-    await using host = await startServeHost(serveCommandFor(machine), { host: uri });
+    await using host = machine.protocol === "ssh-ng"
+      ? await startDaemonHost(serveCommandFor(machine), { host: uri })
+      : await startServeHost(serveCommandFor(machine), { host: uri });
     const direction = values.to ? "to" : "from";
     const progress = (path: string) => say(`copying path '${path}' ${direction} '${uri}'...\n`);
     const report = values.to

@@ -20,7 +20,9 @@ import type { Machine } from "./machine_spec.ts";
 import { serveCommandFor } from "./machine_spec.ts";
 import { buildOnHost } from "./remote_build.ts";
 import type { CopyReport } from "./copy_paths.ts";
-import { type ServeHostProcess, startServeHost } from "./serve_host_process.ts";
+import { startServeHost } from "./serve_host_process.ts";
+import { startDaemonHost } from "./daemon_host_process.ts";
+import type { RemoteHostProcess } from "./remote_client.ts";
 
 /** How one derivation of the graph ended. */
 export interface MachineBuildOutcome {
@@ -41,7 +43,7 @@ export interface MachineBuildOutcome {
 /** Options of {@linkcode buildOnMachines}. */
 export interface MachineBuildOptions extends Partial<ServeBuildOptions> {
   /** Open a session with a machine (default: ssh to it, see `serveCommandFor`). */
-  connect?: (machine: Machine) => Promise<ServeHostProcess>;
+  connect?: (machine: Machine) => Promise<RemoteHostProcess>;
   /** Where a machine's stderr (build logs) goes (default: this process's stderr). */
   log?: (machine: Machine, chunk: Uint8Array) => void;
   /** Told when a derivation is sent and when it ends. */
@@ -107,11 +109,16 @@ export async function buildOnMachines(
   const drvs = readDerivationGraph(store, drvPaths);
 
   const connect = options.connect ??
-    ((m: Machine) =>
-      startServeHost(serveCommandFor(m), {
+    ((m: Machine): Promise<RemoteHostProcess> => {
+      const hostOptions = {
         host: m.uri,
-        log: (chunk) => options.log ? options.log(m, chunk) : void Deno.stderr.writeSync(chunk),
-      }));
+        log: (chunk: Uint8Array) =>
+          options.log ? options.log(m, chunk) : void Deno.stderr.writeSync(chunk),
+      };
+      return m.protocol === "ssh-ng"
+        ? startDaemonHost(serveCommandFor(m), hostOptions)
+        : startServeHost(serveCommandFor(m), hostOptions);
+    });
   const buildOptions: ServeBuildOptions = {
     maxSilentTime: options.maxSilentTime ?? 0,
     buildTimeout: options.buildTimeout ?? 0,
@@ -133,7 +140,7 @@ export async function buildOnMachines(
   const run = async (drvPath: string, machine: Machine) => {
     const outputs = outputsOf(store, drvs.get(drvPath)!);
     try {
-      let session: ServeHostProcess;
+      let session: RemoteHostProcess;
       try {
         session = await connect(machine);
       } catch (e) {
