@@ -135,6 +135,7 @@ export class DaemonClient implements RemoteClient {
     }
   }
 
+  /** QueryValidPaths; with `lock`, AddTempRoot for each (kept for the session). */
   async queryValidPaths(paths: string[], options: { lock?: boolean } = {}): Promise<string[]> {
     await this.#send({ op: "QueryValidPaths", paths, substitute: false });
     await this.#stderr("query valid paths");
@@ -149,6 +150,7 @@ export class DaemonClient implements RemoteClient {
     return valid;
   }
 
+  /** QueryPathInfo of each path; the ones the host lacks are left out. */
   async queryPathInfos(paths: string[]): Promise<ServePathInfo[]> {
     const out: ServePathInfo[] = [];
     for (const path of paths) {
@@ -170,6 +172,7 @@ export class DaemonClient implements RemoteClient {
     return out;
   }
 
+  /** The closure, following references with QueryPathInfo. */
   async queryClosure(paths: string[]): Promise<string[]> {
     const seen = new Set<string>();
     let todo = [...paths];
@@ -181,12 +184,14 @@ export class DaemonClient implements RemoteClient {
     return [...seen].sort();
   }
 
+  /** NarFromPath: the reader, positioned at the NAR (read it whole before the next call). */
   async dumpStorePath(path: string): Promise<WireReader> {
     await this.#send({ op: "NarFromPath", path });
     await this.#stderr(`fetch ${path}`);
     return this.reader;
   }
 
+  /** AddToStoreNar with the NAR framed; the host checks it against the header. */
   async addToStoreNar(header: AddToStoreNarHeader, nar: AsyncIterable<Uint8Array>): Promise<void> {
     await this.#send({ op: "AddToStoreNar", info: header, repair: false, dontCheckSigs: true });
     let sent = 0;
@@ -207,12 +212,14 @@ export class DaemonClient implements RemoteClient {
     await this.#stderr(`send ${header.path}`);
   }
 
+  /** Not in the daemon protocol (ImportPaths is obsolete): rejects; use addToStoreNar. */
   importPaths(): Promise<void> {
     return Promise.reject(
       new RemoteError(this.host, "import paths", "the daemon protocol sends paths one by one"),
     );
   }
 
+  /** SetOptions (when options are given), then BuildDerivation; logs go to the log sink. */
   async buildDerivation(
     drvPath: string,
     drv: BasicDerivation,
@@ -244,6 +251,7 @@ export class DaemonClient implements RemoteClient {
     return await readWorkerBuildResult(this.reader, this.version, this.#codec);
   }
 
+  /** End the session. */
   async close(): Promise<void> {
     await this.#writer.close().catch(() => {});
     await this.reader.cancel().catch(() => {});
