@@ -359,7 +359,7 @@ export class DaemonServer {
     const pulled = new WireReader({
       [Symbol.asyncIterator]: () => ({
         next: async () => {
-          log.w.writeU64(0x64617461).writeU64(wanted); // STDERR_READ
+          log.read(wanted);
           await w.flush();
           const data = await r.readBytes(wanted, "data");
           if (data.length === 0) throw new BadRequest("unexpected end-of-file");

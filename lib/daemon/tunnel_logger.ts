@@ -85,6 +85,11 @@ export class TunnelLogger {
     this.#flush();
   }
 
+  /** Ask the client for up to `length` bytes of data (STDERR_READ, before 1.23). */
+  read(length: number): void {
+    writeStderr(this.w, { type: "read", length }, this.version);
+  }
+
   /** End of the operation's messages: the reply follows. */
   last(): void {
     writeStderr(this.w, { type: "last" }, this.version);
