@@ -283,12 +283,8 @@ export class Builder {
           throw e;
         }
         ok = true;
-        const hookFailed = await runPostBuildHook(
-          this.host?.postBuildHook ?? "",
-          drvPath,
-          outputs.map((o) => o.path),
-          log,
-        );
+        // Nix 2.8 gives its post-build-hook an empty OUT_PATHS (see post_build_hook.ts).
+        const hookFailed = await runPostBuildHook(this.host?.postBuildHook ?? "", drvPath, [], log);
         if (hookFailed) return result(BuildStatus.MiscFailure, hookFailed, undefined, 1);
         return result(BuildStatus.Built, "", validMap(), 1);
       } finally {

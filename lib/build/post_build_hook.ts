@@ -1,9 +1,14 @@
 /**
  * Nix's `post-build-hook`: after a derivation is built and its outputs
  * registered, the program runs with the process's environment plus
- * `DRV_PATH` (the `.drv` path) and `OUT_PATHS` (its output paths, sorted,
+ * `DRV_PATH` (the `.drv` path) and `OUT_PATHS` (output paths, sorted,
  * separated by spaces); its stdout and stderr go to the build log. A hook
  * that fails fails the build, in Nix's words.
+ *
+ * Nix 2.8 itself collects the output paths for `OUT_PATHS` before it has
+ * recorded them, so its hook always sees `OUT_PATHS` empty after a build
+ * (checked against `nix-store --serve --write`); the builder passes none,
+ * to behave as the Nix it replaces.
  *
  * @module
  */

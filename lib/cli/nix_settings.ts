@@ -96,7 +96,7 @@ function defaultExtraPlatforms(system: string): string[] {
   const levels: [string, string[]][] = [
     ["x86_64-v1", ["lm"]],
     ["x86_64-v2", ["cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"]],
-    ["x86_64-v3", ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"]],
+    ["x86_64-v3", ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "movbe", "xsave"]],
     ["x86_64-v4", ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]],
   ];
   for (const [level, need] of levels) {
