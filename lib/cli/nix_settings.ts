@@ -84,7 +84,11 @@ function thisSystem(): string {
   return `${arch}-${Deno.build.os === "darwin" ? "darwin" : Deno.build.os}`;
 }
 
-/** Nix's default extra platforms: i686 and the x86-64 micro-architecture levels of this CPU. */
+/**
+ * Nix's default extra platforms: i686 and the x86-64 micro-architecture
+ * levels of this CPU (from `/proc/cpuinfo`; Nix asks libcpuid, which may
+ * see fewer levels).
+ */
 function defaultExtraPlatforms(system: string): string[] {
   if (system !== "x86_64-linux") return [];
   const out = ["i686-linux"];
