@@ -6,6 +6,9 @@
  * - `PREFIX/lib/buildhost/main.js`: the program bundled into one file
  *   (`deno bundle`; it needs only Deno's built-in `node:` modules, nothing
  *   from the network), and `hash_worker.js`, the hashing worker it starts;
+ *   or, with a Deno that has no `deno bundle` (or `INSTALL_MODE=copy`),
+ *   `PREFIX/lib/buildhost/src/`: a copy of the modules `deno info` finds
+ *   from `main.ts` and from the worker;
  * - `PREFIX/bin/buildhost`: a shell launcher that execs the Deno this was
  *   installed with (its absolute path, so a session with a minimal `PATH`,
  *   such as non-interactive ssh, finds it), ignoring any `deno.json` in the
@@ -19,7 +22,7 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 
 const REPO = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const MANIFEST = "MANIFEST";
@@ -105,20 +108,61 @@ function describeSource(): Promise<string> {
   );
 }
 
-async function bundle(entry: string, output: string): Promise<void> {
-  const deno = Deno.execPath();
-  const help = await new Deno.Command(deno, {
+const RUN_FLAGS = ["run", "--allow-all", "--no-config", "--no-lock", "--no-remote", "--no-npm"];
+
+/** Whether this deno has `deno bundle` (Deno 2.4 and later). */
+async function canBundle(): Promise<boolean> {
+  const help = await new Deno.Command(Deno.execPath(), {
     args: ["bundle", "--help"],
     stdout: "null",
     stderr: "null",
-  })
-    .output();
-  if (!help.success) {
-    throw new Error(
-      `Cannot install: deno ${Deno.version.deno} has no \`deno bundle\` (Deno 2.4 and later have it)`,
-    );
+  }).output();
+  return help.success;
+}
+
+/**
+ * The program as one file, `main.js`, and its worker, `hash_worker.js`
+ * (bundles cannot follow `new Worker(new URL(...))`, so the worker is
+ * bundled on its own and the one reference to it renamed).
+ */
+async function stageBundle(stage: string): Promise<string[]> {
+  const bundle = (entry: string, output: string) =>
+    run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", output, entry]);
+  await bundle("main.ts", join(stage, "main.js"));
+  await bundle("lib/hash/hash_worker.ts", join(stage, "hash_worker.js"));
+  const main = Deno.readTextFileSync(join(stage, "main.js"));
+  const workerRef = `new URL("./hash_worker.ts", import.meta.url)`;
+  if (main.split(workerRef).length !== 2) {
+    throw new Error(`Cannot install: the bundle does not start its worker as ${workerRef} once`);
   }
-  await run(deno, ["bundle", "--quiet", "--platform", "deno", "-o", output, entry]);
+  Deno.writeTextFileSync(
+    join(stage, "main.js"),
+    main.replace(workerRef, `new URL("./hash_worker.js", import.meta.url)`),
+  );
+  return ["hash_worker.js", "main.js"];
+}
+
+/** The local modules `deno info` finds from `entry`, relative to the checkout. */
+async function moduleGraph(entry: string): Promise<string[]> {
+  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", entry])) as {
+    modules: { specifier: string }[];
+  };
+  return info.modules.map((m) => m.specifier).filter((s) => s.startsWith("file://")).map((s) =>
+    relative(REPO, new URL(s).pathname)
+  );
+}
+
+/** Without `deno bundle`: a copy of the program's module graph (and the worker's) under `src/`. */
+async function stageCopy(stage: string): Promise<string[]> {
+  const files = [
+    ...new Set([...await moduleGraph("main.ts"), ...await moduleGraph("lib/hash/hash_worker.ts")]),
+  ].sort();
+  for (const f of files) {
+    if (f.startsWith("..")) throw new Error(`Cannot install: ${f} is outside the checkout`);
+    Deno.mkdirSync(dirname(join(stage, "src", f)), { recursive: true });
+    Deno.copyFileSync(join(REPO, f), join(stage, "src", f));
+  }
+  return files.map((f) => join("src", f));
 }
 
 async function install(): Promise<void> {
@@ -128,68 +172,57 @@ async function install(): Promise<void> {
   const createdDirs = [...mkdirs(binDir), ...mkdirs(libDir)];
   const stage = Deno.makeTempDirSync({ dir: libDir, prefix: ".install-" });
   try {
-    // The program and its worker, each one file.
-    await bundle("main.ts", join(stage, "main.js"));
-    await bundle("lib/hash/hash_worker.ts", join(stage, "hash_worker.js"));
-    const main = Deno.readTextFileSync(join(stage, "main.js"));
-    const workerRef = `new URL("./hash_worker.ts", import.meta.url)`;
-    if (main.split(workerRef).length !== 2) {
-      throw new Error(`Cannot install: the bundle does not start its worker as ${workerRef} once`);
+    const mode = Deno.env.get("INSTALL_MODE") ?? (await canBundle() ? "bundle" : "copy");
+    if (mode !== "bundle" && mode !== "copy") {
+      throw new Error(`Cannot install: INSTALL_MODE is "${mode}", not "bundle" or "copy"`);
     }
-    Deno.writeTextFileSync(
-      join(stage, "main.js"),
-      main.replace(workerRef, `new URL("./hash_worker.js", import.meta.url)`),
-    );
+    const files = mode === "bundle" ? await stageBundle(stage) : await stageCopy(stage);
+    const entry = join(libDir, mode === "bundle" ? "main.js" : "src/main.ts");
     // The launcher: this Deno by its absolute path, no config, no lock, no network.
     const source = await describeSource();
     const launcher = [
       "#!/bin/sh",
       `# buildhost ${source}, installed by \`deno task install\` from ${REPO}`,
-      `# with deno ${Deno.version.deno}. The program is ${libDir}/main.js.`,
+      `# with deno ${Deno.version.deno}. The program is ${entry}.`,
       "DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 exec " +
-      [Deno.execPath(), "run", "--allow-all", "--no-config", "--no-lock", "--no-remote", "--no-npm"]
-        .map(shQuote).join(" ") +
-      ` ${shQuote(join(libDir, "main.js"))} "$@"`,
+      [Deno.execPath(), ...RUN_FLAGS].map(shQuote).join(" ") + ` ${shQuote(entry)} "$@"`,
       "",
     ].join("\n");
-    Deno.writeTextFileSync(join(stage, "buildhost"), launcher, { mode: 0o755 });
-    Deno.chmodSync(join(stage, "buildhost"), 0o755);
     // Try it before replacing anything.
-    await run(Deno.execPath(), [
-      "run",
-      "--allow-all",
-      "--no-config",
-      "--no-lock",
-      "--no-remote",
-      "--no-npm",
-      join(stage, "main.js"),
-      "--help",
-    ]);
-    // In place: each file renamed over its old version.
-    const placed: [string, string][] = [
-      ["hash_worker.js", join(libDir, "hash_worker.js")],
-      ["main.js", join(libDir, "main.js")],
-      ["buildhost", join(binDir, "buildhost")],
-    ];
-    for (const [name, target] of placed) {
-      if (dirname(target) === binDir) {
-        const tmp = join(binDir, ".buildhost.new");
-        Deno.copyFileSync(join(stage, name), tmp);
-        Deno.chmodSync(tmp, 0o755);
-        Deno.renameSync(tmp, target);
-      } else {
-        Deno.chmodSync(join(stage, name), 0o644);
-        Deno.renameSync(join(stage, name), target);
+    await run(Deno.execPath(), [...RUN_FLAGS, join(stage, relative(libDir, entry)), "--help"]);
+    // In place: each file renamed over its old version, the launcher last.
+    const placed: string[] = [];
+    for (const f of files) {
+      const target = join(libDir, f);
+      createdDirs.push(...mkdirs(dirname(target)));
+      Deno.chmodSync(join(stage, f), 0o644);
+      Deno.renameSync(join(stage, f), target);
+      placed.push(target);
+    }
+    const tmp = join(binDir, ".buildhost.new");
+    Deno.writeTextFileSync(tmp, launcher);
+    Deno.chmodSync(tmp, 0o755);
+    Deno.renameSync(tmp, join(binDir, "buildhost"));
+    placed.push(join(binDir, "buildhost"), join(libDir, MANIFEST));
+    for (const f of old.files) {
+      if (!placed.includes(f) && exists(f)) Deno.removeSync(f);
+    }
+    const dirs = [...new Set([...old.dirs, ...createdDirs])];
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+      if (
+        d.startsWith(libDir + "/") && exists(d) &&
+        Deno.readDirSync(d)[Symbol.iterator]().next().done
+      ) {
+        Deno.removeSync(d); // emptied by this upgrade
+        dirs.splice(dirs.indexOf(d), 1);
       }
     }
-    const files = [...placed.map(([, t]) => t), join(libDir, MANIFEST)];
-    for (const f of old.files) {
-      if (!files.includes(f)) Deno.removeSync(f);
-    }
-    writeManifest(libDir, { files, dirs: [...new Set([...old.dirs, ...createdDirs])] });
+    writeManifest(libDir, { files: placed, dirs });
     console.log(
-      `installed buildhost ${source} in ${root}: ${binDir}/buildhost runs ${libDir}/main.js` +
-        ` with ${Deno.execPath()}`,
+      `installed buildhost ${source} in ${root} (${
+        mode === "bundle" ? "bundled" : "a copy of its modules"
+      }): ` +
+        `${binDir}/buildhost runs ${entry} with ${Deno.execPath()}`,
     );
     const path = (Deno.env.get("PATH") ?? "").split(":");
     if (!path.includes(binDir)) console.log(`note: ${binDir} is not on this PATH`);

@@ -51,15 +51,26 @@ async function ok(cmd: string, args: string[], options: Parameters<typeof run>[2
   return r;
 }
 
-/** Clone this checkout's HEAD to `dir`, `deno task install` from it with PREFIX, delete it. */
-async function installFromClone(dir: string, prefix: string): Promise<string> {
+/** Clone this checkout's HEAD to `dir`. */
+async function clone(dir: string): Promise<void> {
   await ok("git", ["init", "--quiet", dir]);
   await ok("git", ["-C", dir, "fetch", "--quiet", REPO, "HEAD"]);
   await ok("git", ["-C", dir, "checkout", "--quiet", "FETCH_HEAD"]);
-  const r = await ok(Deno.execPath(), ["task", "install"], {
+}
+
+/** `deno task TASK` in `dir` with PREFIX (and more environment). */
+function task(dir: string, name: string, env: Record<string, string>) {
+  return run(Deno.execPath(), ["task", name], {
     cwd: dir,
-    env: { ...Deno.env.toObject(), PREFIX: prefix },
+    env: { ...Deno.env.toObject(), ...env },
   });
+}
+
+/** Clone this checkout's HEAD to `dir`, `deno task install` from it with PREFIX, delete it. */
+async function installFromClone(dir: string, prefix: string, mode = "bundle"): Promise<string> {
+  await clone(dir);
+  const r = await task(dir, "install", { PREFIX: prefix, INSTALL_MODE: mode });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
   Deno.removeSync(dir, { recursive: true });
   return r.stdout;
 }
@@ -92,6 +103,15 @@ function concat(parts: Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function listTree(dir: string, base = dir): string[] {
@@ -258,9 +278,29 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     },
   );
 
-  await t.step("installing again upgrades in place; uninstall removes exactly that", async () => {
+  await t.step("installing again upgrades in place, also as a copy of the modules", async () => {
     const before = Deno.statSync(join(prefix, "lib/buildhost/main.js")).ino;
-    await installFromClone(join(tmp.path, "clone2"), prefix);
+    // Without `deno bundle` (forced here): the module graph is copied; it works the same.
+    const said = await installFromClone(join(tmp.path, "clone2"), prefix, "copy");
+    assert.match(
+      said,
+      /\(a copy of its modules\): .* runs .*\/lib\/buildhost\/src\/main\.ts with /,
+    );
+    assert.ok(!exists(join(prefix, "lib/buildhost/main.js")), "the bundle it replaced is gone");
+    const hashed = await minimal(prefix, ["hash", "file", join(tmp.path, "f.txt")]);
+    assert.equal(hashed.code, 0, hashed.stderr);
+    assert.equal(
+      hashed.stdout.trim(),
+      Hash.of("sha256", "hashed by the installed worker\n").toString("sri"),
+    );
+    const served = await minimal(
+      prefix,
+      ["--serve", "--store", store],
+      concat([u64(SERVE_MAGIC_1), u64(0x207)]),
+    );
+    assert.deepEqual(served.bytes, concat([u64(SERVE_MAGIC_2), u64(0x207)]));
+    // And back to the bundle: the same files as the first install, nothing of the copy left.
+    await installFromClone(join(tmp.path, "clone3"), prefix);
     assert.equal(manifest(), installed);
     assert.notEqual(Deno.statSync(join(prefix, "lib/buildhost/main.js")).ino, before);
     assert.equal((await minimal(prefix, ["--help"])).code, 0);
@@ -274,22 +314,17 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
       "lib/buildhost/hash_worker.js",
       "lib/buildhost/main.js",
     ]);
+  });
 
-    const clone = join(tmp.path, "clone3");
-    await ok("git", ["init", "--quiet", clone]);
-    await ok("git", ["-C", clone, "fetch", "--quiet", REPO, "HEAD"]);
-    await ok("git", ["-C", clone, "checkout", "--quiet", "FETCH_HEAD"]);
-    const r = await ok(Deno.execPath(), ["task", "uninstall"], {
-      cwd: clone,
-      env: { ...Deno.env.toObject(), PREFIX: prefix },
-    });
+  await t.step("uninstall removes exactly what was installed", async () => {
+    const dir = join(tmp.path, "clone4");
+    await clone(dir);
+    const r = await task(dir, "uninstall", { PREFIX: prefix });
+    assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`uninstalled buildhost from ${prefix}`));
     assert.deepEqual(listTree(prefix), ["bin/", "bin/other-tool"]);
     // Nothing is left to uninstall.
-    const again = await run(Deno.execPath(), ["task", "uninstall"], {
-      cwd: clone,
-      env: { ...Deno.env.toObject(), PREFIX: prefix },
-    });
+    const again = await task(dir, "uninstall", { PREFIX: prefix });
     assert.equal(again.code, 1);
     assert.match(again.stderr, /Cannot uninstall: no buildhost installed in/);
   });
