@@ -134,7 +134,7 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
   const said = await installFromClone(join(tmp.path, "clone"), prefix);
   assert.match(
     said,
-    new RegExp(`installed buildhost .* in ${prefix}: ${prefix}/bin/buildhost runs`),
+    new RegExp(`installed buildhost .* in ${prefix} \\(bundled\\): ${prefix}/bin/buildhost runs`),
   );
   const manifest = () => Deno.readTextFileSync(join(prefix, "lib/buildhost/MANIFEST"));
   const installed = manifest();
