@@ -56,7 +56,11 @@ function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-function readManifest(libDir: string): Manifest {
+/**
+ * The manifest in `libDir`, or an empty one. Only paths under `root` are
+ * taken: nothing else is ever removed.
+ */
+function readManifest(libDir: string, root: string): Manifest {
   const manifest: Manifest = { files: [], dirs: [] };
   let text: string;
   try {
@@ -66,7 +70,12 @@ function readManifest(libDir: string): Manifest {
   }
   for (const line of text.split("\n")) {
     const m = /^(file|dir) (\/.*)$/.exec(line);
-    if (m) (m[1] === "file" ? manifest.files : manifest.dirs).push(m[2]!);
+    if (!m) continue;
+    const path = m[2]!;
+    if ((path !== root && !path.startsWith(root + "/")) || path.split("/").includes("..")) {
+      throw new Error(`Cannot read ${join(libDir, MANIFEST)}: ${path} is not in ${root}`);
+    }
+    (m[1] === "file" ? manifest.files : manifest.dirs).push(path);
   }
   return manifest;
 }
@@ -168,7 +177,7 @@ async function stageCopy(stage: string): Promise<string[]> {
 async function install(): Promise<void> {
   const root = prefix();
   const binDir = join(root, "bin"), libDir = join(root, "lib/buildhost");
-  const old = readManifest(libDir);
+  const old = readManifest(libDir, root);
   const createdDirs = [...mkdirs(binDir), ...mkdirs(libDir)];
   const stage = Deno.makeTempDirSync({ dir: libDir, prefix: ".install-" });
   try {
@@ -239,7 +248,7 @@ function uninstall(): void {
       `Cannot uninstall: no buildhost installed in ${root} (no ${libDir}/${MANIFEST})`,
     );
   }
-  const m = readManifest(libDir);
+  const m = readManifest(libDir, root);
   const manifestPath = join(libDir, MANIFEST);
   for (const f of m.files) {
     if (f !== manifestPath && exists(f)) Deno.removeSync(f);
