@@ -11,7 +11,7 @@
  *   looks for them (`--tool-path` overrides the directories);
  * - the store: readable, writable, its schema, its free space;
  * - a trivial derivation builds in the sandbox (in a temporary store);
- * - the Nix settings read (`NIX_CONFIG`);
+ * - the Nix settings read (nix.conf files and `NIX_CONFIG`, as Nix finds them);
  * - with `--remote ssh://HOST?remote-program=P`, that a serve session opens
  *   on HOST.
  *
@@ -32,7 +32,8 @@ import { Builder } from "../build/builder.ts";
 import { BuildStatus, buildStatusName } from "../build/build_result.ts";
 import type { SandboxTools } from "../build/sandbox.ts";
 import { nixSandboxRunner } from "../build/sandbox_runner.ts";
-import { parseSandboxPaths, sandboxPathsFromNixConfig } from "../build/sandbox_paths.ts";
+import { parseSandboxPaths } from "../build/sandbox_paths.ts";
+import { loadNixConfig, nixConfigFiles, nixSettings } from "./nix_settings.ts";
 import { formatProtocolVersion } from "../serve/protocol.ts";
 import { parseMachines, serveCommandFor } from "../remote/machine_spec.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
@@ -490,19 +491,31 @@ async function checkSandboxBuild(tools: Partial<SandboxTools>): Promise<DoctorCh
 
 function checkNixConfig(): DoctorCheck {
   const name = "nix.conf";
-  const config = Deno.env.get("NIX_CONFIG");
-  const lines = (config ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  const paths = parseSandboxPaths(sandboxPathsFromNixConfig(config));
-  const used = paths.length > 0
-    ? `; sandbox paths used: ${paths.map((p) => p.target).join(" ")}`
-    : "";
-  return {
-    status: "info",
-    name,
-    detail: (lines.length > 0 ? `NIX_CONFIG: ${lines.join("; ")}` : "NIX_CONFIG is not set") +
-      used + " (nix.conf files are not read yet; of NIX_CONFIG, buildhost uses " +
-      "sandbox-paths and extra-sandbox-paths)",
-  };
+  const env = Deno.env.toObject();
+  const read = nixConfigFiles(env).filter((f) => {
+    try {
+      return Deno.statSync(f).isFile;
+    } catch {
+      return false;
+    }
+  });
+  if (env.NIX_CONFIG !== undefined) read.push("NIX_CONFIG");
+  try {
+    const s = nixSettings(loadNixConfig(env));
+    const paths = parseSandboxPaths(s.sandboxPaths).map((p) => p.target);
+    return {
+      status: "info",
+      name,
+      detail: `read ${read.length > 0 ? read.join(", ") : "nothing (Nix's defaults)"}; ` +
+        `system ${s.system}, extra-platforms {${s.extraPlatforms.join(", ")}}, ` +
+        `system-features {${s.systemFeatures.join(", ")}}, max-jobs ${s.maxJobs}, ` +
+        `cores ${s.cores}, sandbox ${s.sandbox}, ` +
+        `sandbox paths ${paths.length > 0 ? paths.join(" ") : "none"}` +
+        (s.postBuildHook ? `, post-build-hook ${s.postBuildHook}` : ""),
+    };
+  } catch (e) {
+    return { status: "FAIL", name, detail: `${(e as Error).message} (fix the setting)` };
+  }
 }
 
 async function checkRemote(uri: string): Promise<DoctorCheck> {

@@ -36,8 +36,18 @@ Deno.test("buildhost doctor passes here, one ok line per check, with the sandbox
   using t = tempDir();
   const store = join(t.path, "store");
   await runBuildhost(["store", "add-text", "x.txt", "/dev/null", "--store", store]);
+  const confDir = join(t.path, "conf");
+  Deno.mkdirSync(confDir);
+  Deno.writeTextFileSync(
+    join(confDir, "nix.conf"),
+    "system-features = kvm big\nmax-jobs = 3\nextra-platforms = i686-linux\n",
+  );
   const r = await runBuildhost(["doctor", "--store", store], {
-    env: { NIX_CONFIG: "extra-sandbox-paths = /usr\nkeep-going = true" },
+    env: {
+      NIX_CONF_DIR: confDir,
+      NIX_USER_CONF_FILES: "",
+      NIX_CONFIG: "extra-sandbox-paths = /usr\nkeep-going = true",
+    },
   });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const got = lines(r.stdout);
@@ -71,9 +81,9 @@ Deno.test("buildhost doctor passes here, one ok line per check, with the sandbox
   assert.match(got.get("sandboxed build")![1], /"built in the sandbox\\n"/);
   assert.deepEqual(got.get("nix.conf"), [
     "info",
-    "NIX_CONFIG: extra-sandbox-paths = /usr; keep-going = true; sandbox paths used: /usr " +
-    "(nix.conf files are not read yet; of NIX_CONFIG, buildhost uses sandbox-paths and " +
-    "extra-sandbox-paths)",
+    `read ${join(confDir, "nix.conf")}, NIX_CONFIG; system x86_64-linux, ` +
+    "extra-platforms {i686-linux}, system-features {kvm, big}, max-jobs 3, " +
+    `cores ${navigator.hardwareConcurrency}, sandbox true, sandbox paths /usr`,
   ]);
   assert.match(r.stdout, /\ndoctor: this machine can be a build host\n$/);
   // Its trivial build left nothing behind in the store it checked.
