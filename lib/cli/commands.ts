@@ -8,6 +8,7 @@ import { buildCommand } from "./build_command.ts";
 import { copyCommand } from "./copy_command.ts";
 import { daemonCommand } from "./daemon_command.ts";
 import { demoCommand } from "./demo_command.ts";
+import { doctorCommand } from "./doctor_command.ts";
 import { hashCommand } from "./hash_command.ts";
 import { narCommand } from "./nar_command.ts";
 import { serveCommand } from "./serve_command.ts";
@@ -26,6 +27,10 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "speak Nix's daemon protocol on stdin/stdout (--stdio), for ssh-ng://",
   },
   demo: { run: demoCommand, summary: "the main job: a remote build on an embedded example" },
+  doctor: {
+    run: doctorCommand,
+    summary: "check that this machine can be a build host (tools, store, sandbox, ssh)",
+  },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
   serve: {

@@ -7,11 +7,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Store } from "../store/store.ts";
-import { defaultStoreRoot } from "../store/store_layout.ts";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { Builder } from "../build/builder.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
+import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
+import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import { type Command, UsageError } from "./command.ts";
 
 /** `buildhost daemon --stdio ...` / `buildhost --stdio ...` */
@@ -21,22 +21,29 @@ export const daemonCommand: Command = async (args) => {
     allowPositionals: false,
     options: {
       stdio: { type: "boolean", default: false },
-      store: { type: "string" },
-      "store-dir": { type: "string" },
+      ...STORE_FLAGS,
       ...RUNNER_FLAGS,
     },
   });
   if (!values.stdio) {
     throw new UsageError("only --stdio is supported (one session on stdin/stdout)");
   }
-  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
+  const { store, location } = await openStoreFromFlags(values);
   const stdout = Deno.stdout.writable.getWriter();
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
   try {
     let builder: Builder | undefined;
     try {
-      builder = new Builder(store, await runnerFromFlags(values));
+      builder = new Builder(store, await runnerFromFlags(values, settings, store.layout), {
+        system: settings.system,
+        extraPlatforms: settings.extraPlatforms,
+        systemFeatures: location.systemFeatures ?? settings.systemFeatures,
+        maxJobs: settings.maxJobs,
+        cores: settings.cores,
+        postBuildHook: settings.postBuildHook,
+      });
     } catch (e) {
       log(`warning: ${(e as Error).message}\n`);
     }

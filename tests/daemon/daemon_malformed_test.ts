@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/build/builder.ts";
-import { runnerFromFlags } from "../../lib/cli/runner_options.ts";
+import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
+import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
 import { DaemonServer } from "../../lib/daemon/daemon_server.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
@@ -194,10 +195,7 @@ Deno.test("DaemonServer kills a build's whole process tree when the client hangs
   await withStore(async (store) => {
     const builder = new Builder(
       store,
-      await runnerFromFlags({
-        "sandbox-paths": ["/bin", "/lib", "/lib64", "/usr"],
-        "no-sandbox": false,
-      }),
+      nixSandboxRunner({ sandboxPaths: parseSandboxPaths(["/bin /lib /lib64 /usr"]) }),
     );
     const token = `hangup-${crypto.randomUUID()}`;
     const out = "/nix/store/ffffffffffffffffffffffffffffffff-hangup";

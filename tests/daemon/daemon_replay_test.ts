@@ -13,7 +13,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/build/builder.ts";
-import { runnerFromFlags } from "../../lib/cli/runner_options.ts";
+import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
+import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
 import { DaemonServer } from "../../lib/daemon/daemon_server.ts";
 import { BufferSink, encodeString, encodeU64 } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
@@ -157,10 +158,7 @@ Deno.test("DaemonServer builds Nix 2.8's recorded remote builds with nix-daemon'
   const store = await Store.open(join(tmp.path, "remote"));
   const builder = new Builder(
     store,
-    await runnerFromFlags({
-      "sandbox-paths": ["/bin", "/lib", "/lib64", "/usr"],
-      "no-sandbox": false,
-    }),
+    nixSandboxRunner({ sandboxPaths: parseSandboxPaths(["/bin /lib /lib64 /usr"]) }),
   );
   try {
     for (const name of ["build/1", "build/2", "build-fail/1"]) {
