@@ -8,6 +8,11 @@
  * are enforced; then all outputs are moved into place and registered in one
  * transaction. On any failure nothing is registered.
  *
+ * An output that is valid already (a derivation with several outputs, some
+ * of them built before) is left alone, as Nix does: its files, its
+ * registration and its NAR hash stay as they are; what the builder wrote
+ * for it is discarded.
+ *
  * @module
  */
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
@@ -33,6 +38,30 @@ export class OutputRejectedError extends BuildhostError {
   }
 }
 
+/** A file in an output that is not a regular file, a directory or a symlink (a FIFO, a socket, a device). */
+export class UnsupportedFileTypeError extends BuildhostError {
+  override name = "UnsupportedFileTypeError";
+  /** @param path The file, as a store path (`/nix/store/…-out/sub/file`). */
+  constructor(readonly path: string) {
+    super(`file '${path}' has an unsupported type`); // Nix's words
+  }
+}
+
+/**
+ * The first file under `path` (itself included) that a NAR cannot hold,
+ * relative to `path` ("" for `path` itself); symlinks are not followed.
+ */
+function findUnsupported(path: string, rel = ""): string | undefined {
+  const st = Deno.lstatSync(path);
+  if (st.isFile || st.isSymlink) return undefined;
+  if (!st.isDirectory) return rel;
+  for (const e of Deno.readDirSync(path)) {
+    const found = findUnsupported(`${path}/${e.name}`, `${rel}/${e.name}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** One built output: its logical store path and where the builder left it. */
 export interface BuiltOutput {
   /** Output name. */
@@ -55,8 +84,9 @@ function declaredFixed(o: DerivationOutput | undefined) {
  * @param drvPath Its `.drv` path (the outputs' deriver).
  * @param outputs The outputs and their scratch locations.
  * @param inputClosure The store paths the build could see.
- * @returns The registered path infos.
+ * @returns The path infos of the outputs registered now (not of those valid before).
  * @throws {OutputRejectedError} When an output is missing or breaks a rule.
+ * @throws {UnsupportedFileTypeError} When an output holds a FIFO, socket or device.
  */
 export async function registerOutputs(
   store: Store,
@@ -69,6 +99,9 @@ export async function registerOutputs(
   for (const p of [...inputClosure, ...outputs.map((o) => o.path)]) {
     hashPartOf.set(StorePath.parse(p, store.storeDir).hashPart, p);
   }
+  const allOutputs = outputs;
+  // Valid outputs are never rewritten nor registered again (the caller holds their locks).
+  outputs = outputs.filter((o) => !store.db.isValid(o.path));
   const infos: PathInfo[] = [];
   for (const out of outputs) {
     try {
@@ -79,6 +112,8 @@ export async function registerOutputs(
         `builder for '${drvPath}' failed to produce output path for output '${out.name}' at '${out.path}'`,
       );
     }
+    const unsupported = findUnsupported(out.scratch);
+    if (unsupported !== undefined) throw new UnsupportedFileTypeError(out.path + unsupported);
     canonicalisePath(out.scratch);
     const narSink = new HashSink("sha256");
     const scanner = new ReferenceScanner([...hashPartOf.keys()]);
@@ -134,7 +169,7 @@ export async function registerOutputs(
     }
     infos.push(info);
   }
-  checkReferenceRules(store, drv, drvPath, infos);
+  checkReferenceRules(store, drv, drvPath, infos, allOutputs);
   // Move into place and register all outputs at once.
   const moved: string[] = [];
   try {
@@ -165,6 +200,7 @@ function checkReferenceRules(
   drv: BasicDerivation,
   drvPath: string,
   infos: PathInfo[],
+  outputs: BuiltOutput[],
 ): void {
   const rule = (key: string) => {
     const v = drv.env.get(key);
@@ -172,10 +208,7 @@ function checkReferenceRules(
   };
   const outputPaths = new Map<string, string>();
   for (const i of infos) outputPaths.set(i.path, i.path);
-  const names = new Map([...drv.outputs.keys()].map((n) => {
-    const info = infos.find((i) => drv.env.get(n) === i.path);
-    return [n, info?.path ?? ""];
-  }));
+  const names = new Map(outputs.map((o) => [o.name, o.path]));
   /** Rule entries may name outputs ("out") or store paths. */
   const resolve = (items: string[]) => new Set(items.map((x) => names.get(x) || x));
   for (const info of infos) {

@@ -225,7 +225,7 @@ export class ServeServer {
           const result = await this.#whileConnected(
             r,
             options,
-            (o) => this.#builder().build(req.drvPath, req.drv, o),
+            (o) => this.#builder().build(req.drvPath, req.drv, { ...o, inMemory: true }),
           );
           writeBuildResult(w, await this.#serveResult(result, req.drv), version, codec);
           break;
