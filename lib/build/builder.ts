@@ -139,7 +139,7 @@ export interface BuildOptions {
   /**
    * The derivation came over the wire (`BuildDerivation`), not from a
    * `.drv` in the store: Nix's messages then name the build "from
-   * in-memory derivation".
+   * in-memory derivation" rather than "from .drv file".
    */
   inMemory?: boolean;
 }
@@ -272,7 +272,7 @@ export class Builder {
       // Nix's name for the build in its timeout messages.
       const goal = magenta(
         `building of '${drvPath}!${[...drv.outputs.keys()].sort().join(",")}'` +
-          (options.inMemory ? " from in-memory derivation" : ""),
+          (options.inMemory ? " from in-memory derivation" : " from .drv file"),
       );
       let ok = false;
       try {

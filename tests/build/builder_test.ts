@@ -98,6 +98,15 @@ Deno.test("Builder builds what nix-build builds, with the same output paths, NAR
   }
 });
 
+/** Nix's timeout message, colour escapes and all. */
+const timedOut = (tail: string) =>
+  new RegExp(
+    "^\x1b\\[0m\x1b\\[35;1mbuilding of '/nix/store/[a-z0-9]{32}-sleeper\\.drv!out' from \\.drv file\x1b\\[0m " +
+      `timed out after \x1b\\[35;1m1\x1b\\[0m seconds${tail}$`,
+  );
+const TIMED_OUT = timedOut("");
+const TIMED_OUT_SILENT = timedOut(" of silence");
+
 Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, log limit — nothing registered", async () => {
   using t = tempDir();
   const { nixRoot, file, store, builder } = await setup(t);
@@ -107,8 +116,9 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
       ["fail", BuildStatus.PermanentFailure, /failed with exit code 3/, {}],
       ["noOut", BuildStatus.PermanentFailure, /failed to produce output path/, {}],
       ["fodBad", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, {}],
-      ["sleeper", BuildStatus.TimedOut, /timed out after 1 seconds/, { buildTimeout: 1 }],
-      ["sleeper", BuildStatus.TimedOut, /1 seconds of silence/, { maxSilentTime: 1 }],
+      // Nix's words for a derivation read from a .drv (not sent "in memory")
+      ["sleeper", BuildStatus.TimedOut, TIMED_OUT, { buildTimeout: 1 }],
+      ["sleeper", BuildStatus.TimedOut, TIMED_OUT_SILENT, { maxSilentTime: 1 }],
       ["chatty", BuildStatus.LogLimitExceeded, /maximum log size/, { maxLogSize: 10000 }],
     ];
     for (const [attr, status, re, limits] of cases) {
