@@ -367,8 +367,9 @@ export class Builder {
               1,
             );
         }
+        let registered;
         try {
-          await registerOutputs(
+          registered = await registerOutputs(
             store,
             drv,
             drvPath,
@@ -388,7 +389,12 @@ export class Builder {
           throw e;
         }
         ok = true;
-        return result(BuildStatus.Built, "", validMap(), 1);
+        const built = result(BuildStatus.Built, "", validMap(), 1);
+        if (registered.length < outputs.length) {
+          built.newlyBuilt = outputs.filter((o) => registered.some((i) => i.path === o.path))
+            .map((o) => o.name);
+        }
+        return built;
       } finally {
         for (const s of scratch) {
           try {

@@ -251,7 +251,10 @@ export class ServeServer {
 
   /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
   async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
-    const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
+    // Like Nix, only the outputs this build registered (not those valid before).
+    const built = [...result.builtOutputs]
+      .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     const hashes = built.length > 0
       ? (await new HashModulo(() => {
         throw new ServeError("input derivations are not sent with BuildDerivation");

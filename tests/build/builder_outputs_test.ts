@@ -110,6 +110,7 @@ Deno.test("Builder leaves an output that is valid already alone and registers th
     const r = await builder.build(drvPath, drv);
     assert.equal(r.status, BuildStatus.Built, r.errorMsg);
     assert.deepEqual(r.builtOutputs, new Map([["dev", dev], ["out", out]]));
+    assert.deepEqual(r.newlyBuilt, ["dev"]);
     assert.deepEqual(stateOf(store, out), before);
     // dev is new, refers to the valid out, and names this derivation
     const devInfo = store.requirePathInfo(dev);
