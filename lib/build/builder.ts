@@ -258,9 +258,9 @@ export class Builder {
         if (tail.length > LOG_TAIL_LINES + 1) tail.splice(0, tail.length - LOG_TAIL_LINES - 1);
       };
       const failed = (status: BuildStatusCode, message: string, timesBuilt = 1): BuildResult => {
-        // Nix says where it kept the directory in the log, not in the result.
+        // Nix says where it kept the directory on stderr, not in the result nor the log tail.
         if (options.keepFailed) {
-          log(encoder.encode(`note: keeping build directory '${buildDir}'\n`));
+          options.log?.(encoder.encode(`note: keeping build directory '${buildDir}'\n`));
         }
         return {
           ...result(status, message, undefined, timesBuilt),

@@ -127,7 +127,7 @@ Deno.test("Builder leaves an output that is valid already alone and registers th
   }
 });
 
-Deno.test("Builder with keepFailed says where it kept the build directory in the log, as Nix does, not in the result", async () => {
+Deno.test("Builder with keepFailed says where it kept the build directory on the log sink, as Nix does, not in the result", async () => {
   using t = tempDir();
   const nixRoot = join(t.path, "nix");
   const file = join(t.path, "f.nix");
@@ -153,7 +153,7 @@ Deno.test("Builder with keepFailed says where it kept the build directory in the
     const kept = /^note: keeping build directory '(.*)'$/m.exec(log)?.[1];
     assert.ok(kept, log);
     assert.equal(Deno.readTextFileSync(join(kept, "note")), "keep me\n");
-    assert.deepEqual(r.logTail.at(-1), `note: keeping build directory '${kept}'`);
+    assert.deepEqual(r.logTail, []); // the builder said nothing
   } finally {
     store.close();
   }

@@ -112,15 +112,25 @@ async function ours(store: Store, steps: Step[], log: string[] = []): Promise<Re
   return replies;
 }
 
-/** The same session with `nix-store --serve --write` on the chroot store `root`. */
-async function theirs(root: string, steps: Step[]): Promise<Reply[]> {
+/**
+ * The same session with `nix-store --serve --write` on the chroot store
+ * `root`; what it writes to stderr goes to `log`, its build directories
+ * under `tmp` (default: Nix's).
+ */
+async function theirs(
+  root: string,
+  steps: Step[],
+  log?: string[],
+  tmp?: string,
+): Promise<Reply[]> {
   const child = new Deno.Command("nix-store", {
     args: ["--store", root, "--serve", "--write"],
-    env: nixEnv(),
+    env: nixEnv(tmp ? { TMPDIR: tmp } : {}),
     stdin: "piped",
     stdout: "piped",
-    stderr: "null",
+    stderr: log ? "piped" : "null",
   }).spawn();
+  const stderr = log ? new Response(child.stderr).text() : undefined;
   const stdin = child.stdin.getWriter();
   await stdin.write(await sessionBytes(steps));
   const r = new WireReader(child.stdout);
@@ -128,6 +138,7 @@ async function theirs(root: string, steps: Step[]): Promise<Reply[]> {
   await stdin.close();
   await r.cancel();
   assert.ok((await child.status).success);
+  if (stderr) log!.push(await stderr);
   return replies;
 }
 
@@ -136,6 +147,7 @@ const EXPR = String.raw`
   builder = "/bin/sh"; args = [ "-c" ("PATH=/bin:/usr/bin; " + script) ]; } // attrs);
 in {
   fifo = mk "fifo-out" "mkfifo $out" {};
+  kept = mk "kept" "echo keep me > note; exit 5" {};
   fifoInside = mk "fifo-inside" "mkdir $out; echo a file > $out/file; mkfifo $out/pipe" {};
   nulEnv = mk "nul-env" "echo hi > $out" { value = "x"; };
   bigArgs = mk "big-args" "echo hi > $out" {};
@@ -320,6 +332,33 @@ Deno.test("BuildDerivation of a derivation with a valid output and a new one lea
     });
     assert.deepEqual(store.requirePathInfo(dev).references, [out]);
     assert.deepEqual(await store.verify({ checkContents: true }), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("BuildDerivation with keepFailed: the result as Nix's, the note on where the directory is kept in the log", async () => {
+  using tmp = tempDir();
+  const file = join(tmp.path, "kept.nix");
+  Deno.writeTextFileSync(file, EXPR);
+  const nixRoot = join(tmp.path, "nix");
+  const nixTmp = join(tmp.path, "nix-tmp");
+  Deno.mkdirSync(nixTmp);
+  const store = await Store.open(join(tmp.path, "ours"));
+  try {
+    const [drvPath, drv] = await instantiate(nixRoot, file, "kept");
+    const steps = [build(drvPath, drv, { keepFailed: true })];
+    const ourLog: string[] = [];
+    const nixLog: string[] = [];
+    const got = await ours(store, steps, ourLog);
+    const want = await theirs(nixRoot, steps, nixLog, nixTmp);
+    assert.deepEqual(got, want);
+    assert.match((got[0] as ServeBuildResult).errorMsg, /failed with exit code 5$/);
+    for (const log of [ourLog.join(""), nixLog.join("")]) {
+      const dir = /^note: keeping build directory '(.*)'$/m.exec(log)?.[1];
+      assert.ok(dir, log);
+      assert.equal(Deno.readTextFileSync(join(dir, "note")), "keep me\n");
+    }
   } finally {
     store.close();
   }
