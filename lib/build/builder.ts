@@ -30,16 +30,9 @@ import {
   UnsupportedFileTypeError,
 } from "./register_outputs.ts";
 import { SandboxError } from "./sandbox_error.ts";
+import { ERROR_PREFIX as RED_ERROR, magenta } from "./nix_message.ts";
 import { signalFailure } from "./signal_text.ts";
 import { BuildhostError } from "../errors.ts";
-
-/** Nix's `error:` prefix, coloured as on the wire. */
-const RED_ERROR = "\x1b[31;1merror:\x1b[0m";
-
-/** A value as Nix highlights it in messages. */
-function magenta(text: string): string {
-  return `\x1b[35;1m${text}\x1b[0m`;
-}
 
 /** The message of anything thrown. */
 function errorText(e: unknown): string {

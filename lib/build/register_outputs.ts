@@ -25,6 +25,7 @@ import type { PathInfo } from "../store/path_info.ts";
 import type { Store } from "../store/store.ts";
 import { BuildhostError } from "../errors.ts";
 import { BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import { magenta, RESET } from "./nix_message.ts";
 
 /** An output that breaks the derivation's rules; carries the status to report. */
 export class OutputRejectedError extends BuildhostError {
@@ -107,9 +108,12 @@ export async function registerOutputs(
     try {
       Deno.lstatSync(out.scratch);
     } catch {
+      // Nix's words (it names the place in its chroot; this is the store path)
       throw new OutputRejectedError(
-        BuildStatus.PermanentFailure,
-        `builder for '${drvPath}' failed to produce output path for output '${out.name}' at '${out.path}'`,
+        BuildStatus.OutputRejected,
+        `${RESET}builder for '${magenta(drvPath)}' failed to produce output path for output '${
+          magenta(out.name)
+        }' at '${magenta(out.path)}'`,
       );
     }
     const unsupported = findUnsupported(out.scratch);
@@ -154,9 +158,9 @@ export async function registerOutputs(
       if (!got.equals(fixed.hash)) {
         throw new OutputRejectedError(
           BuildStatus.OutputRejected,
-          `hash mismatch in fixed-output derivation '${drvPath}':\n  specified: ${
-            fixed.hash.toString("sri")
-          }\n     got:    ${got.toString("sri")}`,
+          `${RESET}hash mismatch in fixed-output derivation '${magenta(drvPath)}':\n  specified: ${
+            magenta(fixed.hash.toString("sri"))
+          }\n     got:    ${magenta(got.toString("sri"))}`,
         );
       }
       if (references.length > 0) {
@@ -169,7 +173,7 @@ export async function registerOutputs(
     }
     infos.push(info);
   }
-  checkReferenceRules(store, drv, drvPath, infos, allOutputs);
+  checkReferenceRules(store, drv, infos, allOutputs);
   // Move into place and register all outputs at once.
   const moved: string[] = [];
   try {
@@ -198,7 +202,6 @@ export async function registerOutputs(
 function checkReferenceRules(
   store: Store,
   drv: BasicDerivation,
-  drvPath: string,
   infos: PathInfo[],
   outputs: BuiltOutput[],
 ): void {
@@ -219,24 +222,26 @@ function checkReferenceRules(
       for (const r of info.references) own.add(r);
       return [...own];
     };
+    // in Nix's order
     const checks: [string, () => string[], boolean][] = [
       ["allowedReferences", () => info.references, true],
-      ["disallowedReferences", () => info.references, false],
       ["allowedRequisites", closure, true],
+      ["disallowedReferences", () => info.references, false],
       ["disallowedRequisites", closure, false],
     ];
     for (const [key, get, allowed] of checks) {
       const items = rule(key);
       if (items === undefined) continue;
       const set = resolve(items);
-      for (const p of get()) {
-        if (p === info.path) continue;
-        if (allowed ? !set.has(p) : set.has(p)) {
-          throw new OutputRejectedError(
-            BuildStatus.OutputRejected,
-            `output '${info.path}' of '${drvPath}' is not allowed to refer to '${p}' (${key})`,
-          );
-        }
+      const bad = get().filter((p) => p !== info.path && (allowed ? !set.has(p) : set.has(p)));
+      if (bad.length > 0) {
+        // Nix's words, every offending path on a line of its own
+        throw new OutputRejectedError(
+          BuildStatus.OutputRejected,
+          `${RESET}output '${magenta(info.path)}' is not allowed to refer to the following paths:${
+            magenta(bad.sort().map((p) => `\n  ${p}`).join(""))
+          }`,
+        );
       }
     }
   }

@@ -114,7 +114,7 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
     const before = store.db.allValidPaths();
     const cases: [string, number, RegExp, Record<string, number>][] = [
       ["fail", BuildStatus.PermanentFailure, /failed with exit code 3/, {}],
-      ["noOut", BuildStatus.PermanentFailure, /failed to produce output path/, {}],
+      ["noOut", BuildStatus.OutputRejected, /failed to produce output path/, {}],
       ["fodBad", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, {}],
       // Nix's words for a derivation read from a .drv (not sent "in memory")
       ["sleeper", BuildStatus.TimedOut, TIMED_OUT, { buildTimeout: 1 }],

@@ -11,6 +11,7 @@ import { Builder } from "../../lib/build/builder.ts";
 import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
 import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
 import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
+import { Hash } from "../../lib/hash/hash.ts";
 import type { BasicDerivation } from "../../lib/derivation/derivation.ts";
 import { readBuildResult, type ServeBuildResult } from "../../lib/serve/build_result.ts";
 import { readServerHello, writeClientHello } from "../../lib/serve/handshake.ts";
@@ -143,11 +144,19 @@ async function theirs(
 }
 
 const EXPR = String.raw`
-{ tag ? "" }: let mk = name: script: attrs: derivation ({ inherit name tag; system = "x86_64-linux";
+{ tag ? "" }: let
+  dep = builtins.toFile "rules-dep" "a dependency";
+  dep2 = builtins.toFile "rules-dep2" ("refers to " + dep);
+  mk = name: script: attrs: derivation ({ inherit name tag; system = "x86_64-linux";
   builder = "/bin/sh"; args = [ "-c" ("PATH=/bin:/usr/bin; " + script) ]; } // attrs);
 in {
   fifo = mk "fifo-out" "mkfifo $out" {};
   kept = mk "kept" "echo keep me > note; exit 5" {};
+  noOut = mk "no-out" "echo forgot the output" {};
+  fodBad = mk "fod-bad" "printf goodbye > $out" { outputHashAlgo = "sha256";
+    outputHash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"; };
+  allowed = mk "allowed-refs" "echo $dep $dep2 > $out" { inherit dep dep2; allowedReferences = []; };
+  requisites = mk "disallowed-requisites" "echo $dep2 > $out" { inherit dep2; disallowedRequisites = [ dep ]; };
   fifoInside = mk "fifo-inside" "mkdir $out; echo a file > $out/file; mkfifo $out/pipe" {};
   nulEnv = mk "nul-env" "echo hi > $out" { value = "x"; };
   bigArgs = mk "big-args" "echo hi > $out" {};
@@ -187,7 +196,7 @@ function build(drvPath: string, drv: BasicDerivation, limits = {}): Step {
   };
 }
 
-const CHROOT_PREFIX = new RegExp("'\x1b\\[35;1m/.*?\\.drv\\.chroot/");
+const CHROOT_PREFIX = new RegExp("'\x1b\\[35;1m/[^']*?\\.drv\\.chroot/");
 const COLOURS = new RegExp("\x1b\\[[0-9;]*m", "g");
 
 /** Nix names the file at its place in the build's chroot; buildhost by its store path. */
@@ -359,6 +368,70 @@ Deno.test("BuildDerivation with keepFailed: the result as Nix's, the note on whe
       assert.ok(dir, log);
       assert.equal(Deno.readTextFileSync(join(dir, "note")), "keep me\n");
     }
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("outputs that break the derivation's rules: results as nix-store --serve's, in its words", async () => {
+  using tmp = tempDir();
+  const file = join(tmp.path, "rules.nix");
+  Deno.writeTextFileSync(file, EXPR);
+  const nixRoot = join(tmp.path, "nix");
+  const store = await Store.open(join(tmp.path, "ours"));
+  try {
+    const steps: Step[] = [];
+    const [, allowed] = await instantiate(nixRoot, file, "allowed");
+    // the inputs, handed over first (Nix has them already: it made them)
+    const deps = [...allowed.inputSrcs].sort((
+      a,
+      b,
+    ) => (a.endsWith("dep") ? -1 : b.endsWith("dep") ? 1 : 0));
+    for (const dep of deps) {
+      const nar = (await nix("nix-store", ["--dump", join(nixRoot, dep)])).bytes;
+      const references = (await nix("nix-store", ["--store", nixRoot, "-q", "--references", dep]))
+        .text.split("\n").filter((p) => p !== "");
+      steps.push({
+        req: {
+          command: "AddToStoreNar",
+          header: {
+            path: dep,
+            narHash: Hash.of("sha256", nar),
+            narSize: nar.length,
+            references,
+            registrationTime: 1,
+            ultimate: false,
+            sigs: [],
+          },
+        },
+        after: nar,
+      });
+    }
+    for (const attr of ["noOut", "fodBad", "allowed", "requisites"]) {
+      const [drvPath, drv] = await instantiate(nixRoot, file, attr);
+      steps.push(build(drvPath, drv));
+    }
+    const got = await ours(store, steps);
+    const want = (await theirs(nixRoot, steps)).map(withoutChroot);
+    assert.deepEqual(got, want);
+    const plain = got.slice(deps.length).map((r) =>
+      (r as ServeBuildResult).status + ": " +
+      (r as ServeBuildResult).errorMsg.replaceAll(COLOURS, "").replaceAll(/[a-z0-9]{32}-/g, "")
+    );
+    // the offending paths come sorted by store path (by hash): here, by name
+    const [head, ...paths] = plain[2]!.split("\n");
+    plain[2] = [head, ...paths.sort()].join("\n");
+    assert.deepEqual(plain, [
+      "OutputRejected: builder for '/nix/store/no-out.drv' failed to produce output path for output 'out' at '/nix/store/no-out'",
+      "OutputRejected: hash mismatch in fixed-output derivation '/nix/store/fod-bad.drv':\n" +
+      "  specified: sha256-LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=\n" +
+      "     got:    sha256-guNaY866N+lkZDTF3UEupXcUfx5KQczeFhQlMYfj2/k=",
+      "OutputRejected: output '/nix/store/allowed-refs' is not allowed to refer to the following paths:\n" +
+      "  /nix/store/rules-dep\n  /nix/store/rules-dep2",
+      "OutputRejected: output '/nix/store/disallowed-requisites' is not allowed to refer to the following paths:\n" +
+      "  /nix/store/rules-dep",
+    ]);
+    assert.deepEqual(store.db.allValidPaths(), [...deps].sort());
   } finally {
     store.close();
   }
