@@ -30,7 +30,7 @@ import {
   UnsupportedFileTypeError,
 } from "./register_outputs.ts";
 import { SandboxError } from "./sandbox_error.ts";
-import { ERROR_PREFIX as RED_ERROR, magenta } from "./nix_message.ts";
+import { ERROR_PREFIX as RED_ERROR, magenta, RESET } from "./nix_message.ts";
 import { signalFailure } from "./signal_text.ts";
 import { BuildhostError } from "../errors.ts";
 
@@ -309,7 +309,7 @@ export class Builder {
             log(encoder.encode(`executing '${drv.builder}': Argument list too long\n`));
             return failed(
               BuildStatus.PermanentFailure,
-              `\x1b[0mbuilder for '${drvName}' failed with exit code 1`,
+              `${RESET}builder for '${drvName}' failed with exit code 1`,
             );
           }
           // Nix: a derivation the sandbox cannot be prepared for is rejected.
@@ -324,25 +324,25 @@ export class Builder {
             if (outcome.code !== 0) {
               return failed(
                 BuildStatus.PermanentFailure,
-                `\x1b[0mbuilder for '${drvName}' failed with exit code ${outcome.code}`,
+                `${RESET}builder for '${drvName}' failed with exit code ${outcome.code}`,
               );
             }
             break;
           case "signaled":
             return failed(
               BuildStatus.PermanentFailure,
-              `\x1b[0mbuilder for '${drvName}' ${signalFailure(outcome.signal)}`,
+              `${RESET}builder for '${drvName}' ${signalFailure(outcome.signal)}`,
             );
           case "timedOut":
             return failed(
               BuildStatus.TimedOut,
-              `\x1b[0m${goal} timed out after ${magenta(String(options.buildTimeout))} seconds`,
+              `${RESET}${goal} timed out after ${magenta(String(options.buildTimeout))} seconds`,
               0,
             );
           case "silent":
             return failed(
               BuildStatus.TimedOut,
-              `\x1b[0m${goal} timed out after ${
+              `${RESET}${goal} timed out after ${
                 magenta(String(options.maxSilentTime))
               } seconds of silence`,
               0,
@@ -350,7 +350,10 @@ export class Builder {
           case "logLimit":
             return failed(
               BuildStatus.LogLimitExceeded,
-              `'${drvName}' exceeded the maximum log size of ${options.maxLogSize} bytes`,
+              `${RESET}${goal} killed after writing more than ${
+                magenta(String(options.maxLogSize))
+              } bytes of log output`,
+              0,
             );
           case "cancelled":
             return result(

@@ -98,14 +98,21 @@ Deno.test("Builder builds what nix-build builds, with the same output paths, NAR
   }
 });
 
-/** Nix's timeout message, colour escapes and all. */
-const timedOut = (tail: string) =>
+/** Nix's message about the build of `name` (its goal), colour escapes and all. */
+const goalMessage = (name: string, tail: string) =>
   new RegExp(
-    "^\x1b\\[0m\x1b\\[35;1mbuilding of '/nix/store/[a-z0-9]{32}-sleeper\\.drv!out' from \\.drv file\x1b\\[0m " +
-      `timed out after \x1b\\[35;1m1\x1b\\[0m seconds${tail}$`,
+    `^\x1b\\[0m\x1b\\[35;1mbuilding of '/nix/store/[a-z0-9]{32}-${name}\\.drv!out' ` +
+      `from \\.drv file\x1b\\[0m ${tail}$`,
   );
-const TIMED_OUT = timedOut("");
-const TIMED_OUT_SILENT = timedOut(" of silence");
+const TIMED_OUT = goalMessage("sleeper", "timed out after \x1b\\[35;1m1\x1b\\[0m seconds");
+const TIMED_OUT_SILENT = goalMessage(
+  "sleeper",
+  "timed out after \x1b\\[35;1m1\x1b\\[0m seconds of silence",
+);
+const LOG_LIMIT = goalMessage(
+  "chatty",
+  "killed after writing more than \x1b\\[35;1m10000\x1b\\[0m bytes of log output",
+);
 
 Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, log limit — nothing registered", async () => {
   using t = tempDir();
@@ -119,7 +126,12 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
       // Nix's words for a derivation read from a .drv (not sent "in memory")
       ["sleeper", BuildStatus.TimedOut, TIMED_OUT, { buildTimeout: 1 }],
       ["sleeper", BuildStatus.TimedOut, TIMED_OUT_SILENT, { maxSilentTime: 1 }],
-      ["chatty", BuildStatus.LogLimitExceeded, /maximum log size/, { maxLogSize: 10000 }],
+      [
+        "chatty",
+        BuildStatus.LogLimitExceeded,
+        LOG_LIMIT,
+        { maxLogSize: 10000 },
+      ],
     ];
     for (const [attr, status, re, limits] of cases) {
       const [drvPath, drv] = await instantiate(nixRoot, file, attr);

@@ -162,6 +162,7 @@ in {
   bigArgs = mk "big-args" "echo hi > $out" {};
   ok = mk "after-failures" "echo still serving > $out" {};
   sleeper = mk "sleeper" "echo started; sleep 60" {};
+  chatty = mk "chatty" "while true; do echo spam spam spam spam; done" {};
   multiSleeper = mk "multi-sleeper" "echo started; sleep 60" { outputs = [ "out" "dev" "bin" ]; };
 }`;
 
@@ -281,7 +282,7 @@ Deno.test("a FIFO output, a NUL in the environment, arguments over the kernel's 
   }
 });
 
-Deno.test("BuildDerivation timeouts are worded as nix-store --serve words them", async () => {
+Deno.test("BuildDerivation timeouts and log limit are worded as nix-store --serve words them", async () => {
   using tmp = tempDir();
   const file = join(tmp.path, "timeouts.nix");
   Deno.writeTextFileSync(file, EXPR);
@@ -290,10 +291,12 @@ Deno.test("BuildDerivation timeouts are worded as nix-store --serve words them",
   try {
     const [sleeperPath, sleeper] = await instantiate(nixRoot, file, "sleeper");
     const [multiPath, multi] = await instantiate(nixRoot, file, "multiSleeper");
+    const [chattyPath, chatty] = await instantiate(nixRoot, file, "chatty");
     const steps = [
       build(sleeperPath, sleeper, { buildTimeout: 1 }),
       build(sleeperPath, sleeper, { maxSilentTime: 1 }),
       build(multiPath, multi, { buildTimeout: 1 }),
+      build(chattyPath, chatty, { maxLogSize: 10000 }),
     ];
     const got = await ours(store, steps);
     const want = await theirs(nixRoot, steps);
@@ -304,6 +307,7 @@ Deno.test("BuildDerivation timeouts are worded as nix-store --serve words them",
         `building of '${sleeperPath}!out' from in-memory derivation timed out after 1 seconds`,
         `building of '${sleeperPath}!out' from in-memory derivation timed out after 1 seconds of silence`,
         `building of '${multiPath}!bin,dev,out' from in-memory derivation timed out after 1 seconds`,
+        `building of '${chattyPath}!out' from in-memory derivation killed after writing more than 10000 bytes of log output`,
       ],
     );
   } finally {
