@@ -224,11 +224,14 @@ export class Builder {
         locks.push(await FileLock.acquire(store.realPath(o.path) + ".lock"));
       }
       if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
-      const missing = drv.inputSrcs.filter((p) => !store.db.isValid(p));
-      if (missing.length > 0) {
+      const missing = drv.inputSrcs.find((p) => !store.db.isValid(p));
+      if (missing !== undefined) {
+        // Nix's words (there are no substituters here)
         return result(
           BuildStatus.MiscFailure,
-          `cannot build '${drvPath}': its inputs are not valid: ${missing.join(", ")}`,
+          `${RED_ERROR} dependency '${magenta(missing)}' of '${
+            magenta(drvPath)
+          }' does not exist, and substitution is disabled`,
         );
       }
       checkNoNul(drvPath, drv);

@@ -377,7 +377,7 @@ Deno.test("BuildDerivation with keepFailed: the result as Nix's, the note on whe
   }
 });
 
-Deno.test("outputs that break the derivation's rules: results as nix-store --serve's, in its words", async () => {
+Deno.test("missing outputs, outputs that break the derivation's rules, a missing input: results as nix-store --serve's, in its words", async () => {
   using tmp = tempDir();
   const file = join(tmp.path, "rules.nix");
   Deno.writeTextFileSync(file, EXPR);
@@ -415,6 +415,10 @@ Deno.test("outputs that break the derivation's rules: results as nix-store --ser
       const [drvPath, drv] = await instantiate(nixRoot, file, attr);
       steps.push(build(drvPath, drv));
     }
+    // an input neither side has
+    const [okPath, ok] = await instantiate(nixRoot, file, "ok", "missing input");
+    const missing = "/nix/store/2h1hs7di835bwxjnjd72izy08367yxaj-missing";
+    steps.push(build(okPath, { ...ok, inputSrcs: [...ok.inputSrcs, missing] }));
     const got = await ours(store, steps);
     const want = (await theirs(nixRoot, steps)).map(withoutChroot);
     assert.deepEqual(got, want);
@@ -434,6 +438,8 @@ Deno.test("outputs that break the derivation's rules: results as nix-store --ser
       "  /nix/store/rules-dep\n  /nix/store/rules-dep2",
       "OutputRejected: output '/nix/store/disallowed-requisites' is not allowed to refer to the following paths:\n" +
       "  /nix/store/rules-dep",
+      "MiscFailure: error: dependency '/nix/store/missing' of '/nix/store/after-failures.drv' " +
+      "does not exist, and substitution is disabled",
     ]);
     assert.deepEqual(store.db.allValidPaths(), [...deps].sort());
   } finally {
