@@ -27,7 +27,7 @@ import { canonicalisePath, makeWritable } from "./canonicalise.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
 import type { PathInfo } from "./path_info.ts";
-import { FileLock } from "./path_lock.ts";
+import { StorePathLock } from "./path_lock.ts";
 import { restorePath } from "./restore_path.ts";
 import { StoreDb } from "./store_db.ts";
 import { type StoreLayout, storeLayout } from "./store_layout.ts";
@@ -216,6 +216,24 @@ export class Store {
     }
   }
 
+  /**
+   * Wait for and take the lock of a store path (`<path>.lock`, as Nix), to
+   * import or build it. Lock files that are valid store paths are never
+   * deleted (a name ending in `.lock` is a legal store path name).
+   *
+   * @param path The store path.
+   * @returns The held lock; release it when the path is done.
+   */
+  lockPath(path: string): Promise<StorePathLock> {
+    return StorePathLock.acquire(this.realPath(path), (name) => {
+      try {
+        return this.isValid(`${this.storeDir}/${name}`);
+      } catch {
+        return false; // not a store path name
+      }
+    });
+  }
+
   /** A fresh temporary name inside the store directory. */
   tempPath(): string {
     return join(
@@ -300,7 +318,7 @@ export class Store {
       await drainNar(nar);
       return this.db.queryPathInfo(imp.path)!;
     }
-    const lock = await FileLock.acquire(this.realPath(imp.path) + ".lock");
+    const lock = await this.lockPath(imp.path);
     try {
       if (this.db.isValid(imp.path)) {
         await drainNar(nar);
@@ -347,7 +365,7 @@ export class Store {
         throw e;
       }
     } finally {
-      lock.release(true);
+      lock.release();
     }
   }
 
@@ -493,7 +511,7 @@ export class Store {
         this.parsePath(t.path);
         if (t.deriver) this.parsePath(t.deriver);
         await this.tempRoots.add([t.path, ...t.references]);
-        const lock = await FileLock.acquire(this.realPath(t.path) + ".lock");
+        const lock = await this.lockPath(t.path);
         try {
           if (!this.db.isValid(t.path)) {
             this.#checkReferences(t.path, t.references);
@@ -511,7 +529,7 @@ export class Store {
             installed = true;
           }
         } finally {
-          lock.release(true);
+          lock.release();
         }
         paths.push(t.path);
       } finally {
