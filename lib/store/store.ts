@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { lstatSync } from "node:fs";
 import { BuildhostError } from "../errors.ts";
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
-import { readNar } from "../nar/nar_reader.ts";
+import { type NarEntry, readNar } from "../nar/nar_reader.ts";
 import { writeNar } from "../nar/nar_writer.ts";
 import { makeFixedOutputPath, makeTextPath } from "../store_path/make_store_path.ts";
 import { StorePath } from "../store_path/store_path.ts";
@@ -24,6 +24,7 @@ import { outputPath } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { canonicalisePath, makeWritable } from "./canonicalise.ts";
+import { ContentAddressCheck } from "./content_address.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
 import type { PathInfo } from "./path_info.ts";
@@ -68,6 +69,31 @@ export interface VerifyProblem {
 
 const TEMP_PREFIX = ".buildhost-tmp-";
 let tempCounter = 0;
+
+/** The entries, the root's type and (a regular file's) contents also going to `check`. */
+async function* rootContentsTo(
+  entries: AsyncIterable<NarEntry>,
+  check: ContentAddressCheck,
+): AsyncGenerator<NarEntry> {
+  for await (const e of entries) {
+    if (e.path !== "" || e.type !== "regular") {
+      if (e.path === "") check.rootType = e.type;
+      yield e;
+      continue;
+    }
+    check.rootType = e.type;
+    const contents = e.contents;
+    yield {
+      ...e,
+      contents: (async function* () {
+        for await (const c of contents) {
+          check.write(c);
+          yield c;
+        }
+      })(),
+    };
+  }
+}
 
 async function drainNar(r: WireReader): Promise<void> {
   for await (const _ of readNar(r)) { /* contents are skipped by the reader */ }
@@ -324,11 +350,16 @@ export class Store {
         await drainNar(nar);
         return this.db.queryPathInfo(imp.path)!;
       }
+      const caCheck = imp.ca
+        ? new ContentAddressCheck(imp.path, imp.ca, imp.references, this.storeDir)
+        : undefined;
       const tmp = this.tempPath();
       const hash = new HashSink("sha256");
-      nar.tap = (b) => hash.write(b);
+      const caNar = caCheck?.wantsNar ? caCheck : undefined;
+      nar.tap = caNar ? (b) => (hash.write(b), caNar.write(b)) : (b) => hash.write(b);
       try {
-        await restorePath(tmp, readNar(nar));
+        const entries = readNar(nar);
+        await restorePath(tmp, caCheck && !caNar ? rootContentsTo(entries, caCheck) : entries);
       } finally {
         nar.tap = undefined;
       }
@@ -346,6 +377,7 @@ export class Store {
             } was declared`,
           );
         }
+        caCheck?.finish();
         this.#checkReferences(imp.path, imp.references);
         const info: PathInfo = {
           path: imp.path,
