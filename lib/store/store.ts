@@ -25,6 +25,7 @@ import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { canonicalisePath, makeWritable } from "./canonicalise.ts";
 import { ContentAddressCheck } from "./content_address.ts";
+import { crashPoint } from "./crash_point.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
 import type { PathInfo } from "./path_info.ts";
@@ -301,6 +302,7 @@ export class Store {
   #install(tmp: string, info: PathInfo): void {
     const real = this.realPath(info.path);
     canonicalisePath(tmp);
+    crashPoint("import:after-canonicalise");
     try {
       Deno.renameSync(tmp, real);
     } catch {
@@ -310,6 +312,7 @@ export class Store {
       Deno.removeSync(real, { recursive: true });
       Deno.renameSync(tmp, real);
     }
+    crashPoint("import:after-rename");
     try {
       this.db.registerValidPaths([info], this.#derivationOutputs(info.path, real));
     } catch (e) {
@@ -317,6 +320,7 @@ export class Store {
       Deno.removeSync(real, { recursive: true });
       throw e;
     }
+    crashPoint("register:after-commit");
   }
 
   #removeTemp(tmp: string): void {
@@ -363,6 +367,7 @@ export class Store {
       } finally {
         nar.tap = undefined;
       }
+      crashPoint("import:after-unpack");
       try {
         const narHash = hash.digest();
         if (imp.narSize !== undefined && hash.size !== imp.narSize) {
@@ -537,6 +542,7 @@ export class Store {
       } finally {
         r.tap = undefined;
       }
+      crashPoint("import:after-unpack");
       let installed = false;
       try {
         const t = await readExportTrailer(r);
