@@ -305,7 +305,13 @@ export class Store {
     crashPoint("import:after-canonicalise");
     try {
       Deno.renameSync(tmp, real);
-    } catch {
+    } catch (e) {
+      // A valid path is never replaced (its lock should have prevented this).
+      if (this.db.isValid(info.path)) {
+        throw new StoreError(`Cannot install "${info.path}": it became valid meanwhile`, {
+          cause: e,
+        });
+      }
       // An unregistered leftover is in the way (e.g. from a crash between
       // rename and registration): it goes, then the rename is repeated.
       makeWritable(real);
