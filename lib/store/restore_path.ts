@@ -82,6 +82,7 @@ async function removeWritable(path: string): Promise<void> {
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /** A name that is surely allowed (the common case, checked without encoding it). */
 function plainName(name: string): boolean {
@@ -161,6 +162,13 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
             created = true;
             break;
           case "regular": {
+            if (entry.size === 0 && !entry.executable) {
+              // One call and no file object (0666 less the umask, as `open`
+              // below): many NARs hold many empty files.
+              Deno.writeFileSync(fsPath, EMPTY, { createNew: true });
+              created = true;
+              break;
+            }
             using f = Deno.openSync(fsPath, { write: true, createNew: true, mode: 0o666 });
             created = true;
             // As Nix: the mode the file got (0666 less the umask) plus the
