@@ -41,7 +41,9 @@ function openLockFile(path: string): Deno.FsFile {
     if (st) {
       let file: Deno.FsFile;
       try {
-        file = Deno.openSync(path, { read: true });
+        // Writable when it can be (to mark it stale before deleting it, as
+        // Nix does), never truncated; a directory is opened read-only.
+        file = st.isFile ? openWritableOrNot(path) : Deno.openSync(path, { read: true });
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) continue; // deleted meanwhile
         throw e;
@@ -55,6 +57,18 @@ function openLockFile(path: string): Deno.FsFile {
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e; // made meanwhile: open it
     }
+  }
+}
+
+/** What a lock file holds once its holder has deleted it. */
+const STALE_MARK = new TextEncoder().encode("d");
+
+function openWritableOrNot(path: string): Deno.FsFile {
+  try {
+    return Deno.openSync(path, { read: true, write: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
+    return Deno.openSync(path, { read: true });
   }
 }
 
@@ -135,6 +149,10 @@ export class FileLock implements Disposable {
     this.#file = undefined;
     try {
       if (remove && sameFile(this.#held, lstatOrUndefined(this.path)) && !this.#keep?.()) {
+        // Mark it stale for waiters that check its size (Nix), then delete it.
+        try {
+          f.writeSync(STALE_MARK);
+        } catch { /* opened read-only: waiters see it is gone */ }
         Deno.removeSync(this.path);
       }
     } catch { /* already gone, or the check failed: the file stays */ }
