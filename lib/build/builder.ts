@@ -20,7 +20,7 @@ import { join } from "node:path";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import { makeWritable } from "../store/canonicalise.ts";
-import { FileLock } from "../store/path_lock.ts";
+import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
 import { OutputLocationError } from "./output_location.ts";
@@ -227,10 +227,10 @@ export class Builder {
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
     await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
-    const locks: FileLock[] = [];
+    const locks: StorePathLock[] = [];
     try {
       for (const o of [...outputs].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-        locks.push(await FileLock.acquire(store.realPath(o.path) + ".lock"));
+        locks.push(await store.lockPath(o.path));
       }
       if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
       const missing = drv.inputSrcs.find((p) => !store.db.isValid(p));
@@ -420,7 +420,7 @@ export class Builder {
         }
       }
     } finally {
-      for (const l of locks) l.release(true);
+      for (const l of locks) l.release();
     }
   }
 }
