@@ -11,6 +11,7 @@ import { Store } from "../store/store.ts";
 import { defaultStoreRoot } from "../store/store_layout.ts";
 import { ServeServer } from "../serve/server.ts";
 import { Builder } from "../build/builder.ts";
+import { keepingBuildLogs } from "../store/build_log.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import type { Command } from "./command.ts";
 
@@ -35,7 +36,7 @@ export const serveCommand: Command = async (args) => {
     let builder: Builder | undefined;
     if (values.write) {
       try {
-        builder = new Builder(store, await runnerFromFlags(values));
+        builder = new Builder(store, keepingBuildLogs(store, await runnerFromFlags(values)));
       } catch (e) {
         log(`warning: ${(e as Error).message}\n`);
       }
