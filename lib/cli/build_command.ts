@@ -19,7 +19,11 @@ import { readDerivationGraph } from "../store/store_derivation.ts";
 import { Builder, type SandboxRunner } from "../build/builder.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import { type Machine, machineName, parseMachines } from "../remote/machine_spec.ts";
-import { buildOnMachines, DEFAULT_MAX_ATTEMPTS } from "../remote/machine_scheduler.ts";
+import {
+  buildOnMachines,
+  DEFAULT_MAX_ATTEMPTS,
+  type LocalMachine,
+} from "../remote/machine_scheduler.ts";
 import { LogLines } from "../remote/log_lines.ts";
 import { isBuildSuccess } from "../serve/build_result.ts";
 import type { ServeBuildOptions } from "../serve/build_options.ts";
@@ -85,12 +89,14 @@ async function buildRemotely(
   },
   ui: BuildConsole,
   signal: AbortSignal,
+  local?: LocalMachine,
 ): Promise<number> {
   const names = readDerivationGraph(store, drvPaths);
   ui.counts.total = names.size;
   const results = await buildOnMachines(store, drvPaths, machines, {
     ...limits,
     signal,
+    ...(local ? { local } : {}),
     logLine: (drvPath, machine, line) =>
       ui.line(`[${names.get(drvPath)!.name}@${machineName(machine)}] ${line}`),
     events: (e) => {
@@ -174,6 +180,7 @@ export const buildCommand: Command = async (args) => {
       "max-attempts": { type: "string" },
       "connect-timeout": { type: "string" },
       "host-timeout": { type: "string" },
+      "local-speed-factor": { type: "string" },
       ...RUNNER_FLAGS,
     },
   });
@@ -197,11 +204,40 @@ export const buildCommand: Command = async (args) => {
         DEFAULT_CONNECT_TIMEOUT,
       hostTimeout: count(values["host-timeout"], "host-timeout") ?? 0,
     };
+    const maxJobs = count(values["max-jobs"], "max-jobs") ?? 0;
+    const speed = Number(values["local-speed-factor"] ?? 1);
+    if (!(speed > 0)) throw new UsageError(`--local-speed-factor: not a positive number`);
+    // With --max-jobs N > 0, this machine builds too, as one more machine.
+    const runner = maxJobs > 0 ? await runnerFromFlags(values) : undefined;
     const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
     try {
+      let local: LocalMachine | undefined;
+      if (runner) {
+        const builder = new Builder(store, keepingBuildLogs(store, runner));
+        const cores = count(values.cores, "cores");
+        local = {
+          maxJobs,
+          speedFactor: speed,
+          supportedFeatures: ["nixos-test", "benchmark", "big-parallel"],
+          build: async (drvPath, drv, log, signal) => {
+            const r = await builder.build(drvPath, drv, {
+              ...limits,
+              ...opt(cores, "cores"),
+              log,
+              signal,
+            });
+            let errorMsg = r.errorMsg;
+            if (r.logTail.length > 0) {
+              errorMsg += `\nlast ${r.logTail.length} log lines:\n` +
+                r.logTail.map((l) => `> ${l}`).join("\n");
+            }
+            return { status: buildStatusName(r.status) ?? "MiscFailure", errorMsg };
+          },
+        };
+      }
       return await cancellable(
         (t) => ui.line(t),
-        (signal) => buildRemotely(store, positionals, machines, remote, ui, signal),
+        (signal) => buildRemotely(store, positionals, machines, remote, ui, signal, local),
       );
     } finally {
       store.close();

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import type { Derivation } from "../derivation/derivation.ts";
+import type { BasicDerivation, Derivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import type { Store } from "../store/store.ts";
 import { openBuildLog } from "../store/build_log.ts";
@@ -34,7 +34,7 @@ import type { ServeBuildOptions } from "../serve/build_options.ts";
 import { isBuildSuccess, type ServeBuildStatus } from "../serve/build_result.ts";
 import type { Machine, SessionTimeouts } from "./machine_spec.ts";
 import { serveCommandFor } from "./machine_spec.ts";
-import { buildOnHost } from "./remote_build.ts";
+import { basicDerivationFor, buildOnHost } from "./remote_build.ts";
 import type { CopyReport } from "./copy_paths.ts";
 import { isHostLoss } from "./host_lost_error.ts";
 import { RemoteError } from "./remote_error.ts";
@@ -97,6 +97,35 @@ export interface MachineBuildOptions extends Partial<ServeBuildOptions>, Session
   backoffMs?: number;
   /** Cancels every build: running sessions are cancelled, queued ones not started. */
   signal?: AbortSignal;
+  /** This machine, as one more build machine (see {@linkcode LocalMachine}). */
+  local?: LocalMachine;
+}
+
+/**
+ * This machine as a build machine, beside the remote ones: its slots and
+ * speed factor, and how it builds (the caller's builder; it keeps its own
+ * logs). Its URI is `local`.
+ */
+export interface LocalMachine {
+  /** Builds at once here. */
+  maxJobs: number;
+  /** Its speed factor against the remote machines (default 1). */
+  speedFactor?: number;
+  /** Platforms it builds (default `x86_64-linux`). */
+  systems?: string[];
+  /** System features it supports. */
+  supportedFeatures?: string[];
+  /**
+   * Build a derivation whose inputs are valid here.
+   *
+   * @returns Nix's status and message.
+   */
+  build(
+    drvPath: string,
+    drv: BasicDerivation,
+    log: (chunk: Uint8Array) => void,
+    signal: AbortSignal,
+  ): Promise<{ status: ServeBuildStatus; errorMsg: string }>;
 }
 
 /** The default of `maxAttempts`. */
@@ -159,6 +188,18 @@ export async function buildOnMachines(
   options: MachineBuildOptions = {},
 ): Promise<Map<string, MachineBuildOutcome>> {
   const drvs = readDerivationGraph(store, drvPaths);
+  const local: Machine | undefined = options.local && {
+    uri: "local",
+    host: "local",
+    remoteProgram: "",
+    systems: options.local.systems ?? ["x86_64-linux"],
+    maxJobs: options.local.maxJobs,
+    speedFactor: options.local.speedFactor ?? 1,
+    supportedFeatures: options.local.supportedFeatures ?? [],
+    mandatoryFeatures: [],
+  };
+  if (local) machines = [...machines, local];
+  const localAbort = new AbortController();
   const timeouts: SessionTimeouts = {
     ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
     ...(options.hostTimeout !== undefined ? { hostTimeout: options.hostTimeout } : {}),
@@ -212,7 +253,9 @@ export async function buildOnMachines(
   const run = async (drvPath: string, machine: Machine) => {
     const drv = drvs.get(drvPath)!;
     const outputs = outputsOf(store, drv);
-    const kept = options.keepLogs === false ? undefined : openBuildLog(store, drvPath);
+    const kept = options.keepLogs === false || machine === local
+      ? undefined
+      : openBuildLog(store, drvPath);
     const lines = new LogLines((line) => logLine(drvPath, machine, line));
     const log = (chunk: Uint8Array) => {
       kept?.write(chunk);
@@ -220,6 +263,23 @@ export async function buildOnMachines(
     };
     let session: ServeHostProcess | undefined;
     try {
+      if (machine === local) {
+        const r = await options.local!.build(
+          drvPath,
+          basicDerivationFor(store, drv),
+          log,
+          localAbort.signal,
+        );
+        if (signal?.aborted) throw signal.reason;
+        finish(drvPath, {
+          status: r.status,
+          errorMsg: r.errorMsg,
+          machine: machine.uri,
+          outputs,
+          attempts: attempts.get(drvPath) ?? [],
+        }, machine);
+        return;
+      }
       session = await connect(machine, log);
       sessions.add(session);
       if (signal?.aborted) throw signal.reason;
@@ -288,6 +348,7 @@ export async function buildOnMachines(
     for (;;) {
       if (signal?.aborted && !cancelling) {
         cancelling = true;
+        localAbort.abort(signal.reason);
         await Promise.all([...sessions].map((s) => s.cancel?.() ?? s.close()));
       }
       let progressed = false;
