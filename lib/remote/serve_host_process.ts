@@ -9,13 +9,16 @@
  * or log) and takes nothing (our writes do not complete) for that long is
  * lost; so is one whose output ends while the session is open. A lost host
  * is killed, so that whatever waited on it fails at once, and
- * {@linkcode ServeHostProcess.lost} says why.
+ * {@linkcode ServeHostProcess.lostReason} says why. With a host timeout, a
+ * heartbeat is offered (see `serve/heartbeat.ts`): a buildhost host then
+ * shows it is alive during a build that prints nothing.
  *
  * @module
  */
 import { HostLostError } from "./host_lost_error.ts";
 import { ProcessTree } from "./_process_tree.ts";
 import { ServeClient } from "./serve_client.ts";
+import { HEARTBEAT_BYTE, heartbeatOffer } from "../serve/heartbeat.ts";
 
 /** A session with a host program. */
 export interface ServeHostProcess extends AsyncDisposable {
@@ -97,13 +100,15 @@ export async function startServeHost(
   const kill = (signal: Deno.Signal) => tree.kill(signal);
   const log = options.log ?? ((c: Uint8Array) => void Deno.stderr.writeSync(c));
   const errors = child.stderr.getReader();
+  let beating = false;
   const logged = (async () => {
     try {
       for (;;) {
         const { done, value } = await errors.read();
         if (done) return;
         touch();
-        log(value);
+        const chunk = beating ? value.filter((b) => b !== HEARTBEAT_BYTE) : value;
+        if (chunk.length > 0) log(chunk);
       }
     } catch { /* cancelled */ }
   })();
@@ -163,6 +168,11 @@ export async function startServeHost(
         ...(options.version ? { version: options.version } : {}),
       },
     );
+    if (hostTimeout > 0) {
+      // A buildhost host then beats while it builds (see heartbeat.ts).
+      const offer = heartbeatOffer(client.storeDir, Math.max(1, Math.floor(hostTimeout / 3000)));
+      beating = (await client.queryValidPaths([offer])).includes(offer);
+    }
   } catch (e) {
     clearInterval(watchdog);
     const why = lostReason?.detail ?? (e as Error).message;

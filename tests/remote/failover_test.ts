@@ -162,3 +162,40 @@ Deno.test("buildhost build --builders: a build failing on its merits is not trie
     /cannot build '[^']*failover-good\.drv': its build machines were lost 2 time\(s\): attempt 1 on 'ssh:\/\/deadhost[^']*': cannot open a serve session: [^;]*; attempt 2 on 'ssh:\/\/deadhost/,
   );
 });
+
+Deno.test("buildhost build --host-timeout: a buildhost host beats during a silent build, a nix-store host cannot", async () => {
+  using t = tempDir();
+  const { client, drvs } = await clientWith(
+    t.path,
+    expr(`quiet = mk "failover-quiet" "sleep 9; echo quiet > $out" {};`),
+    ["quiet"],
+  );
+  const a = buildhostHost(t.path, "hostA"), b = nixStoreHost(t.path, "hostB");
+  const build = (uri: string) =>
+    runBuildhost([
+      "build",
+      "--store",
+      client,
+      "--host-timeout",
+      "4",
+      "--max-attempts",
+      "1",
+      "--builders",
+      `${uri} x86_64-linux - 1 1`,
+      drvs.quiet!,
+    ], { env: sshEnv() });
+  // real Nix sees the plain protocol: the offer is a path it does not have
+  const onNix = await build(b.uri);
+  assert.equal(onNix.code, 1);
+  assert.match(
+    onNix.stderr,
+    /attempt 1 on 'ssh:\/\/hostB[^']*': cannot keep the session: it sent nothing for 4 seconds/,
+  );
+  const onOurs = await build(a.uri);
+  assert.equal(onOurs.code, 0, onOurs.stderr);
+  assert.doesNotMatch(onOurs.stderr, /lost|\0/);
+  assert.ok(await validIn(a.root, onOurs.stdout.trim()));
+  // the beats are not in the kept logs
+  const log = await runBuildhost(["log", "--store", a.root, drvs.quiet!]);
+  assert.equal(log.stdout, "");
+});
