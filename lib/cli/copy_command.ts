@@ -56,12 +56,14 @@ export const copyCommand: Command = async (args) => {
   const direction = values.to ? "to" : "from";
   let host: ServeHostProcess | undefined;
   let cancelledBy: Deno.Signal | undefined;
+  const abort = new AbortController();
   let cancelled: Promise<void> | undefined;
   const listeners = (["SIGINT", "SIGTERM"] as const).map((sig) => {
     const on = () => {
       if (cancelledBy) return;
       cancelledBy = sig;
       say(`${sig === "SIGINT" ? "interrupted" : "terminated"}: cancelling the copy...\n`);
+      abort.abort();
       cancelled = host?.cancel?.();
     };
     Deno.addSignalListener(sig, on);
@@ -71,6 +73,7 @@ export const copyCommand: Command = async (args) => {
     host = await startServeHost(serveCommandFor(machine, undefined, timeouts), {
       host: uri,
       ...timeouts,
+      signal: abort.signal,
     });
     if (cancelledBy) cancelled = host.cancel?.();
     const progress = (path: string) => say(`copying path '${path}' ${direction} '${uri}'...\n`);

@@ -64,10 +64,7 @@ export class ProcessTree {
    * @param signal The signal.
    */
   kill(signal: Deno.Signal): void {
-    if (isRunning(this.root)) {
-      this.#pids.add(this.root);
-      for (const p of descendantsOf(this.root)) this.#pids.add(p);
-    }
+    this.remember();
     for (const p of this.#pids) {
       if (!isRunning(p)) continue;
       try {
@@ -76,7 +73,14 @@ export class ProcessTree {
     }
   }
 
-  /** Whether any process signalled is still running. */
+  /** Remember the root and its descendants as they are now. */
+  remember(): void {
+    if (!isRunning(this.root)) return;
+    this.#pids.add(this.root);
+    for (const p of descendantsOf(this.root)) this.#pids.add(p);
+  }
+
+  /** Whether any process remembered is still running. */
   running(): boolean {
     return [...this.#pids].some(isRunning);
   }

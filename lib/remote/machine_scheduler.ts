@@ -206,7 +206,12 @@ export async function buildOnMachines(
   };
   const connect = options.connect ??
     ((m: Machine, log: (chunk: Uint8Array) => void) =>
-      startServeHost(serveCommandFor(m, undefined, timeouts), { host: m.uri, log, ...timeouts }));
+      startServeHost(serveCommandFor(m, undefined, timeouts), {
+        host: m.uri,
+        log,
+        ...timeouts,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }));
   const encoder = new TextEncoder();
   const logLine = options.logLine ??
     ((drvPath: string, m: Machine, line: string) =>

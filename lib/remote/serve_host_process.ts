@@ -49,6 +49,8 @@ export interface ServeHostOptions {
   connectTimeout?: number;
   /** Seconds the host may send nothing and take nothing before it is lost (0: no limit). */
   hostTimeout?: number;
+  /** Aborting it while the session opens kills the program (then use `cancel`). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -157,6 +159,9 @@ export async function startServeHost(
     }, Math.max(50, Math.min(1000, limitMs / 4)));
   };
   if (connectTimeout > 0) watch(connectTimeout, "it did not answer the handshake within");
+  const onAbort = () => lose("the session was cancelled while it opened");
+  options.signal?.addEventListener("abort", onAbort);
+  if (options.signal?.aborted) onAbort();
 
   let client: ServeClient;
   try {
@@ -175,6 +180,7 @@ export async function startServeHost(
     }
   } catch (e) {
     clearInterval(watchdog);
+    options.signal?.removeEventListener("abort", onAbort);
     const why = lostReason?.detail ?? (e as Error).message;
     kill("SIGKILL");
     closing = true;
@@ -184,6 +190,7 @@ export async function startServeHost(
     throw new HostLostError(host, "open a serve session", why);
   }
   clearInterval(watchdog);
+  options.signal?.removeEventListener("abort", onAbort);
   if (hostTimeout > 0) watch(hostTimeout, "it sent nothing for");
 
   let closed: Promise<number> | undefined;
@@ -210,10 +217,12 @@ export async function startServeHost(
         await sleep(100);
       }
     };
+    tree.remember(); // the host and its builds, as they are now
     await until(graceMs); // a buildhost host cancels its build when its input ends
     kill("SIGTERM");
     await until(2000);
     kill("SIGKILL");
+    await until(5000);
     await status;
     void errors.cancel().catch(() => {});
     await logged;

@@ -89,3 +89,37 @@ Deno.test("buildhost build --builders: SIGINT cancels every remote build, leavin
   const v = await runBuildhost(["store", "verify", "--check-contents", "--store", client]);
   assert.equal(v.code, 0, v.stderr);
 });
+
+Deno.test("buildhost copy: SIGINT while a host does not answer cancels the copy and leaves no process", async () => {
+  using t = tempDir();
+  const token = `sleep 8638${Math.floor(Math.random() * 9)}`;
+  const program = join(t.path, "remote-mute");
+  Deno.writeTextFileSync(program, `#!/bin/sh\nexec ${token}\n`, { mode: 0o755 });
+  const client = join(t.path, "client");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "copy",
+      "--store",
+      client,
+      "--connect-timeout",
+      "0",
+      "--from",
+      `ssh://mute?remote-program=${program}`,
+      "/nix/store/00000000000000000000000000000000-x",
+    ],
+    env: sshEnv(),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  while (processesWith(token).length === 0) await sleep(100);
+  child.kill("SIGINT");
+  const r = await output;
+  const stderr = new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 130, stderr);
+  assert.match(stderr, /cancelled: copying from 'ssh:\/\/mute/);
+  assert.deepEqual(processesWith(token), []);
+});
