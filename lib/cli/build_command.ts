@@ -12,8 +12,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Store } from "../store/store.ts";
-import { defaultStoreRoot } from "../store/store_layout.ts";
+import type { Store } from "../store/store.ts";
+import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
+import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import { Builder, type SandboxRunner } from "../build/builder.ts";
@@ -168,8 +169,7 @@ export const buildCommand: Command = async (args) => {
     args,
     allowPositionals: true,
     options: {
-      store: { type: "string" },
-      "store-dir": { type: "string" },
+      ...STORE_FLAGS,
       "max-jobs": { type: "string" },
       cores: { type: "string" },
       timeout: { type: "string" },
@@ -185,9 +185,10 @@ export const buildCommand: Command = async (args) => {
     },
   });
   if (positionals.length === 0) throw new UsageError(USAGE);
+  const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
   const limits = {
-    ...opt(count(values.timeout, "timeout"), "buildTimeout"),
-    ...opt(count(values["max-silent-time"], "max-silent-time"), "maxSilentTime"),
+    buildTimeout: count(values.timeout, "timeout") ?? settings.timeout,
+    maxSilentTime: count(values["max-silent-time"], "max-silent-time") ?? settings.maxSilentTime,
     ...opt(count(values["max-log-size"], "max-log-size"), "maxLogSize"),
     keepFailed: values["keep-failed"],
   };
@@ -208,17 +209,25 @@ export const buildCommand: Command = async (args) => {
     const speed = Number(values["local-speed-factor"] ?? 1);
     if (!(speed > 0)) throw new UsageError(`--local-speed-factor: not a positive number`);
     // With --max-jobs N > 0, this machine builds too, as one more machine.
-    const runner = maxJobs > 0 ? await runnerFromFlags(values) : undefined;
-    const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+    const { store, location } = await openStoreFromFlags(values);
     try {
       let local: LocalMachine | undefined;
-      if (runner) {
-        const builder = new Builder(store, keepingBuildLogs(store, runner));
+      if (maxJobs > 0) {
+        const runner = await runnerFromFlags(values, settings, store.layout);
+        const builder = new Builder(store, keepingBuildLogs(store, runner), {
+          system: settings.system,
+          extraPlatforms: settings.extraPlatforms,
+          systemFeatures: location.systemFeatures ?? settings.systemFeatures,
+          maxJobs,
+          cores: settings.cores,
+          postBuildHook: settings.postBuildHook,
+        });
         const cores = count(values.cores, "cores");
         local = {
           maxJobs,
           speedFactor: speed,
-          supportedFeatures: ["nixos-test", "benchmark", "big-parallel"],
+          systems: [settings.system, ...settings.extraPlatforms],
+          supportedFeatures: [...(location.systemFeatures ?? settings.systemFeatures)],
           build: async (drvPath, drv, log, signal) => {
             const r = await builder.build(drvPath, drv, {
               ...limits,
@@ -243,16 +252,23 @@ export const buildCommand: Command = async (args) => {
       store.close();
     }
   }
-  const runner = await runnerFromFlags(values);
-  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  const { store, location } = await openStoreFromFlags(values);
   try {
-    const maxJobs = count(values["max-jobs"], "max-jobs");
-    const builder = new Builder(store, showingLogs(store, runner, ui, (maxJobs ?? 1) > 1));
+    const runner = await runnerFromFlags(values, settings, store.layout);
+    const maxJobs = count(values["max-jobs"], "max-jobs") ?? settings.maxJobs;
+    const builder = new Builder(store, showingLogs(store, runner, ui, maxJobs > 1), {
+      system: settings.system,
+      extraPlatforms: settings.extraPlatforms,
+      systemFeatures: location.systemFeatures ?? settings.systemFeatures,
+      maxJobs,
+      cores: settings.cores,
+      postBuildHook: settings.postBuildHook,
+    });
     return await cancellable((t) => ui.line(t), async (signal) => {
       ui.counts.total = readDerivationGraph(store, positionals).size;
       const started = new Set<string>();
       const results = await buildGraph(builder, positionals, {
-        ...opt(maxJobs, "maxJobs"),
+        maxJobs: Math.max(1, maxJobs),
         ...opt(count(values.cores, "cores"), "cores"),
         ...limits,
         signal,

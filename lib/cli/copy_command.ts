@@ -10,8 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Store } from "../store/store.ts";
-import { defaultStoreRoot } from "../store/store_layout.ts";
+import { openStoreFromFlags } from "./store_options.ts";
 import { parseMachines, serveCommandFor } from "../remote/machine_spec.ts";
 import { copyFromHost, copyToHost } from "../remote/copy_paths.ts";
 import { type ServeHostProcess, startServeHost } from "../remote/serve_host_process.ts";
@@ -51,7 +50,7 @@ export const copyCommand: Command = async (args) => {
     connectTimeout: seconds(values["connect-timeout"], "connect-timeout", 30),
     hostTimeout: seconds(values["host-timeout"], "host-timeout", 0),
   };
-  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  const { store } = await openStoreFromFlags(values);
   const say = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
   const direction = values.to ? "to" : "from";
   let host: ServeHostProcess | undefined;
