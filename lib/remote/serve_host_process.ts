@@ -215,6 +215,7 @@ export async function startServeHost(
     const until = async (ms: number) => {
       for (let waited = 0; waited < ms && (!ended || tree.running()); waited += 100) {
         await sleep(100);
+        tree.remember(); // what the host started meanwhile (a build it was starting)
       }
     };
     tree.remember(); // the host and its builds, as they are now

@@ -113,14 +113,14 @@ export async function validIn(root: string, path: string): Promise<boolean> {
   }
 }
 
-/** Pids of processes whose command line contains `token`. */
-export function processesWith(token: string): number[] {
+/** Pids of processes whose command line contains `token` (or is exactly it, with `exact`). */
+export function processesWith(token: string, exact = false): number[] {
   const out: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
     try {
       const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (cmd.includes(token)) out.push(Number(e.name));
+      if (exact ? cmd.trim() === token : cmd.includes(token)) out.push(Number(e.name));
     } catch { /* gone */ }
   }
   return out;

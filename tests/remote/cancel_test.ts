@@ -30,7 +30,7 @@ function nonEmpty(dir: string): boolean {
 
 Deno.test("buildhost build --builders: SIGINT cancels every remote build, leaving no process and no path", async () => {
   using t = tempDir();
-  const token = `sleep 8639${Math.floor(Math.random() * 9)}`;
+  const token = `sleep ${86000 + Math.floor(Math.random() * 399)}`;
   const { client, drvs } = await clientWith(
     t.path,
     `let ${PRELUDE}\nin {
@@ -60,7 +60,8 @@ Deno.test("buildhost build --builders: SIGINT cancels every remote build, leavin
   const output = child.output();
   // both builds are running: one on each host
   while (!(nonEmpty(join(a.root, "nix/var/nix/builds")) && nonEmpty(b.tmp))) await sleep(100);
-  while (processesWith(token).length < 2) await sleep(100);
+  // the builders themselves run: one `sleep` in each host's build
+  while (processesWith(token, true).length < 2) await sleep(100);
   child.kill("SIGINT");
   const r = await output;
   const stderr = new TextDecoder().decode(r.stderr);
@@ -92,7 +93,7 @@ Deno.test("buildhost build --builders: SIGINT cancels every remote build, leavin
 
 Deno.test("buildhost copy: SIGINT while a host does not answer cancels the copy and leaves no process", async () => {
   using t = tempDir();
-  const token = `sleep 8638${Math.floor(Math.random() * 9)}`;
+  const token = `sleep ${85000 + Math.floor(Math.random() * 999)}`;
   const program = join(t.path, "remote-mute");
   Deno.writeTextFileSync(program, `#!/bin/sh\nexec ${token}\n`, { mode: 0o755 });
   const client = join(t.path, "client");
