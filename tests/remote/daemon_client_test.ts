@@ -1,8 +1,7 @@
 /**
  * buildhost's daemon-protocol client (`ssh-ng://`) against real
  * `nix-daemon --stdio` (Nix 2.8): copies both ways, remote builds whose
- * outputs equal Nix's own builds, and `buildhost copy` / `buildhost build
- * --builders` with ssh-ng:// URIs through the stand-in ssh.
+ * outputs equal Nix's own builds.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,9 +11,6 @@ import { buildOnHost } from "../../lib/remote/remote_build.ts";
 import { startDaemonHost } from "../../lib/remote/daemon_host_process.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { nix, NIX_CONFIG, tempDir } from "../_helpers/nix.ts";
-import { runBuildhost } from "../_helpers/buildhost.ts";
-
-const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 
 /** `nix-daemon --stdio` on `root`, as a host. */
 function nixDaemon(root: string, log: (c: Uint8Array) => void = () => {}) {
@@ -136,74 +132,5 @@ Deno.test("buildOnHost() builds over ssh-ng on nix-daemon --stdio, outputs equal
     assert.ok(!ours.isValid(rb.outputs.get("out")!));
   } finally {
     ours.close();
-  }
-});
-
-Deno.test("buildhost copy --to/--from ssh-ng:// hosts running nix-daemon and buildhost", async () => {
-  using t = tempDir();
-  const ours = join(t.path, "ours");
-  const store = await Store.open(ours);
-  const dep = await store.addText("dep.txt", "a dependency\n", []);
-  const top = await store.addText("top.txt", `uses ${dep.path}\n`, [dep.path]);
-  store.close();
-  const env = { ...Deno.env.toObject(), PATH: `${HELPERS}bin:${Deno.env.get("PATH")}`, NIX_CONFIG };
-  for (const program of ["nix-daemon", `${HELPERS}buildhost-cli`]) {
-    const host = join(t.path, `host-${program.length}`);
-    const uri = `ssh-ng://remotehost?remote-program=${program}&remote-store=${host}`;
-    const to = await runBuildhost(["copy", "--store", ours, "--to", uri, top.path], { env });
-    assert.equal(to.code, 0, to.stderr);
-    assert.match(to.stderr, /copied 2 paths/);
-    await nixVerifies(host);
-    const back = join(t.path, `back-${program.length}`);
-    const from = await runBuildhost(["copy", "--store", back, "--from", uri, top.path], { env });
-    assert.equal(from.code, 0, from.stderr);
-    const got = await Store.open(back);
-    try {
-      assert.deepEqual(got.db.allValidPaths(), [dep.path, top.path].sort());
-      assert.deepEqual(await got.verify({ checkContents: true }), []);
-    } finally {
-      got.close();
-    }
-  }
-});
-
-Deno.test("buildhost build --builders with ssh-ng:// machines: a buildhost host and a nix-daemon host", async () => {
-  using t = tempDir();
-  const file = join(t.path, "d.nix");
-  Deno.writeTextFileSync(file, EXPR);
-  const nixRoot = join(t.path, "nix"), client = join(t.path, "client");
-  const hostA = join(t.path, "hostA"), hostB = join(t.path, "hostB");
-  const c = (await nix("nix-instantiate", ["--store", nixRoot, file, "-A", "c"])).text;
-  const closure = (await nix("nix-store", ["--store", nixRoot, "-qR", c])).text.split("\n");
-  const exp = (await nix("nix-store", ["--store", nixRoot, "--export", ...closure])).bytes;
-  const store = await Store.open(client);
-  await store.importExport(new WireReader(ReadableStream.from([exp])));
-  store.close();
-  const env = { ...Deno.env.toObject(), PATH: `${HELPERS}bin:${Deno.env.get("PATH")}`, NIX_CONFIG };
-  const want =
-    (await nix("nix-build", ["--store", nixRoot, "--no-out-link", file, "-A", "c"])).text;
-  for (
-    const uri of [
-      `ssh-ng://hostA?remote-program=${HELPERS}buildhost-cli&remote-store=${hostA}`,
-      `ssh-ng://hostB?remote-program=nix-daemon&remote-store=${hostB}`,
-    ]
-  ) {
-    const ours = await Store.open(client);
-    for (const p of ours.db.allValidPaths().filter((p) => /-ng-(a|c)$/.test(p))) {
-      ours.deletePaths([p]);
-    }
-    ours.close();
-    const r = await runBuildhost(
-      ["build", "--store", client, "--builders", `${uri} x86_64-linux - 1 1`, c],
-      { env },
-    );
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), want, r.stderr);
-    assert.match(r.stderr, /building c\n/);
-  }
-  for (const h of [hostA, hostB]) {
-    const names = [...Deno.readDirSync(join(h, "nix/store"))].map((e) => e.name);
-    assert.ok(names.some((n) => n.endsWith("-ng-c")), `${h} built nothing`);
-    assert.ok(!names.some((n) => n.endsWith(".drv")), `${h} has a .drv`);
   }
 });
