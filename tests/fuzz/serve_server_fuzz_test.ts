@@ -1,0 +1,82 @@
+/**
+ * Fuzzing the serve loop as a whole: whole client streams recorded from
+ * Nix 2.8 (copies to and from the host, remote builds, imports and exports,
+ * queries; with and without `--write`), mutated, fed to a ServeServer over
+ * a store in a temporary directory (no builder: build requests end the
+ * session with an error, as on a host without a sandbox).
+ *
+ * Properties: a session always ends with exit code 0 or 1 and never
+ * throws; the error that ends a session is a typed one (a BuildhostError
+ * subclass), never a stray TypeError or RangeError; after every session the
+ * store holds no temporary, no lock and nothing that is not a valid path,
+ * nothing is written outside the store (not even through a symlink a NAR
+ * makes to a directory outside, which must stay empty), and the store
+ * verifies with its contents rehashed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import fc from "fast-check";
+import { BuildhostError } from "../../lib/errors.ts";
+import { Store } from "../../lib/store/store.ts";
+import { ServeServer } from "../../lib/serve/server.ts";
+import { BufferSink } from "../../lib/wire/wire_writer.ts";
+import { tempDir } from "../_helpers/nix.ts";
+import { sessions } from "./_corpus.ts";
+import { arbChunking, arbMutated, streamOf } from "./_mutate.ts";
+import { fuzz, LONG } from "./_runner.ts";
+
+/** Sessions served by one store before a fresh one (so imports keep importing). */
+const STORE_LIFE = LONG ? 500 : 60;
+
+Deno.test("fuzz: serve loop over a store (mutated Nix 2.8 sessions)", async () => {
+  using work = tempDir("buildhost-fuzz-serve-");
+  const escape = join(work.path, "escape");
+  Deno.mkdirSync(escape);
+  const all = sessions();
+  const corpus = all.map((s) => s.input);
+  let store: Store | undefined;
+  let n = 0;
+  let storeRoot = "";
+  const fresh = async () => {
+    if (store) {
+      assert.deepStrictEqual(await store.verify({ checkContents: true }), []);
+      store.close();
+      await Deno.remove(storeRoot, { recursive: true });
+    }
+    storeRoot = join(work.path, `store-${n}`);
+    store = await Store.open(storeRoot);
+  };
+  const arb = fc.tuple(arbMutated(corpus), fc.boolean(), arbChunking);
+  try {
+    await fuzz("serve loop", arb, async ([m, write, sizes]) => {
+      if (n++ % STORE_LIFE === 0) await fresh();
+      const s = store!;
+      const errors: unknown[] = [];
+      const out = new BufferSink();
+      const { exitCode } = await new ServeServer(s, {
+        write: write || all[m.seedIndex]!.write,
+        log: () => {},
+        onError: (e) => errors.push(e),
+      }).serve(streamOf(m.bytes, sizes), out);
+      assert.ok(exitCode === 0 || exitCode === 1);
+      for (const e of errors) {
+        if (!(e instanceof BuildhostError)) {
+          throw new Error(`an untyped exception ended the session: ${e}`, { cause: e });
+        }
+      }
+      const valid = new Set(s.db.allValidPaths().map((p) => p.slice(s.storeDir.length + 1)));
+      for (const e of Deno.readDirSync(s.layout.realStoreDir)) {
+        assert.ok(valid.has(e.name), `the store holds "${e.name}", which is not a valid path`);
+      }
+      assert.deepStrictEqual([...Deno.readDirSync(escape)], [], "written through a symlink");
+      assert.deepStrictEqual(
+        [...Deno.readDirSync(work.path)].map((e) => e.name).sort(),
+        ["escape", storeRoot.slice(work.path.length + 1)].sort(),
+        "written outside the store",
+      );
+    }, 150);
+    await fresh();
+  } finally {
+    store?.close();
+  }
+});
