@@ -31,10 +31,10 @@ const EDGES: bigint[] = [
   4097n,
   65536n,
   65537n,
-  (1n << 20n),
+  1n << 20n,
   (1n << 20n) + 1n,
   (1n << 22n) + 1n,
-  (64n << 20n),
+  64n << 20n,
   (64n << 20n) + 1n,
   0x7fffffffn,
   0xffffffffn,
@@ -117,7 +117,11 @@ export const arbEdit: fc.Arbitrary<Edit> = fc.oneof(
       delta: fc.integer({ min: -2, max: 2 }),
     }),
   },
-  fc.record({ op: fc.constant("insert" as const), at: pos, bytes: fc.uint8Array({ maxLength: 16 }) }),
+  fc.record({
+    op: fc.constant("insert" as const),
+    at: pos,
+    bytes: fc.uint8Array({ maxLength: 16 }),
+  }),
   fc.record({ op: fc.constant("snippet" as const), at: pos, which: fc.nat(SNIPPETS.length - 1) }),
   fc.record({
     op: fc.constant("delete" as const),
@@ -158,7 +162,12 @@ function concat(...parts: Uint8Array[]): Uint8Array {
  * @param corpus Other inputs, for splices.
  * @param aligned Whether positions of u64s and splices are multiples of 8 (wire formats).
  */
-export function applyEdit(b: Uint8Array, e: Edit, corpus: Uint8Array[], aligned = true): Uint8Array {
+export function applyEdit(
+  b: Uint8Array,
+  e: Edit,
+  corpus: Uint8Array[],
+  aligned = true,
+): Uint8Array {
   const n = b.length;
   const at = n === 0 ? 0 : e.at % (n + 1);
   const align = (x: number) => (aligned ? x - (x % 8) : x);

@@ -113,7 +113,7 @@ export interface FuzzSummary {
 export async function fuzz<T>(
   name: string,
   arb: fc.Arbitrary<T>,
-  check: (value: T) => Promise<void>,
+  check: (value: T) => Promise<void> | void,
   brief: number,
 ): Promise<FuzzSummary> {
   const numRuns = runs(brief);

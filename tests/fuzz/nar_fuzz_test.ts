@@ -15,9 +15,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
 import { NarError } from "../../lib/nar/nar_error.ts";
-import { type NarEntry, narEntries } from "../../lib/nar/nar_reader.ts";
+import { narEntries, type NarEntry } from "../../lib/nar/nar_reader.ts";
 import { type NarNode, writeNar } from "../../lib/nar/nar_writer.ts";
-import { RestoreError, removeTree, restorePath } from "../../lib/store/restore_path.ts";
+import { removeTree, RestoreError, restorePath } from "../../lib/store/restore_path.ts";
 import { dumpPath } from "../../lib/store/dump_path.ts";
 import { tempDir } from "../_helpers/nix.ts";
 import { collect, treeArb, treeNode } from "../nar/_trees.ts";
@@ -59,7 +59,12 @@ async function treeOf(entries: AsyncIterable<NarEntry>): Promise<Node | undefine
 function nodeOf(n: Node): NarNode {
   switch (n.type) {
     case "regular":
-      return { type: "regular", executable: n.executable, size: n.data.length, contents: () => [n.data] };
+      return {
+        type: "regular",
+        executable: n.executable,
+        size: n.data.length,
+        contents: () => [n.data],
+      };
     case "symlink":
       return n;
     case "directory":
@@ -105,7 +110,11 @@ Deno.test("fuzz: NAR restore into a temporary directory (mutated NARs)", async (
         assert.deepStrictEqual(await bytesOf(dumpPath(target)), m.bytes);
       } else {
         assert.ok(m.edits > 0, `a real NAR failed: ${r.error.message}`);
-        await assert.rejects(Deno.lstat(target), Deno.errors.NotFound, "a failed restore left files");
+        await assert.rejects(
+          Deno.lstat(target),
+          Deno.errors.NotFound,
+          "a failed restore left files",
+        );
       }
     } finally {
       await removeTree(target);

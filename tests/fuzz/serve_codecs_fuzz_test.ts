@@ -82,7 +82,11 @@ Deno.test("fuzz: serve handshake, both sides (mutated Nix 2.8 hellos)", async ()
   await fuzz("serve handshake", arb, async ([serverSide, c, s, sizes]) => {
     if (serverSide) {
       const sink = new BufferSink();
-      const { result } = await readAll(c.bytes, sizes, (r) => serverHandshake(r, new WireWriter(sink)));
+      const { result } = await readAll(
+        c.bytes,
+        sizes,
+        (r) => serverHandshake(r, new WireWriter(sink)),
+      );
       if (result.ok) {
         assert.ok(result.value.version >= 0x200 && result.value.version <= 0x2ff);
         assert.ok(result.value.version <= result.value.peerVersion);
