@@ -243,12 +243,16 @@ export const arbChunking: fc.Arbitrary<number[]> = fc.oneof(
   fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 6 }),
 );
 
-/** A web stream of `bytes` cut in chunks whose sizes cycle through `sizes`. */
+/**
+ * A web stream of `bytes` cut in chunks whose sizes cycle through `sizes`;
+ * after the first 1024 chunks the rest comes in 64 KiB chunks (a large file
+ * cut in single bytes would only be slow).
+ */
 export function streamOf(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
-    const n = Math.max(1, sizes[i % sizes.length]!);
+    const n = i < 1024 ? Math.max(1, sizes[i % sizes.length]!) : 65536;
     chunks.push(bytes.slice(at, at + n));
     at += n;
   }

@@ -93,7 +93,7 @@ Deno.test("fuzz: NAR reader (mutated nix-store --dump NARs)", async () => {
     }
     assert.ok(r.value, "a NAR without a root");
     assert.deepStrictEqual(await bytesOf(writeNar(nodeOf(r.value))), m.bytes);
-  }, 400);
+  }, 200);
 });
 
 Deno.test("fuzz: NAR restore into a temporary directory (mutated NARs)", async () => {
@@ -125,5 +125,5 @@ Deno.test("fuzz: NAR restore into a temporary directory (mutated NARs)", async (
       expected,
       "written outside the target",
     );
-  }, 200);
+  }, 100);
 });

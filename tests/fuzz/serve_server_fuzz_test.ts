@@ -74,7 +74,7 @@ Deno.test("fuzz: serve loop over a store (mutated Nix 2.8 sessions)", async () =
         ["escape", storeRoot.slice(work.path.length + 1)].sort(),
         "written outside the store",
       );
-    }, 150);
+    }, 100);
     await fresh();
   } finally {
     store?.close();
