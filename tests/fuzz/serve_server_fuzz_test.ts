@@ -1,7 +1,8 @@
 /**
  * Fuzzing the serve loop as a whole: whole client streams recorded from
  * Nix 2.8 (copies to and from the host, remote builds, imports and exports,
- * queries; with and without `--write`), mutated, fed to a ServeServer over
+ * queries; with and without `--write`) and sessions adding NARs made by
+ * `nix-store --dump`, mutated, fed to a ServeServer over
  * a store in a temporary directory (no builder: build requests end the
  * session with an error, as on a host without a sandbox).
  *
@@ -21,9 +22,52 @@ import { Store } from "../../lib/store/store.ts";
 import { ServeServer } from "../../lib/serve/server.ts";
 import { BufferSink } from "../../lib/wire/wire_writer.ts";
 import { tempDir } from "../_helpers/nix.ts";
-import { sessions } from "./_corpus.ts";
+import { Hash } from "../../lib/hash/hash.ts";
+import { writeClientHello } from "../../lib/serve/handshake.ts";
+import { writeRequest } from "../../lib/serve/requests.ts";
+import { dumpedNars, encode, type Session, sessions } from "./_corpus.ts";
 import { arbChunking, arbMutated, streamOf } from "./_mutate.ts";
 import { fuzz, LONG } from "./_runner.ts";
+
+/**
+ * Sessions that add NARs made by `nix-store --dump` (one holds a symlink to
+ * `escape`, outside the store) with AddToStoreNar, then query and dump them.
+ */
+async function narSessions(work: string, escape: string): Promise<Session[]> {
+  const nars = await dumpedNars(work, escape);
+  Deno.removeSync(join(work, "trees"), { recursive: true });
+  const out: Session[] = [];
+  for (const [i, nar] of nars.entries()) {
+    const path = `/nix/store/${"0123456789abcdfghijklmnpqrsvwxyz".slice(i)}${
+      "0".repeat(i)
+    }-nar-${i}`;
+    const head = await encode((w) => {
+      writeClientHello(w, 0x207);
+      writeRequest(w, {
+        command: "AddToStoreNar",
+        header: {
+          path,
+          narHash: Hash.of("sha256", nar),
+          references: [],
+          registrationTime: 1,
+          narSize: nar.length,
+          ultimate: false,
+          sigs: [],
+        },
+      }, 0x207);
+    });
+    const tail = await encode((w) => {
+      writeRequest(w, { command: "QueryPathInfos", paths: [path] }, 0x207);
+      writeRequest(w, { command: "DumpStorePath", path }, 0x207);
+    });
+    const input = new Uint8Array(head.length + nar.length + tail.length);
+    input.set(head);
+    input.set(nar, head.length);
+    input.set(tail, head.length + nar.length);
+    out.push({ name: `nar-${i}`, input, output: new Uint8Array(0), write: true });
+  }
+  return out;
+}
 
 /** Sessions served by one store before a fresh one (so imports keep importing). */
 const STORE_LIFE = LONG ? 500 : 60;
@@ -32,7 +76,7 @@ Deno.test("fuzz: serve loop over a store (mutated Nix 2.8 sessions)", async () =
   using work = tempDir("buildhost-fuzz-serve-");
   const escape = join(work.path, "escape");
   Deno.mkdirSync(escape);
-  const all = sessions();
+  const all = [...sessions(), ...await narSessions(work.path, escape)];
   const corpus = all.map((s) => s.input);
   let store: Store | undefined;
   let n = 0;
@@ -59,6 +103,9 @@ Deno.test("fuzz: serve loop over a store (mutated Nix 2.8 sessions)", async () =
         onError: (e) => errors.push(e),
       }).serve(streamOf(m.bytes, sizes), out);
       assert.ok(exitCode === 0 || exitCode === 1);
+      if (m.edits === 0 && all[m.seedIndex]!.name.startsWith("nar-")) {
+        assert.equal(exitCode, 0, `an unmutated NAR session failed: ${errors[0]}`);
+      }
       for (const e of errors) {
         if (!(e instanceof BuildhostError)) {
           throw new Error(`an untyped exception ended the session: ${e}`, { cause: e });
