@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
 import { encodeDerivation } from "../../lib/derivation/aterm_writer.ts";
 import { DerivationError } from "../../lib/derivation/derivation_error.ts";
+import { applyNixConfig, configValue, NixConfigError } from "../../lib/cli/nix_config.ts";
 
 const enc = new TextEncoder();
 const OUT = "/nix/store/ffffffffffffffffffffffffffffffff-x";
@@ -38,4 +39,26 @@ Deno.test("parseDerivation() refuses a fixed output whose path cannot be compute
   // The same output with a valid name parses and prints back.
   const ok = parseDerivation(enc.encode(text.replace('"o t"', '"ot"')), { name: "x" });
   assert.equal(parseDerivation(encodeDerivation(ok), { name: "x" }).outputs.size, 1);
+});
+
+Deno.test("applyNixConfig() refuses an include cycle (it overflowed the stack)", () => {
+  const files: Record<string, string> = { "/etc/nix/a.conf": "include nix.conf\n" };
+  const read = (p: string) => (p === "/etc/nix/nix.conf" ? "include a.conf\n" : files[p]);
+  assert.throws(
+    () => applyNixConfig(new Map(), "include a.conf\n", "/etc/nix/nix.conf", { readFile: read }),
+    (e) => {
+      assert.ok(e instanceof NixConfigError, String(e));
+      assert.match(
+        e.message,
+        /file '\/etc\/nix\/nix.conf' included from '\/etc\/nix\/a.conf' includes itself/,
+      );
+      return true;
+    },
+  );
+  // A file included twice, but not from itself, is fine.
+  const config = new Map();
+  applyNixConfig(config, "include a.conf\ninclude a.conf\n", "/etc/nix/nix.conf", {
+    readFile: (p) => (p === "/etc/nix/a.conf" ? "extra-system-features = kvm\n" : undefined),
+  });
+  assert.equal(configValue(config, "system-features"), "kvm kvm");
 });
