@@ -135,7 +135,8 @@ function apply(
     if (tokens[1] !== "=") {
       throw new NixConfigError(`illegal configuration line '${raw}' in '${source}'`);
     }
-    const name = ALIASES[tokens[0]!] ?? tokens[0]!, value = tokens.slice(2).join(" ");
+    const name = Object.hasOwn(ALIASES, tokens[0]!) ? ALIASES[tokens[0]!]! : tokens[0]!,
+      value = tokens.slice(2).join(" ");
     if (name.startsWith("extra-") && !EXTRA_NAMED.has(name)) {
       const base = name.slice("extra-".length);
       const s = config.get(base) ?? { extra: [] };

@@ -7,6 +7,7 @@ import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
 import { encodeDerivation } from "../../lib/derivation/aterm_writer.ts";
 import { DerivationError } from "../../lib/derivation/derivation_error.ts";
 import { applyNixConfig, configValue, NixConfigError } from "../../lib/cli/nix_config.ts";
+import { parseStoreUrl, StoreUrlError } from "../../lib/store/store_url.ts";
 
 const enc = new TextEncoder();
 const OUT = "/nix/store/ffffffffffffffffffffffffffffffff-x";
@@ -61,4 +62,19 @@ Deno.test("applyNixConfig() refuses an include cycle (it overflowed the stack)",
     readFile: (p) => (p === "/etc/nix/a.conf" ? "extra-system-features = kvm\n" : undefined),
   });
   assert.equal(configValue(config, "system-features"), "kvm kvm");
+});
+
+Deno.test('applyNixConfig() takes "constructor" as a setting name like any other (it threw a TypeError)', () => {
+  const config = new Map();
+  applyNixConfig(config, "constructor\t=", "/etc/nix/nix.conf", { readFile: () => undefined });
+  assert.deepEqual([...config], [["constructor", { value: "", extra: [] }]]);
+});
+
+Deno.test('parseStoreUrl() refuses "constructor" and "__proto__" as unknown settings (they were dropped)', () => {
+  for (const name of ["constructor", "__proto__", "toString"]) {
+    assert.throws(
+      () => parseStoreUrl(`local?${name}=x`, "/"),
+      (e) => e instanceof StoreUrlError && e.message.includes(`unknown setting '${name}'`),
+    );
+  }
 });
