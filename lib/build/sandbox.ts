@@ -37,6 +37,7 @@ import { dirname, isAbsolute, normalize } from "node:path";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { mountOf, readHostMounts, remountOptions } from "./host_mounts.ts";
+import { locateOutput } from "./output_location.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import {
@@ -816,12 +817,9 @@ async function supervise(
 
   const moved: string[] = [];
   for (const [logical, physical] of outputs) {
-    const at = o.rootDir + logical;
-    try {
-      Deno.lstatSync(at);
-    } catch {
-      continue;
-    }
+    // Never through a symlink the builder put on the way (it owns the root).
+    const at = locateOutput(o.rootDir, logical);
+    if (at === undefined) continue;
     await moveTree(at, physical);
     moved.push(logical);
   }

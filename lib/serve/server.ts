@@ -230,7 +230,7 @@ export class ServeServer {
           const result = await this.#whileConnected(
             r,
             options,
-            (o) => this.#builder().build(req.drvPath, req.drv, o),
+            (o) => this.#builder().build(req.drvPath, req.drv, { ...o, inMemory: true }),
           );
           writeBuildResult(w, await this.#serveResult(result, req.drv), version, codec);
           break;
@@ -256,7 +256,10 @@ export class ServeServer {
 
   /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
   async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
-    const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
+    // Like Nix, only the outputs this build registered (not those valid before).
+    const built = [...result.builtOutputs]
+      .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     const hashes = built.length > 0
       ? (await new HashModulo(() => {
         throw new ServeError("input derivations are not sent with BuildDerivation");
