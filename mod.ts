@@ -92,4 +92,6 @@ export * from "./lib/daemon/daemon_server.ts";
 export * from "./lib/remote/remote_client.ts";
 export * from "./lib/remote/daemon_client.ts";
 export * from "./lib/remote/daemon_host_process.ts";
+export * from "./lib/remote/host_process.ts";
+export * from "./lib/remote/machine_host.ts";
 export * from "./lib/build/signal_text.ts";

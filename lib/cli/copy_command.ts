@@ -1,7 +1,8 @@
 /**
  * `buildhost copy --to URI PATH... | --from URI PATH... [--store ROOT]`:
- * copy the closures of store paths to or from a serve host (an `ssh://`
- * URI as Nix writes it, e.g. `ssh://b1?remote-program=buildhost`), sending
+ * copy the closures of store paths to or from a host (an `ssh://` URI as
+ * Nix writes it, e.g. `ssh://b1?remote-program=buildhost`, over the serve
+ * protocol, or an `ssh-ng://` URI, over the daemon protocol), sending
  * or fetching only what the other side lacks. One line per path copied on
  * stderr. `--connect-timeout S` (default 30) and `--host-timeout S` (default
  * none) as for `buildhost build`; SIGINT/SIGTERM cancel the copy (a path
@@ -11,9 +12,10 @@
  */
 import { parseArgs } from "node:util";
 import { openStoreFromFlags } from "./store_options.ts";
-import { parseMachines, serveCommandFor } from "../remote/machine_spec.ts";
+import { parseMachines } from "../remote/machine_spec.ts";
 import { copyFromHost, copyToHost } from "../remote/copy_paths.ts";
-import { type ServeHostProcess, startServeHost } from "../remote/serve_host_process.ts";
+import { startMachineHost } from "../remote/machine_host.ts";
+import type { RemoteHostProcess } from "../remote/remote_client.ts";
 import { type Command, UsageError } from "./command.ts";
 
 const USAGE = "usage: buildhost copy (--to URI | --from URI) PATH... [--store ROOT] " +
@@ -53,7 +55,7 @@ export const copyCommand: Command = async (args) => {
   const { store } = await openStoreFromFlags(values);
   const say = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
   const direction = values.to ? "to" : "from";
-  let host: ServeHostProcess | undefined;
+  let host: RemoteHostProcess | undefined;
   let cancelledBy: Deno.Signal | undefined;
   const abort = new AbortController();
   let cancelled: Promise<void> | undefined;
@@ -69,7 +71,7 @@ export const copyCommand: Command = async (args) => {
     return [sig, on] as const;
   });
   try {
-    host = await startServeHost(serveCommandFor(machine, undefined, timeouts), {
+    host = await startMachineHost(machine, {
       host: uri,
       ...timeouts,
       signal: abort.signal,

@@ -1,16 +1,21 @@
 /**
  * Run a host's daemon-protocol program (`ssh HOST 'nix-daemon --stdio'`, or
- * `buildhost --stdio` locally) and open a session with it.
+ * `buildhost --stdio` locally) and open a session with it, watched as any
+ * host process is (connect and host timeouts, lost host, cancel: see
+ * `host_process.ts`).
  *
  * @module
  */
-import { RemoteError } from "./remote_error.ts";
 import { DaemonClient } from "./daemon_client.ts";
-import type { RemoteHostProcess } from "./remote_client.ts";
+import { type HostProcess, type HostProcessOptions, startHostProcess } from "./host_process.ts";
 
 /** A running daemon-protocol program and its session. */
-export interface DaemonHostProcess extends RemoteHostProcess {
-  client: DaemonClient;
+export type DaemonHostProcess = HostProcess<DaemonClient>;
+
+/** Options of {@linkcode startDaemonHost}. */
+export interface DaemonHostOptions extends HostProcessOptions {
+  /** The store directory. */
+  storeDir?: string;
 }
 
 /**
@@ -18,51 +23,22 @@ export interface DaemonHostProcess extends RemoteHostProcess {
  * Its stderr (ssh's messages) and the session's log messages go to `log`.
  *
  * @param command The program and its arguments.
- * @param options Log sink, host name for messages, store directory.
+ * @param options Log sink, host name for messages, store directory,
+ *   timeouts, cancellation.
  * @returns The session; `close()` ends it and returns the exit code.
+ * @throws {HostLostError} The program cannot be started, does not speak the
+ *   protocol, or does not finish the handshake in time.
  */
-export async function startDaemonHost(
+export function startDaemonHost(
   command: string[],
-  options: { log?: (chunk: Uint8Array) => void; host?: string; storeDir?: string } = {},
+  options: DaemonHostOptions = {},
 ): Promise<DaemonHostProcess> {
-  const host = options.host ?? command.join(" ");
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(command[0]!, {
-      args: command.slice(1),
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (e) {
-    throw new RemoteError(host, "start the daemon host", (e as Error).message);
-  }
-  const log = options.log ?? ((c: Uint8Array) => void Deno.stderr.writeSync(c));
   const encoder = new TextEncoder();
-  const logged = (async () => {
-    for await (const chunk of child.stderr) log(chunk);
-  })();
-  let client: DaemonClient;
-  try {
-    client = await DaemonClient.connect({ readable: child.stdout, writable: child.stdin }, {
+  return startHostProcess(command, "daemon", async (transport, { host, log }) => ({
+    client: await DaemonClient.connect(transport, {
       host,
       log: (text) => log(encoder.encode(text)),
       ...(options.storeDir ? { storeDir: options.storeDir } : {}),
-    });
-  } catch (e) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await child.status;
-    await logged;
-    if (e instanceof RemoteError) throw e;
-    throw new RemoteError(host, "open a daemon session", (e as Error).message);
-  }
-  const close = async () => {
-    await client.close();
-    const status = await child.status;
-    await logged;
-    return status.code;
-  };
-  return { client, close, [Symbol.asyncDispose]: async () => void await close() };
+    }),
+  }), options);
 }

@@ -33,13 +33,13 @@ import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { ServeBuildOptions } from "../serve/build_options.ts";
 import { isBuildSuccess, type ServeBuildStatus } from "../serve/build_result.ts";
 import type { Machine, SessionTimeouts } from "./machine_spec.ts";
-import { serveCommandFor } from "./machine_spec.ts";
 import { basicDerivationFor, buildOnHost } from "./remote_build.ts";
 import type { CopyReport } from "./copy_paths.ts";
 import { isHostLoss } from "./host_lost_error.ts";
 import { RemoteError } from "./remote_error.ts";
 import { LogLines } from "./log_lines.ts";
-import { type ServeHostProcess, startServeHost } from "./serve_host_process.ts";
+import { startMachineHost } from "./machine_host.ts";
+import type { RemoteHostProcess } from "./remote_client.ts";
 
 /** One try of a derivation on a machine that was lost. */
 export interface BuildAttempt {
@@ -80,9 +80,9 @@ export type MachineBuildEvent =
 export interface MachineBuildOptions extends Partial<ServeBuildOptions>, SessionTimeouts {
   /**
    * Open a session with a machine, its stderr going to `log` (default: ssh
-   * to it, see `serveCommandFor`, with the timeouts).
+   * to it, see `startMachineHost`, with the timeouts).
    */
-  connect?: (machine: Machine, log: (chunk: Uint8Array) => void) => Promise<ServeHostProcess>;
+  connect?: (machine: Machine, log: (chunk: Uint8Array) => void) => Promise<RemoteHostProcess>;
   /** Gets each line of each build's log (default: this process's stderr, prefixed). */
   logLine?: (drvPath: string, machine: Machine, line: string) => void;
   /** Keep each build's log in the store's log directory (default true). */
@@ -206,8 +206,7 @@ export async function buildOnMachines(
   };
   const connect = options.connect ??
     ((m: Machine, log: (chunk: Uint8Array) => void) =>
-      startServeHost(serveCommandFor(m, undefined, timeouts), {
-        host: m.uri,
+      startMachineHost(m, {
         log,
         ...timeouts,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -231,7 +230,7 @@ export async function buildOnMachines(
 
   const results = new Map<string, MachineBuildOutcome>();
   const running = new Map<string, Promise<void>>();
-  const sessions = new Set<ServeHostProcess>();
+  const sessions = new Set<RemoteHostProcess>();
   const load = new Map<Machine, number>(machines.map((m) => [m, 0]));
   /** Lost attempts of each derivation, and when it may go back to a machine it tried. */
   const attempts = new Map<string, BuildAttempt[]>();
@@ -266,7 +265,7 @@ export async function buildOnMachines(
       kept?.write(chunk);
       lines.push(chunk);
     };
-    let session: ServeHostProcess | undefined;
+    let session: RemoteHostProcess | undefined;
     try {
       if (machine === local) {
         const r = await options.local!.build(

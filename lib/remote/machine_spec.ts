@@ -166,7 +166,8 @@ export function sshTimeoutOptions(sshOpts: string, timeouts: SessionTimeouts): s
 
 /**
  * The command that opens a serve session with a machine: ssh to it (with
- * `NIX_SSHOPTS`, as Nix), running its remote program with `--serve --write`.
+ * `NIX_SSHOPTS`, as Nix), running its remote program with `--serve --write`;
+ * `localhost` runs it here with `sh -c`, without ssh, as Nix does.
  *
  * @param machine The machine.
  * @param sshOpts `NIX_SSHOPTS` (default: this process's).
@@ -186,6 +187,44 @@ export function serveCommandFor(
   sshOpts: string = Deno.env.get("NIX_SSHOPTS") ?? "",
   timeouts?: SessionTimeouts,
 ): string[] {
+  return sshCommandFor({ ...machine, protocol: "ssh" }, sshOpts, timeouts);
+}
+
+/**
+ * The command that opens a daemon-protocol session with an `ssh-ng://`
+ * machine, as Nix runs it: `ssh HOST -x -a [-i KEY] [NIX_SSHOPTS]
+ * [timeouts] -- 'P --stdio [--store R]'` (P defaults to `nix-daemon`);
+ * `localhost` runs the command here with `sh -c`, without ssh.
+ *
+ * @param machine The machine.
+ * @param sshOpts Extra ssh options, split on whitespace (default: `$NIX_SSHOPTS`).
+ * @param timeouts With a connect timeout, ssh's `ConnectTimeout`; keepalives.
+ * @returns The program and its arguments.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { daemonCommandFor, parseMachines } from "./machine_spec.ts";
+ * const [m] = parseMachines("ssh-ng://b1?remote-store=/srv/s");
+ * assert.deepEqual(daemonCommandFor(m!, ""), ["ssh", "b1", "-x", "-a", "--", "nix-daemon --stdio --store '/srv/s'"]);
+ * const [l] = parseMachines("ssh-ng://localhost?remote-program=buildhost");
+ * assert.deepEqual(daemonCommandFor(l!, ""), ["sh", "-c", "buildhost --stdio"]);
+ * ```
+ */
+export function daemonCommandFor(
+  machine: Machine,
+  sshOpts: string = Deno.env.get("NIX_SSHOPTS") ?? "",
+  timeouts?: SessionTimeouts,
+): string[] {
+  return sshCommandFor({ ...machine, protocol: "ssh-ng" }, sshOpts, timeouts);
+}
+
+function sshCommandFor(
+  machine: Machine,
+  sshOpts: string,
+  timeouts?: SessionTimeouts,
+): string[] {
+  if (machine.host === "localhost") return ["sh", "-c", remoteCommand(machine)];
   return [
     "ssh",
     machine.host,

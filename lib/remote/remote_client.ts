@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { RemoteError } from "./remote_error.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
@@ -47,4 +48,8 @@ export interface RemoteHostProcess extends AsyncDisposable {
   client: RemoteClient;
   /** End the session and wait for the program; its exit code. */
   close(): Promise<number>;
+  /** Why the host was lost, once it is (undefined while it is alive). */
+  readonly lostReason?: RemoteError | undefined;
+  /** Cancel the session, ending the program and what it started. */
+  cancel?(graceMs?: number): Promise<void>;
 }
