@@ -35,7 +35,14 @@ import { nixSandboxRunner } from "../build/sandbox_runner.ts";
 import { parseSandboxPaths } from "../build/sandbox_paths.ts";
 import { loadNixConfig, nixConfigFiles, nixSettings } from "./nix_settings.ts";
 import { formatProtocolVersion } from "../serve/protocol.ts";
-import { parseMachines, serveCommandFor } from "../remote/machine_spec.ts";
+import { formatWorkerVersion } from "../worker_protocol/protocol.ts";
+import {
+  type Machine,
+  parseMachines,
+  remoteCommand,
+  serveCommandFor,
+} from "../remote/machine_spec.ts";
+import { startDaemonHost } from "../remote/daemon_host_process.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 
@@ -518,29 +525,38 @@ function checkNixConfig(): DoctorCheck {
   }
 }
 
-async function checkRemote(uri: string): Promise<DoctorCheck> {
-  const name = `remote ${uri}`;
-  const [machine] = parseMachines(uri);
-  if (!machine || !uri.startsWith("ssh://")) {
-    throw new UsageError(`${USAGE}\n(bad --remote ${uri})`);
-  }
+/** The daemon-protocol (`ssh-ng://`) twin of an `ssh://` machine: `nix-store` pairs with `nix-daemon`. */
+function daemonTwin(machine: Machine): Machine {
+  const program = machine.remoteProgram;
+  return {
+    ...machine,
+    protocol: "ssh-ng",
+    remoteProgram: program.replace(/(^|\/)nix-store$/, "$1nix-daemon"),
+  };
+}
+
+async function checkSession(uri: string, machine: Machine): Promise<DoctorCheck> {
+  const daemon = machine.protocol === "ssh-ng";
+  const name = `remote ${uri}${daemon ? " (ssh-ng)" : ""}`;
   const [ssh, host, ...rest] = serveCommandFor(machine);
   const command = [ssh!, host!, "-o", "BatchMode=yes", ...rest];
   const log: string[] = [];
   const decoder = new TextDecoder();
+  const onLog = (c: Uint8Array) => void log.push(decoder.decode(c, { stream: true }));
   try {
-    await using session = await startServeHost(command, {
-      host: uri,
-      log: (c) => void log.push(decoder.decode(c, { stream: true })),
-    });
-    await session.client.queryValidPaths([]);
-    const version = formatProtocolVersion(session.client.version);
-    return {
-      status: "ok",
-      name,
-      detail:
-        `a serve session opened (\`${machine.remoteProgram} --serve --write\`, protocol ${version})`,
-    };
+    let detail: string;
+    if (daemon) {
+      await using session = await startDaemonHost(command, { host: uri, log: onLog });
+      await session.client.queryValidPaths([]);
+      detail = `a daemon session opened (\`${remoteCommand(machine)}\`, protocol ` +
+        `${formatWorkerVersion(session.client.version)})`;
+    } else {
+      await using session = await startServeHost(command, { host: uri, log: onLog });
+      await session.client.queryValidPaths([]);
+      detail = `a serve session opened (\`${remoteCommand(machine)}\`, protocol ` +
+        `${formatProtocolVersion(session.client.version)})`;
+    }
+    return { status: "ok", name, detail };
   } catch (e) {
     const said = log.join("").trim().split("\n").slice(-3).join(" | ");
     return {
@@ -553,6 +569,20 @@ async function checkRemote(uri: string): Promise<DoctorCheck> {
         "(buildhost doctor there says)",
     };
   }
+}
+
+/**
+ * Sessions on a remote host: for `ssh://`, a serve session and a daemon
+ * session with the same program (`nix-daemon` for `nix-store`); for
+ * `ssh-ng://`, a daemon session.
+ */
+async function checkRemote(uri: string): Promise<DoctorCheck[]> {
+  const [machine] = parseMachines(uri);
+  if (!machine || !(uri.startsWith("ssh://") || uri.startsWith("ssh-ng://"))) {
+    throw new UsageError(`${USAGE}\n(bad --remote ${uri})`);
+  }
+  if (machine.protocol === "ssh-ng") return [await checkSession(uri, machine)];
+  return [await checkSession(uri, machine), await checkSession(uri, daemonTwin(machine))];
 }
 
 /** `buildhost doctor ...` */
@@ -583,7 +613,9 @@ export const doctorCommand: Command = async (args) => {
   }
   await say(await checkSandboxBuild(tools));
   await say(checkNixConfig());
-  for (const uri of values.remote) await say(await checkRemote(uri));
+  for (const uri of values.remote) {
+    for (const check of await checkRemote(uri)) await say(check);
+  }
   await printOut(
     failed.length === 0
       ? "doctor: this machine can be a build host\n"

@@ -183,7 +183,7 @@ Deno.test("buildhost doctor checks buildhost on the ssh PATH by running it with 
   assert.match(detail2, new RegExp(`^${bin}/buildhost does not run with only PATH=${bin}: .*deno`));
 });
 
-Deno.test("buildhost doctor --remote opens a serve session on the host, or says why not", async () => {
+Deno.test("buildhost doctor --remote opens a serve and a daemon session on the host, or says why not", async () => {
   using t = tempDir();
   const store = join(t.path, "store");
   const good = `ssh://b1?remote-program=${HELPERS}remote-buildhost`;
@@ -203,11 +203,19 @@ Deno.test("buildhost doctor --remote opens a serve session on the host, or says 
     "ok",
     `a serve session opened (\`${HELPERS}remote-buildhost --serve --write\`, protocol 2.7)`,
   ]);
+  assert.deepEqual(got.get(`remote ${good} (ssh-ng)`), [
+    "ok",
+    `a daemon session opened (\`${HELPERS}remote-buildhost --stdio\`, protocol 1.38)`,
+  ]);
+  assert.equal(got.get(`remote ${bad} (ssh-ng)`)?.[0], "FAIL");
   const [status, detail] = got.get(`remote ${bad}`)!;
   assert.equal(status, "FAIL");
   assert.match(detail, /no-such-buildhost: not found/);
   assert.match(detail, /check that `ssh b2` logs in without a prompt and that no-such-buildhost/);
-  assert.match(r.stdout, /failed: remote ssh:\/\/b2\?remote-program=no-such-buildhost\n$/);
+  assert.match(
+    r.stdout,
+    /failed: remote ssh:\/\/b2\?remote-program=no-such-buildhost, remote ssh:\/\/b2\?remote-program=no-such-buildhost \(ssh-ng\)\n$/,
+  );
   // The session really reached the remote store.
   assert.ok(Deno.statSync(join(t.path, "remote/nix/var/nix/db/db.sqlite")).isFile);
 });

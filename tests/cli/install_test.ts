@@ -11,6 +11,14 @@ import { join } from "node:path";
 import { Hash } from "../../lib/hash/hash.ts";
 import { SERVE_MAGIC_1, SERVE_MAGIC_2, ServeCommand } from "../../lib/serve/protocol.ts";
 import { Store } from "../../lib/store/store.ts";
+import {
+  OLDEST_WORKER_VERSION,
+  Stderr,
+  WORKER_MAGIC_1,
+  WORKER_MAGIC_2,
+  WORKER_PROTOCOL_VERSION,
+  WorkerOp,
+} from "../../lib/worker_protocol/protocol.ts";
 import { nix, tempDir } from "../_helpers/nix.ts";
 import { startSshd } from "../_helpers/sshd.ts";
 
@@ -173,6 +181,34 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     const r = await minimal(prefix, ["--serve", "--write", "--store", store], hello);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.bytes, concat([u64(SERVE_MAGIC_2), u64(0x207), u64(1), wireString(path)]));
+  });
+
+  await t.step("daemon-protocol handshake and IsValidPath with env -i (ssh-ng)", async () => {
+    const listed = await minimal(prefix, ["store", "ls", "--store", store]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const path = listed.stdout.trim();
+    // A Nix 2.3 client (1.21): magic, version, CPU affinity (none), reserve space (no); then
+    // IsValidPath. nix-daemon --stdio answers these bytes too, with its own version.
+    const hello = concat([
+      u64(WORKER_MAGIC_1),
+      u64(OLDEST_WORKER_VERSION),
+      u64(0),
+      u64(0),
+      u64(WorkerOp.IsValidPath),
+      wireString(path),
+    ]);
+    const r = await minimal(prefix, ["--stdio", "--store", store], hello);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      r.bytes,
+      concat([
+        u64(WORKER_MAGIC_2),
+        u64(WORKER_PROTOCOL_VERSION),
+        u64(Stderr.LAST),
+        u64(Stderr.LAST),
+        u64(1),
+      ]),
+    );
   });
 
   await t.step("the hashing worker is part of the install", async () => {
