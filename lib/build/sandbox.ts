@@ -13,7 +13,8 @@
  * - `/` is the physical `rootDir` (mode 0750): `/tmp` (1777), `/etc` with
  *   `passwd`, `group`, and `hosts` (or, with network, `nsswitch.conf` and
  *   the host's `resolv.conf`, `services`, `hosts`), the store directory
- *   (1775) holding only the inputs, `/build` = the physical `buildDir`,
+ *   (1775) holding only the inputs, `/build` = the physical `buildDir`
+ *   (made mode 0700, as Nix creates its build directory),
  *   a minimal `/dev` (`full`, `kvm`, `null`, `random`, `tty`, `urandom`,
  *   `zero`, a private `/dev/shm` and `/dev/pts`), a fresh `/proc`, and the
  *   extra `sandboxPaths`.
@@ -49,7 +50,8 @@ import {
   SANDBOX_UID,
 } from "./sandbox_files.ts";
 import { type BindSpec, type MountOp, mountPlan } from "./sandbox_mounts.ts";
-import { helperScript, setupScript, tailScript } from "./sandbox_script.ts";
+import { helperScript, type SandboxFaults, setupScript, tailScript } from "./sandbox_script.ts";
+export type { SandboxFaults } from "./sandbox_script.ts";
 import { nixSeccompFilter, type SeccompArch } from "./seccomp_filter.ts";
 
 /** A store path the builder may read: where it appears and where it is. */
@@ -157,6 +159,8 @@ export interface SandboxOptions {
   log: (chunk: Uint8Array) => void | Promise<void>;
   /** Host programs (default: found in `/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`). */
   tools?: Partial<SandboxTools>;
+  /** Rare orderings forced for tests (see {@linkcode SandboxFaults}); never in normal use. */
+  faults?: SandboxFaults;
 }
 
 /** How a sandboxed run ended. */
@@ -179,6 +183,8 @@ export interface SandboxResult {
 
 const SEARCH_PATH = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 const PROTOCOL = "buildhost-sandbox: ";
+/** How long to keep reading the log and stderr after bubblewrap exited. */
+const EXIT_GRACE_MS = 2000;
 
 function exists(path: string): boolean {
   try {
@@ -569,6 +575,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
   if (!Deno.statSync(o.buildDir).isDirectory) {
     throw new SandboxError("check the options", `build directory ${o.buildDir} is not a directory`);
   }
+  Deno.chmodSync(o.buildDir, 0o700); // Nix makes its build directory 0700
   const tools = await sandboxTools(o.tools);
   o.signal?.throwIfAborted();
 
@@ -600,7 +607,8 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
       }),
     );
     fstabs.forEach((text, i) => Deno.writeTextFileSync(`${control}/fstab.${i}`, text));
-    const setup = setupScript(tools, paths, tailScript(paths, capLast));
+    const faults = o.faults ?? {};
+    const setup = setupScript(tools, paths, tailScript(paths, capLast, faults), faults);
 
     const env = entries(o.env).sort(([a], [b]) => byteOrder(a, b));
     const builderPath = o.builder.includes("/") ? o.builder : `./${o.builder}`;
@@ -629,6 +637,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
       "--hostname",
       "localhost",
       ...(network ? [] : ["--unshare-net"]),
+      "--unshare-pid",
       "--die-with-parent",
       "--dev-bind",
       "/",
@@ -717,9 +726,13 @@ async function supervise(
   o.signal?.addEventListener("abort", onAbort);
   if (o.signal?.aborted) kill("cancelled");
 
+  let lastOutput = startTime;
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   const stderrDone = (async () => {
     let pending = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    for (;;) {
+      const { value: chunk, done } = await stderr.read();
+      if (done) break;
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf("\n")) >= 0) {
@@ -731,15 +744,34 @@ async function supervise(
           if (killed) kill(reason);
         } else if (line === PROTOCOL + "ready") {
           ready = true;
+          lastOutput = Date.now(); // silence is the builder's, not the set-up's
         } else if (line.startsWith(PROTOCOL + "failed")) {
           failures.push(line.slice(PROTOCOL.length));
         } else if (diagnostics.length < 65536) {
           diagnostics += line + "\n";
         }
       }
+      if (pending.length > 65536) pending = pending.slice(-65536); // a line without end
     }
     if (pending && diagnostics.length < 65536) diagnostics += pending;
   })();
+  /**
+   * Wait for the end of stderr, but once bubblewrap is gone no longer than
+   * a grace period: nothing of the build is left then (its pid namespace
+   * died with it), so the pipe is closed already, and should a process
+   * outside it ever hold the pipe, the build still ends.
+   */
+  const stderrEnded = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        stderr.cancel().catch(() => {});
+        resolve();
+      }, EXIT_GRACE_MS);
+    });
+    await Promise.race([stderrDone.catch(() => {}), grace]);
+    clearTimeout(timer);
+  };
   let exitedAt: number | undefined;
   const status = child.status.then((s) => {
     exitedAt = Date.now();
@@ -749,7 +781,6 @@ async function supervise(
 
   const buf = new Uint8Array(65536);
   let logBytes = 0;
-  let lastOutput = startTime;
   try {
     for (;;) {
       const now = Date.now();
@@ -768,7 +799,7 @@ async function supervise(
         // Once bubblewrap is gone every holder of the slave is gone too (they
         // all lived in the builder's pid namespace), so EOF follows at once;
         // do not wait for it forever all the same.
-        if (exitedAt !== undefined && now - exitedAt > 2000) break;
+        if (exitedAt !== undefined && now - exitedAt > EXIT_GRACE_MS) break;
         continue;
       }
       if (killed) continue; // drain without logging
@@ -782,12 +813,12 @@ async function supervise(
       await o.log(buf.slice(0, r));
     }
     await status;
-    await stderrDone;
+    await stderrEnded();
   } catch (e) {
     // The log sink or the pty failed: stop the build before giving up.
     kill("cancelled");
     await status;
-    await stderrDone.catch(() => {});
+    await stderrEnded();
     throw e;
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
