@@ -23,6 +23,7 @@ import { makeWritable } from "../store/canonicalise.ts";
 import { FileLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import { LogTail } from "./log_tail.ts";
 import { OutputRejectedError, registerOutputs } from "./register_outputs.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import { signalFailure } from "./signal_text.ts";
@@ -165,14 +166,10 @@ export class Builder {
       );
       await Deno.mkdir(buildDir, { recursive: true });
       const scratch = outputs.map((o) => ({ ...o, physical: store.tempPath() }));
-      const tail: string[] = [""];
-      const decoder = new TextDecoder();
+      const tail = new LogTail(LOG_TAIL_LINES);
       const log = (chunk: Uint8Array) => {
         options.log?.(chunk);
-        const lines = decoder.decode(chunk, { stream: true }).split("\n");
-        tail[tail.length - 1] += lines[0]!;
-        tail.push(...lines.slice(1));
-        if (tail.length > LOG_TAIL_LINES + 1) tail.splice(0, tail.length - LOG_TAIL_LINES - 1);
+        tail.push(chunk);
       };
       let ok = false;
       try {
@@ -218,7 +215,7 @@ export class Builder {
             undefined,
             1,
           ),
-          logTail: tail.filter((l, i) => l !== "" || i < tail.length - 1),
+          logTail: tail.lines(),
         });
         // As Nix words it (its messages carry these colour escapes on the wire too).
         const drvName = `\x1b[35;1m${drvPath}\x1b[0m`;
