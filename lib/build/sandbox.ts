@@ -38,6 +38,7 @@ import { dirname, isAbsolute, normalize } from "node:path";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { mountOf, readHostMounts, remountOptions } from "./host_mounts.ts";
+import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import {
@@ -183,6 +184,8 @@ export interface SandboxResult {
 
 const SEARCH_PATH = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 const PROTOCOL = "buildhost-sandbox: ";
+/** The start of control directories' names (in `$TMPDIR`). */
+const CONTROL_PREFIX = "buildhost-sandbox-";
 /** How long to keep reading the log and stderr after bubblewrap exited. */
 const EXIT_GRACE_MS = 2000;
 
@@ -581,7 +584,12 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
 
   const readOnly = o.readOnlyInputs ?? true;
   const network = o.network ?? false;
-  const control = await Deno.makeTempDir({ prefix: "buildhost-sandbox-" });
+  // The control directory (fifos, scripts, status) is locked while in use;
+  // those of builds whose process was killed are removed first.
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  await reclaimStale(tmp, CONTROL_PREFIX);
+  const owned = OwnedTempDir.create(tmp, CONTROL_PREFIX);
+  const control = owned.path;
   let pty: Pty | undefined;
   try {
     await removeRoot(o.rootDir);
@@ -685,8 +693,11 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     return await supervise(o, child, pty, control, outputs, startTime);
   } finally {
     pty?.close();
-    await removeRoot(o.rootDir);
-    await removeTree(control);
+    try {
+      await removeRoot(o.rootDir);
+    } finally {
+      await owned.remove();
+    }
   }
 }
 
