@@ -385,6 +385,27 @@ async function removeRoot(root: string): Promise<void> {
   await removeTree(root);
 }
 
+/**
+ * Whether every component of `logicalDir` under `root` is a directory, not a
+ * symlink: the builder owns the root, and may have replaced `/nix` (or the
+ * store directory) by a symlink to a host path, through which the host
+ * would resolve the output's path (Nix 2.8 then moves a host directory
+ * into the store). An output found that way is not the builder's: it is
+ * treated as missing.
+ */
+function realDirectories(root: string, logicalDir: string): boolean {
+  let at = root;
+  for (const part of logicalDir.split("/").filter((p) => p !== "")) {
+    at += "/" + part;
+    try {
+      if (!Deno.lstatSync(at).isDirectory) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 async function moveTree(from: string, to: string): Promise<void> {
   try {
     Deno.renameSync(from, to);
@@ -864,6 +885,7 @@ async function supervise(
     } catch {
       continue;
     }
+    if (!realDirectories(o.rootDir, dirname(logical))) continue; // see realDirectories
     await moveTree(at, physical);
     moved.push(logical);
   }
