@@ -71,7 +71,7 @@ echo probe-end >&2
  * Replace what varies between runs of the same build under Nix itself:
  * mount ids and parent ids, peer group numbers and anonymous device
  * numbers in the mount table (numbered by first appearance), pty
- * numbers, and the traffic counters of the host's interfaces (`lo` kept).
+ * numbers, and the traffic counters of the host's interfaces.
  *
  * @param text A probe's output.
  * @returns The text with those numbers renamed.
@@ -100,10 +100,11 @@ export function normalise(text: string): string {
       );
       continue;
     }
-    // A build with network sees the host's interfaces, whose traffic
-    // counters move between two runs: only `lo` (the sandbox's own) is kept.
+    // A build with network sees the host's interfaces (its `lo` included),
+    // whose traffic counters move between two runs; a sandbox's own `lo`
+    // has none (all zero, kept).
     const counters = /^(\s*[^\s:]+:)((?:\s+\d+)+)$/.exec(line);
-    if (counters && counters[1]!.trim() !== "lo:") {
+    if (counters && /[1-9]/.test(counters[2]!)) {
       out.push(counters[1] + counters[2]!.replace(/\d+/g, "N"));
       continue;
     }
