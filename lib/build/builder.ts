@@ -31,6 +31,8 @@ import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
 import { OutputRejectedError, registerOutputs } from "./register_outputs.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import { signalFailure } from "./signal_text.ts";
+import { type BuildHost, refusal } from "./build_host.ts";
+import { runPostBuildHook } from "./post_build_hook.ts";
 
 /** Everything a sandbox needs to run one builder. */
 export interface SandboxSpec {
@@ -102,8 +104,13 @@ export class Builder {
   /**
    * @param store The store holding the inputs and receiving the outputs.
    * @param runner Runs builders (the sandbox).
+   * @param host What this host builds (absent: anything) and its settings.
    */
-  constructor(readonly store: Store, readonly runner: SandboxRunner) {}
+  constructor(
+    readonly store: Store,
+    readonly runner: SandboxRunner,
+    readonly host?: BuildHost & { postBuildHook?: string; cores?: number },
+  ) {}
 
   /**
    * Build a derivation whose inputs are valid in the store.
@@ -134,6 +141,8 @@ export class Builder {
       builtOutputs: built,
       logTail: [],
     });
+    const refused = this.host && refusal(drv, drvPath, this.host);
+    if (refused) return result(BuildStatus.MiscFailure, refused);
     const store = this.store;
     const outputs: { name: string; path: string }[] = [];
     for (const [name, o] of drv.outputs) {
@@ -193,7 +202,7 @@ export class Builder {
             inputs: closure.map((p) => ({ path: p, physical: store.realPath(p) })),
             outputs: scratch,
             buildDir,
-            cores: options.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
+            cores: options.cores ?? this.host?.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
             network: drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed",
             log,
             maxSilentTime: options.maxSilentTime ?? 0,
@@ -282,6 +291,9 @@ export class Builder {
           throw e;
         }
         ok = true;
+        // Nix 2.8 gives its post-build-hook an empty OUT_PATHS (see post_build_hook.ts).
+        const hookFailed = await runPostBuildHook(this.host?.postBuildHook ?? "", drvPath, [], log);
+        if (hookFailed) return result(BuildStatus.MiscFailure, hookFailed, undefined, 1);
         return result(BuildStatus.Built, "", validMap(), 1);
       } finally {
         for (const s of scratch) {

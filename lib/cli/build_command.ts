@@ -9,8 +9,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Store } from "../store/store.ts";
-import { defaultStoreRoot } from "../store/store_layout.ts";
+import type { Store } from "../store/store.ts";
+import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
+import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import { Builder } from "../build/builder.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import { type Machine, parseMachines } from "../remote/machine_spec.ts";
@@ -67,8 +68,7 @@ export const buildCommand: Command = async (args) => {
     args,
     allowPositionals: true,
     options: {
-      store: { type: "string" },
-      "store-dir": { type: "string" },
+      ...STORE_FLAGS,
       "max-jobs": { type: "string" },
       cores: { type: "string" },
       timeout: { type: "string" },
@@ -80,29 +80,38 @@ export const buildCommand: Command = async (args) => {
     },
   });
   if (positionals.length === 0) throw new UsageError(USAGE);
+  const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
   const limits = {
-    ...opt(count(values.timeout, "timeout"), "buildTimeout"),
-    ...opt(count(values["max-silent-time"], "max-silent-time"), "maxSilentTime"),
+    buildTimeout: count(values.timeout, "timeout") ?? settings.timeout,
+    maxSilentTime: count(values["max-silent-time"], "max-silent-time") ?? settings.maxSilentTime,
     ...opt(count(values["max-log-size"], "max-log-size"), "maxLogSize"),
     keepFailed: values["keep-failed"],
   };
   if (values.builders !== undefined) {
     const machines = parseMachines(values.builders);
     if (machines.length === 0) throw new UsageError("--builders: no machine given");
-    const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+    const { store } = await openStoreFromFlags(values);
     try {
       return await buildRemotely(store, positionals, machines, limits);
     } finally {
       store.close();
     }
   }
-  const runner = await runnerFromFlags(values);
-  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  const { store, location } = await openStoreFromFlags(values);
   try {
-    const builder = new Builder(store, runner);
+    const runner = await runnerFromFlags(values, settings, store.layout);
+    const maxJobs = count(values["max-jobs"], "max-jobs") ?? settings.maxJobs;
+    const builder = new Builder(store, runner, {
+      system: settings.system,
+      extraPlatforms: settings.extraPlatforms,
+      systemFeatures: location.systemFeatures ?? settings.systemFeatures,
+      maxJobs,
+      cores: settings.cores,
+      postBuildHook: settings.postBuildHook,
+    });
     const stderr = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
     const results = await buildGraph(builder, positionals, {
-      ...opt(count(values["max-jobs"], "max-jobs"), "maxJobs"),
+      maxJobs: Math.max(1, maxJobs),
       ...opt(count(values.cores, "cores"), "cores"),
       ...limits,
       log: (chunk) => void Deno.stderr.writeSync(chunk),

@@ -7,6 +7,7 @@ import type { Command } from "./command.ts";
 import { buildCommand } from "./build_command.ts";
 import { copyCommand } from "./copy_command.ts";
 import { demoCommand } from "./demo_command.ts";
+import { doctorCommand } from "./doctor_command.ts";
 import { hashCommand } from "./hash_command.ts";
 import { narCommand } from "./nar_command.ts";
 import { serveCommand } from "./serve_command.ts";
@@ -21,6 +22,10 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   copy: { run: copyCommand, summary: "copy closures to or from a serve host (ssh://...)" },
   demo: { run: demoCommand, summary: "the main job: a remote build on an embedded example" },
+  doctor: {
+    run: doctorCommand,
+    summary: "check that this machine can be a build host (tools, store, sandbox, ssh)",
+  },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
   serve: {

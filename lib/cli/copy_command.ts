@@ -8,8 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Store } from "../store/store.ts";
-import { defaultStoreRoot } from "../store/store_layout.ts";
+import { openStoreFromFlags } from "./store_options.ts";
 import { parseMachines, serveCommandFor } from "../remote/machine_spec.ts";
 import { copyFromHost, copyToHost } from "../remote/copy_paths.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
@@ -35,7 +34,7 @@ export const copyCommand: Command = async (args) => {
   }
   const [machine] = parseMachines(uri);
   if (!machine) throw new UsageError(USAGE);
-  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  const { store } = await openStoreFromFlags(values);
   const say = (text: string) => void Deno.stderr.writeSync(new TextEncoder().encode(text));
   try {
     await using host = await startServeHost(serveCommandFor(machine), { host: uri });

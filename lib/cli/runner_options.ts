@@ -1,14 +1,16 @@
 /**
  * The build flags `buildhost build` and `buildhost serve` share:
  * `--sandbox-paths P` (repeatable, white-space separated, Nix's syntax),
- * `sandbox-paths` / `extra-sandbox-paths` from `NIX_CONFIG` as Nix reads
- * them, and `--no-sandbox`.
+ * with `sandbox`, `sandbox-paths` / `extra-sandbox-paths` from Nix's
+ * settings, and `--no-sandbox`.
  *
  * @module
  */
 import type { SandboxRunner } from "../build/builder.ts";
 import { sandboxTools } from "../build/sandbox.ts";
-import { parseSandboxPaths, sandboxPathsFromNixConfig } from "../build/sandbox_paths.ts";
+import { parseSandboxPaths } from "../build/sandbox_paths.ts";
+import type { StoreLayout } from "../store/store_layout.ts";
+import type { NixSettings } from "./nix_settings.ts";
 import { nixSandboxRunner } from "../build/sandbox_runner.ts";
 import { unsandboxedRunner } from "../build/unsandboxed_runner.ts";
 
@@ -23,21 +25,27 @@ export const RUNNER_FLAGS: {
 
 /**
  * The runner the flags ask for; the sandbox's tools and user namespaces are
- * checked first.
+ * checked first. As Nix: `sandbox = false` runs builders directly, except
+ * for a store whose files are not at its logical directory (a chroot store),
+ * which is always sandboxed.
  *
  * @param values The parsed flags.
+ * @param settings Nix's settings (`sandbox`, `sandbox-paths`, `extra-sandbox-paths`).
+ * @param layout The store's layout.
  * @returns The runner.
  * @throws {SandboxUnavailableError} The sandbox cannot run here (the message
  *   says what is missing; `--no-sandbox` is the way out).
  */
 export async function runnerFromFlags(
   values: { "sandbox-paths": string[]; "no-sandbox": boolean },
+  settings: Pick<NixSettings, "sandbox" | "sandboxPaths">,
+  layout: StoreLayout,
 ): Promise<SandboxRunner> {
   if (values["no-sandbox"]) return unsandboxedRunner();
+  if (settings.sandbox === "false" && layout.realStoreDir === layout.storeDir) {
+    return unsandboxedRunner();
+  }
   await sandboxTools();
-  const sandboxPaths = parseSandboxPaths([
-    ...values["sandbox-paths"],
-    ...sandboxPathsFromNixConfig(Deno.env.get("NIX_CONFIG")),
-  ]);
+  const sandboxPaths = parseSandboxPaths([...values["sandbox-paths"], ...settings.sandboxPaths]);
   return nixSandboxRunner({ sandboxPaths });
 }

@@ -7,8 +7,7 @@ import { parseArgs } from "node:util";
 import { Hash, parseHashAlgorithm } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { streamSink, WireWriter } from "../wire/wire_writer.ts";
-import { Store } from "../store/store.ts";
-import { defaultStoreRoot } from "../store/store_layout.ts";
+import { openStoreFromFlags } from "./store_options.ts";
 import { pathInfoToJson } from "../store/path_info.ts";
 import { collectGarbage } from "../store/gc.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
@@ -60,7 +59,7 @@ export const storeCommand: Command = async (args) => {
   });
   const [sub, ...rest] = positionals;
   if (sub === undefined) throw new UsageError(USAGE);
-  const store = await Store.open(values.store ?? defaultStoreRoot(), values["store-dir"]);
+  const { store } = await openStoreFromFlags(values);
   try {
     switch (sub) {
       case "add": {

@@ -132,7 +132,9 @@ export class ServeServer {
       // Each side gates fields by the version both understand: the lower one.
       version = (await serverHandshake(r, w, SERVE_PROTOCOL_VERSION)).version;
     } catch (e) {
-      if (e instanceof ServeProtocolError && e.field === "client magic") {
+      const eof = e instanceof UnexpectedEofError ||
+        (e as Error).cause instanceof UnexpectedEofError;
+      if (e instanceof ServeProtocolError && e.field === "client magic" && !eof) {
         throw new ServeError("protocol mismatch"); // Nix's words
       }
       throw e;

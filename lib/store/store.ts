@@ -103,12 +103,12 @@ export class Store {
    * Open a store (creating its directories and database), and remove
    * temporaries left by dead processes.
    *
-   * @param root The physical root.
+   * @param root The physical root, or the whole layout (see `store_location.ts`).
    * @param storeDir The logical store directory.
    * @returns The store.
    */
-  static async open(root: string, storeDir?: string): Promise<Store> {
-    const layout = storeLayout(root, storeDir);
+  static async open(root: string | StoreLayout, storeDir?: string): Promise<Store> {
+    const layout = typeof root === "string" ? storeLayout(root, storeDir) : root;
     for (const d of [layout.realStoreDir, layout.dbDir, layout.gcRootsDir, layout.tempRootsDir]) {
       await Deno.mkdir(d, { recursive: true });
     }

@@ -20,6 +20,8 @@ export interface StoreLayout {
   realStoreDir: string;
   /** `<root>/nix/var/nix`. */
   stateDir: string;
+  /** `<root>/nix/var/log/nix`: build logs. */
+  logDir: string;
   /** `<stateDir>/db`, holding `db.sqlite` and `schema`. */
   dbDir: string;
   /** `<stateDir>/gcroots`. */
@@ -33,6 +35,8 @@ export interface StoreLayout {
  *
  * @param root The physical root (`/` for a real Nix store).
  * @param storeDir The logical store directory.
+ * @param dirs Where the state, the logs and the store directory's files
+ *   are, when not under `root` (a store URL's `state`, `log`, `real`).
  * @returns The layout.
  *
  * @example
@@ -43,14 +47,19 @@ export interface StoreLayout {
  * assert.equal(storeLayout("/").realStoreDir, "/nix/store");
  * ```
  */
-export function storeLayout(root: string, storeDir: string = DEFAULT_STORE_DIR): StoreLayout {
+export function storeLayout(
+  root: string,
+  storeDir: string = DEFAULT_STORE_DIR,
+  dirs: { stateDir?: string; logDir?: string; realStoreDir?: string } = {},
+): StoreLayout {
   checkStoreDir(storeDir);
-  const stateDir = join(root, "nix/var/nix");
+  const stateDir = dirs.stateDir ?? join(root, "nix/var/nix");
   return {
     root,
     storeDir,
-    realStoreDir: join(root, storeDir),
+    realStoreDir: dirs.realStoreDir ?? join(root, storeDir),
     stateDir,
+    logDir: dirs.logDir ?? join(root, "nix/var/log/nix"),
     dbDir: join(stateDir, "db"),
     gcRootsDir: join(stateDir, "gcroots"),
     tempRootsDir: join(stateDir, "temproots"),

@@ -1,0 +1,276 @@
+/**
+ * `deno task install` / `deno task uninstall`: a self-contained buildhost
+ * under a prefix (`PREFIX`, else `/usr/local` for root and `~/.local`
+ * otherwise), which works once the checkout is gone:
+ *
+ * - `PREFIX/lib/buildhost/main.js`: the program bundled into one file
+ *   (`deno bundle`; it needs only Deno's built-in `node:` modules, nothing
+ *   from the network), and `hash_worker.js`, the hashing worker it starts;
+ *   or, with a Deno that has no `deno bundle` (or `INSTALL_MODE=copy`),
+ *   `PREFIX/lib/buildhost/src/`: a copy of the modules `deno info` finds
+ *   from `main.ts` and from the worker;
+ * - `PREFIX/bin/buildhost`: a shell launcher that execs the Deno this was
+ *   installed with (its absolute path, so a session with a minimal `PATH`,
+ *   such as non-interactive ssh, finds it), ignoring any `deno.json` in the
+ *   working directory and never reaching the network;
+ * - `PREFIX/lib/buildhost/MANIFEST`: what was installed, so that installing
+ *   again replaces the files in place and uninstalling removes exactly them
+ *   (and the directories the install created, when they are empty).
+ *
+ * The new files are bundled and tried out before anything in place is
+ * replaced; each is then renamed over its old version.
+ *
+ * @module
+ */
+import { dirname, join, relative, resolve } from "node:path";
+
+const REPO = resolve(dirname(new URL(import.meta.url).pathname), "..");
+const MANIFEST = "MANIFEST";
+
+/** What a manifest records: the files, and the directories the first install created. */
+interface Manifest {
+  files: string[];
+  dirs: string[];
+}
+
+function prefix(): string {
+  const given = Deno.env.get("PREFIX");
+  if (given) return resolve(given);
+  if (Deno.uid() === 0) return "/usr/local";
+  const home = Deno.env.get("HOME");
+  if (!home) throw new Error("Cannot choose a prefix: PREFIX and HOME are both unset");
+  return join(home, ".local");
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `s` quoted for sh. */
+function shQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The manifest in `libDir`, or an empty one. Only paths under `root` are
+ * taken: nothing else is ever removed.
+ */
+function readManifest(libDir: string, root: string): Manifest {
+  const manifest: Manifest = { files: [], dirs: [] };
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(join(libDir, MANIFEST));
+  } catch {
+    return manifest;
+  }
+  for (const line of text.split("\n")) {
+    const m = /^(file|dir) (\/.*)$/.exec(line);
+    if (!m) continue;
+    const path = m[2]!;
+    if ((path !== root && !path.startsWith(root + "/")) || path.split("/").includes("..")) {
+      throw new Error(`Cannot read ${join(libDir, MANIFEST)}: ${path} is not in ${root}`);
+    }
+    (m[1] === "file" ? manifest.files : manifest.dirs).push(path);
+  }
+  return manifest;
+}
+
+function writeManifest(libDir: string, m: Manifest): void {
+  const lines = [
+    "# Installed by buildhost's `deno task install`; `deno task uninstall` removes these.",
+    ...m.files.map((f) => `file ${f}`),
+    ...m.dirs.map((d) => `dir ${d}`),
+    "",
+  ];
+  const tmp = join(libDir, `.${MANIFEST}.new`);
+  Deno.writeTextFileSync(tmp, lines.join("\n"));
+  Deno.renameSync(tmp, join(libDir, MANIFEST));
+}
+
+/** Create `dir` and its missing parents; the ones created, outermost first. */
+function mkdirs(dir: string): string[] {
+  if (exists(dir)) return [];
+  const created = mkdirs(dirname(dir));
+  Deno.mkdirSync(dir);
+  return [...created, dir];
+}
+
+async function run(cmd: string, args: string[], cwd = REPO): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim();
+    throw new Error(`Cannot install: \`${cmd} ${args.join(" ")}\` failed: ${err}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+function describeSource(): Promise<string> {
+  return run("git", ["describe", "--always", "--dirty", "--tags"]).then(
+    (s) => s.trim(),
+    () => "unknown commit",
+  );
+}
+
+const RUN_FLAGS = ["run", "--allow-all", "--no-config", "--no-lock", "--no-remote", "--no-npm"];
+
+/** Whether this deno has `deno bundle` (Deno 2.4 and later). */
+async function canBundle(): Promise<boolean> {
+  const help = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--help"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return help.success;
+}
+
+/**
+ * The program as one file, `main.js`, and its worker, `hash_worker.js`
+ * (bundles cannot follow `new Worker(new URL(...))`, so the worker is
+ * bundled on its own and the one reference to it renamed).
+ */
+async function stageBundle(stage: string): Promise<string[]> {
+  const bundle = (entry: string, output: string) =>
+    run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", output, entry]);
+  await bundle("main.ts", join(stage, "main.js"));
+  await bundle("lib/hash/hash_worker.ts", join(stage, "hash_worker.js"));
+  const main = Deno.readTextFileSync(join(stage, "main.js"));
+  const workerRef = `new URL("./hash_worker.ts", import.meta.url)`;
+  if (main.split(workerRef).length !== 2) {
+    throw new Error(`Cannot install: the bundle does not start its worker as ${workerRef} once`);
+  }
+  Deno.writeTextFileSync(
+    join(stage, "main.js"),
+    main.replace(workerRef, `new URL("./hash_worker.js", import.meta.url)`),
+  );
+  return ["hash_worker.js", "main.js"];
+}
+
+/** The local modules `deno info` finds from `entry`, relative to the checkout. */
+async function moduleGraph(entry: string): Promise<string[]> {
+  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", entry])) as {
+    modules: { specifier: string }[];
+  };
+  return info.modules.map((m) => m.specifier).filter((s) => s.startsWith("file://")).map((s) =>
+    relative(REPO, new URL(s).pathname)
+  );
+}
+
+/** Without `deno bundle`: a copy of the program's module graph (and the worker's) under `src/`. */
+async function stageCopy(stage: string): Promise<string[]> {
+  const files = [
+    ...new Set([...await moduleGraph("main.ts"), ...await moduleGraph("lib/hash/hash_worker.ts")]),
+  ].sort();
+  for (const f of files) {
+    if (f.startsWith("..")) throw new Error(`Cannot install: ${f} is outside the checkout`);
+    Deno.mkdirSync(dirname(join(stage, "src", f)), { recursive: true });
+    Deno.copyFileSync(join(REPO, f), join(stage, "src", f));
+  }
+  return files.map((f) => join("src", f));
+}
+
+async function install(): Promise<void> {
+  const root = prefix();
+  const binDir = join(root, "bin"), libDir = join(root, "lib/buildhost");
+  const old = readManifest(libDir, root);
+  const createdDirs = [...mkdirs(binDir), ...mkdirs(libDir)];
+  const stage = Deno.makeTempDirSync({ dir: libDir, prefix: ".install-" });
+  try {
+    const mode = Deno.env.get("INSTALL_MODE") ?? (await canBundle() ? "bundle" : "copy");
+    if (mode !== "bundle" && mode !== "copy") {
+      throw new Error(`Cannot install: INSTALL_MODE is "${mode}", not "bundle" or "copy"`);
+    }
+    const files = mode === "bundle" ? await stageBundle(stage) : await stageCopy(stage);
+    const entry = join(libDir, mode === "bundle" ? "main.js" : "src/main.ts");
+    // The launcher: this Deno by its absolute path, no config, no lock, no network.
+    const source = await describeSource();
+    const launcher = [
+      "#!/bin/sh",
+      `# buildhost ${source}, installed by \`deno task install\` from ${REPO}`,
+      `# with deno ${Deno.version.deno}. The program is ${entry}.`,
+      "DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 exec " +
+      [Deno.execPath(), ...RUN_FLAGS].map(shQuote).join(" ") + ` ${shQuote(entry)} "$@"`,
+      "",
+    ].join("\n");
+    // Try it before replacing anything.
+    await run(Deno.execPath(), [...RUN_FLAGS, join(stage, relative(libDir, entry)), "--help"]);
+    // In place: each file renamed over its old version, the launcher last.
+    const placed: string[] = [];
+    for (const f of files) {
+      const target = join(libDir, f);
+      createdDirs.push(...mkdirs(dirname(target)));
+      Deno.chmodSync(join(stage, f), 0o644);
+      Deno.renameSync(join(stage, f), target);
+      placed.push(target);
+    }
+    const tmp = join(binDir, ".buildhost.new");
+    Deno.writeTextFileSync(tmp, launcher);
+    Deno.chmodSync(tmp, 0o755);
+    Deno.renameSync(tmp, join(binDir, "buildhost"));
+    placed.push(join(binDir, "buildhost"), join(libDir, MANIFEST));
+    for (const f of old.files) {
+      if (!placed.includes(f) && exists(f)) Deno.removeSync(f);
+    }
+    const dirs = [...new Set([...old.dirs, ...createdDirs])];
+    for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+      if (
+        d.startsWith(libDir + "/") && exists(d) &&
+        Deno.readDirSync(d)[Symbol.iterator]().next().done
+      ) {
+        Deno.removeSync(d); // emptied by this upgrade
+        dirs.splice(dirs.indexOf(d), 1);
+      }
+    }
+    writeManifest(libDir, { files: placed, dirs });
+    console.log(
+      `installed buildhost ${source} in ${root} (${
+        mode === "bundle" ? "bundled" : "a copy of its modules"
+      }): ` +
+        `${binDir}/buildhost runs ${entry} with ${Deno.execPath()}`,
+    );
+    const path = (Deno.env.get("PATH") ?? "").split(":");
+    if (!path.includes(binDir)) console.log(`note: ${binDir} is not on this PATH`);
+  } finally {
+    Deno.removeSync(stage, { recursive: true });
+  }
+}
+
+function uninstall(): void {
+  const root = prefix();
+  const libDir = join(root, "lib/buildhost");
+  if (!exists(join(libDir, MANIFEST))) {
+    throw new Error(
+      `Cannot uninstall: no buildhost installed in ${root} (no ${libDir}/${MANIFEST})`,
+    );
+  }
+  const m = readManifest(libDir, root);
+  const manifestPath = join(libDir, MANIFEST);
+  for (const f of m.files) {
+    if (f !== manifestPath && exists(f)) Deno.removeSync(f);
+  }
+  Deno.removeSync(manifestPath);
+  // The directories the install created, innermost first, when nothing else is in them.
+  for (const d of [...m.dirs].sort((a, b) => b.length - a.length)) {
+    try {
+      Deno.removeSync(d);
+    } catch { /* not empty: something else lives there */ }
+  }
+  console.log(`uninstalled buildhost from ${root}`);
+}
+
+if (import.meta.main) {
+  const [what] = Deno.args;
+  try {
+    if (what === "install") await install();
+    else if (what === "uninstall") uninstall();
+    else throw new Error("usage: deno run -A scripts/install.ts install|uninstall");
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
