@@ -8,7 +8,10 @@
  *   `sha256sum` / `openssl dgst -sha256` of the NAR file (hashing alone);
  * - dump to stdout: `buildhost nar dump` vs `nix-store --dump`;
  * - restore: `buildhost nar restore` vs `nix-store --restore`;
- * - listing: `buildhost nar ls` vs `nix nar ls -R -l`.
+ * - listing: `buildhost nar ls` vs `nix nar ls -R -l`;
+ * - many small entries: restoring a NAR of $BUILDHOST_BENCH_EMPTY_FILES
+ *   (default 100 000) empty files in one directory, where the cost is per
+ *   entry (parsing, one `open` and `close` each) rather than per byte.
  *
  * Each command runs under GNU time (elapsed seconds, peak RSS); the median
  * of $BUILDHOST_BENCH_RUNS runs (default 3) is kept. Not a test: nothing
@@ -114,12 +117,64 @@ export function narBench(root: string): Row[] {
   } finally {
     rm(work);
   }
+  rows.push(emptyFilesRow(root));
   rows.push([
     "NAR ls (20 k entries) vs nix nar ls -R -l",
     best(`${bh} nar ls < ${nar} > /dev/null`),
     best(`nix nar ls -R -l ${nar} / > /dev/null`),
   ]);
   return rows;
+}
+
+/** Write (once) the NAR of a directory of `count` empty files, `f0..` in order. */
+function ensureEmptyFilesNar(file: string, count: number): void {
+  try {
+    if (Deno.statSync(file).isFile) return;
+  } catch { /* write it */ }
+  const enc = new TextEncoder();
+  const token = (t: string): number[] => {
+    const b = enc.encode(t);
+    const len = [b.length, 0, 0, 0, 0, 0, 0, 0];
+    return [...len, ...b, ...new Array((8 - (b.length % 8)) % 8).fill(0)];
+  };
+  const tokens = (...ts: string[]) => new Uint8Array(ts.flatMap(token));
+  const width = String(count).length;
+  using f = Deno.openSync(`${file}.tmp`, { write: true, create: true, truncate: true });
+  const write = (b: Uint8Array) => {
+    for (let off = 0; off < b.length;) off += f.writeSync(b.subarray(off));
+  };
+  write(tokens("nix-archive-1", "(", "type", "directory"));
+  for (let i = 0; i < count; i++) {
+    const name = `f${String(i).padStart(width, "0")}`;
+    write(tokens("entry", "(", "name", name, "node", "(", "type", "regular", "contents", ""));
+    write(tokens(")", ")"));
+  }
+  write(tokens(")"));
+  Deno.renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * Restoring many empty files: `buildhost nar restore` vs `nix-store --restore`.
+ *
+ * @param root The cache directory.
+ * @returns The row.
+ */
+export function emptyFilesRow(root: string): Row {
+  const count = Number(Deno.env.get("BUILDHOST_BENCH_EMPTY_FILES") ?? "100000");
+  const nar = join(root, `empty-${count}.nar`);
+  ensureEmptyFilesNar(nar, count);
+  const bh = `${Deno.execPath()} run -A ${MAIN}`;
+  const work = Deno.makeTempDirSync({ dir: root, prefix: "nar-bench-" });
+  try {
+    const out = join(work, "restored");
+    return [
+      `NAR restore (${count} empty files) vs nix-store --restore`,
+      best(`${bh} nar restore ${out} < ${nar}`, () => rm(out)),
+      best(`nix-store --restore ${out} < ${nar}`, () => rm(out)),
+    ];
+  } finally {
+    rm(work);
+  }
 }
 
 if (import.meta.main) {

@@ -64,6 +64,12 @@ export interface BuildResult {
   stopTime: number;
   /** Output name -> store path, for the outputs that are valid now. */
   builtOutputs: Map<string, string>;
+  /**
+   * With `Built`, when some outputs were valid before the build (and left
+   * alone): the names of those it registered. Nix's own BuildResult lists
+   * only these.
+   */
+  newlyBuilt?: string[];
   /** The last lines of the build log, when the builder failed. */
   logTail: string[];
 }

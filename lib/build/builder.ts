@@ -23,16 +23,61 @@ import { join } from "node:path";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import { makeWritable } from "../store/canonicalise.ts";
-import { FileLock } from "../store/path_lock.ts";
+import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
 import { LogTail } from "./log_tail.ts";
 import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
-import { OutputRejectedError, registerOutputs } from "./register_outputs.ts";
+import { OutputLocationError } from "./output_location.ts";
+import {
+  OutputRejectedError,
+  registerOutputs,
+  UnsupportedFileTypeError,
+} from "./register_outputs.ts";
 import { SandboxError } from "./sandbox_error.ts";
+import { ERROR_PREFIX as RED_ERROR, magenta, RESET } from "./nix_message.ts";
 import { signalFailure } from "./signal_text.ts";
 import { type BuildHost, refusal } from "./build_host.ts";
 import { runPostBuildHook } from "./post_build_hook.ts";
+import { BuildhostError } from "../errors.ts";
+
+/** The message of anything thrown. */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A string the builder would get that a process cannot be given (it holds a NUL byte). */
+export class NulByteError extends BuildhostError {
+  override name = "NulByteError";
+  /**
+   * @param drvPath The derivation.
+   * @param what Which string: "the builder", "argument 2", "environment variable 'x'".
+   */
+  constructor(readonly drvPath: string, readonly what: string) {
+    super(`cannot run the builder of '${drvPath}': ${what} contains a NUL byte`);
+  }
+}
+
+/**
+ * Refuse a derivation whose builder, arguments or environment hold a NUL
+ * byte: `execve` takes C strings, so it could only be cut short. (Nix 2.8
+ * cuts such a value at the NUL and builds; here the build fails instead.)
+ * A `passAsFile` value goes into a file, where a NUL is fine.
+ */
+function checkNoNul(drvPath: string, drv: BasicDerivation): void {
+  if (drv.builder.includes("\0")) throw new NulByteError(drvPath, "the builder");
+  drv.args.forEach((a, i) => {
+    if (a.includes("\0")) throw new NulByteError(drvPath, `argument ${i + 1}`);
+  });
+  const asFile = new Set((drv.env.get("passAsFile") ?? "").split(/\s+/));
+  const structured = drv.env.has("__json");
+  for (const [k, v] of drv.env) {
+    if (k.includes("\0")) throw new NulByteError(drvPath, `environment variable '${k}'`);
+    if (!structured && !asFile.has(k) && v.includes("\0")) {
+      throw new NulByteError(drvPath, `environment variable '${k}'`);
+    }
+  }
+}
 
 /** Everything a sandbox needs to run one builder. */
 export interface SandboxSpec {
@@ -91,6 +136,12 @@ export interface BuildOptions {
   log?: (chunk: Uint8Array) => void;
   /** Cancels the build. */
   signal?: AbortSignal;
+  /**
+   * The derivation came over the wire (`BuildDerivation`), not from a
+   * `.drv` in the store: Nix's messages then name the build "from
+   * in-memory derivation" rather than "from .drv file".
+   */
+  inMemory?: boolean;
 }
 
 const LOG_TAIL_LINES = 10;
@@ -126,6 +177,29 @@ export class Builder {
     options: BuildOptions = {},
   ): Promise<BuildResult> {
     const startTime = Math.floor(Date.now() / 1000);
+    try {
+      return await this.#build(drvPath, drv, options, startTime);
+    } catch (e) {
+      // As Nix: an error that escapes the build is its result, the caller goes on.
+      return {
+        status: BuildStatus.MiscFailure,
+        errorMsg: `${RED_ERROR} ${errorText(e)}`,
+        timesBuilt: 0,
+        isNonDeterministic: false,
+        startTime,
+        stopTime: Math.floor(Date.now() / 1000),
+        builtOutputs: new Map(),
+        logTail: [],
+      };
+    }
+  }
+
+  async #build(
+    drvPath: string,
+    drv: BasicDerivation,
+    options: BuildOptions,
+    startTime: number,
+  ): Promise<BuildResult> {
     const result = (
       status: BuildStatusCode,
       errorMsg = "",
@@ -160,19 +234,23 @@ export class Builder {
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
     await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
-    const locks: FileLock[] = [];
+    const locks: StorePathLock[] = [];
     try {
       for (const o of [...outputs].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-        locks.push(await FileLock.acquire(store.realPath(o.path) + ".lock"));
+        locks.push(await store.lockPath(o.path));
       }
       if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
-      const missing = drv.inputSrcs.filter((p) => !store.db.isValid(p));
-      if (missing.length > 0) {
+      const missing = drv.inputSrcs.find((p) => !store.db.isValid(p));
+      if (missing !== undefined) {
+        // Nix's words (there are no substituters here)
         return result(
           BuildStatus.MiscFailure,
-          `cannot build '${drvPath}': its inputs are not valid: ${missing.join(", ")}`,
+          `${RED_ERROR} dependency '${magenta(missing)}' of '${
+            magenta(drvPath)
+          }' does not exist, and substitution is disabled`,
         );
       }
+      checkNoNul(drvPath, drv);
       const closure = store.closure(drv.inputSrcs);
       // Temporaries of builds whose process died go first; this one's are
       // held (a lock) so that no other build takes them for stale.
@@ -187,10 +265,28 @@ export class Builder {
       const buildDir = owned.path;
       const scratch = outputs.map((o) => ({ ...o, physical: store.tempPath() }));
       const tail = new LogTail(LOG_TAIL_LINES);
+      const encoder = new TextEncoder();
       const log = (chunk: Uint8Array) => {
         options.log?.(chunk);
         tail.push(chunk);
       };
+      const failed = (status: BuildStatusCode, message: string, timesBuilt = 1): BuildResult => {
+        // Nix says where it kept the directory on stderr, not in the result nor the log tail.
+        if (options.keepFailed) {
+          options.log?.(encoder.encode(`note: keeping build directory '${buildDir}'\n`));
+        }
+        return {
+          ...result(status, message, undefined, timesBuilt),
+          logTail: tail.lines(),
+        };
+      };
+      // As Nix words it (its messages carry these colour escapes on the wire too).
+      const drvName = magenta(drvPath);
+      // Nix's name for the build in its timeout messages.
+      const goal = magenta(
+        `building of '${drvPath}!${[...drv.outputs.keys()].sort().join(",")}'` +
+          (options.inMemory ? " from in-memory derivation" : " from .drv file"),
+      );
       let ok = false;
       try {
         let outcome: SandboxOutcome;
@@ -221,6 +317,21 @@ export class Builder {
             },
           });
         } catch (e) {
+          if (e instanceof OutputLocationError) {
+            return failed(
+              BuildStatus.OutputRejected,
+              `builder for '${drvPath}' made '${e.component}' a symlink in its sandbox; ` +
+                `output '${e.output}' is not looked for through it`,
+            );
+          }
+          if ((e as { code?: string }).code === "E2BIG") {
+            // Nix: exec fails in the child, which says why and exits 1.
+            log(encoder.encode(`executing '${drv.builder}': Argument list too long\n`));
+            return failed(
+              BuildStatus.PermanentFailure,
+              `${RESET}builder for '${drvName}' failed with exit code 1`,
+            );
+          }
           // Nix: a derivation the sandbox cannot be prepared for is rejected.
           if (!(e instanceof SandboxError)) throw e;
           const status = e.step === "prepare the environment"
@@ -228,47 +339,41 @@ export class Builder {
             : BuildStatus.MiscFailure;
           return result(status, e.step === "prepare the environment" ? e.detail : e.message);
         }
-        const failed = (status: BuildStatusCode, message: string): BuildResult => ({
-          ...result(
-            status,
-            message + (options.keepFailed ? `\nnote: keeping build directory '${buildDir}'` : ""),
-            undefined,
-            1,
-          ),
-          logTail: tail.lines(),
-        });
-        // As Nix words it (its messages carry these colour escapes on the wire too).
-        const drvName = `\x1b[35;1m${drvPath}\x1b[0m`;
         switch (outcome.kind) {
           case "exited":
             if (outcome.code !== 0) {
               return failed(
                 BuildStatus.PermanentFailure,
-                `\x1b[0mbuilder for '${drvName}' failed with exit code ${outcome.code}`,
+                `${RESET}builder for '${drvName}' failed with exit code ${outcome.code}`,
               );
             }
             break;
           case "signaled":
             return failed(
               BuildStatus.PermanentFailure,
-              `\x1b[0mbuilder for '${drvName}' ${signalFailure(outcome.signal)}`,
+              `${RESET}builder for '${drvName}' ${signalFailure(outcome.signal)}`,
             );
           case "timedOut":
-            return result(
+            return failed(
               BuildStatus.TimedOut,
-              `building '${drvPath}' timed out after ${options.buildTimeout} seconds`,
-              undefined,
-              1,
+              `${RESET}${goal} timed out after ${magenta(String(options.buildTimeout))} seconds`,
+              0,
             );
           case "silent":
             return failed(
               BuildStatus.TimedOut,
-              `'${drvName}' timed out after ${options.maxSilentTime} seconds of silence`,
+              `${RESET}${goal} timed out after ${
+                magenta(String(options.maxSilentTime))
+              } seconds of silence`,
+              0,
             );
           case "logLimit":
             return failed(
               BuildStatus.LogLimitExceeded,
-              `'${drvName}' exceeded the maximum log size of ${options.maxLogSize} bytes`,
+              `${RESET}${goal} killed after writing more than ${
+                magenta(String(options.maxLogSize))
+              } bytes of log output`,
+              0,
             );
           case "cancelled":
             return result(
@@ -278,8 +383,9 @@ export class Builder {
               1,
             );
         }
+        let registered;
         try {
-          await registerOutputs(
+          registered = await registerOutputs(
             store,
             drv,
             drvPath,
@@ -288,13 +394,26 @@ export class Builder {
           );
         } catch (e) {
           if (e instanceof OutputRejectedError) return failed(e.status, e.message);
+          if (e instanceof UnsupportedFileTypeError) {
+            // Nix: an error out of the goal, not a build failure (built 0 times).
+            return failed(
+              BuildStatus.MiscFailure,
+              `${RED_ERROR} file '${magenta(e.path)}' has an unsupported type`,
+              0,
+            );
+          }
           throw e;
         }
         ok = true;
         // Nix 2.8 gives its post-build-hook an empty OUT_PATHS (see post_build_hook.ts).
         const hookFailed = await runPostBuildHook(this.host?.postBuildHook ?? "", drvPath, [], log);
         if (hookFailed) return result(BuildStatus.MiscFailure, hookFailed, undefined, 1);
-        return result(BuildStatus.Built, "", validMap(), 1);
+        const built = result(BuildStatus.Built, "", validMap(), 1);
+        if (registered.length < outputs.length) {
+          built.newlyBuilt = outputs.filter((o) => registered.some((i) => i.path === o.path))
+            .map((o) => o.name);
+        }
+        return built;
       } finally {
         for (const s of scratch) {
           try {
@@ -309,7 +428,7 @@ export class Builder {
         } else owned.disown(); // kept: never reclaimed
       }
     } finally {
-      for (const l of locks) l.release(true);
+      for (const l of locks) l.release();
     }
   }
 }

@@ -8,6 +8,11 @@
  * are enforced; then all outputs are moved into place and registered in one
  * transaction. On any failure nothing is registered.
  *
+ * An output that is valid already (a derivation with several outputs, some
+ * of them built before) is left alone, as Nix does: its files, its
+ * registration and its NAR hash stay as they are; what the builder wrote
+ * for it is discarded.
+ *
  * @module
  */
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
@@ -20,6 +25,7 @@ import type { PathInfo } from "../store/path_info.ts";
 import type { Store } from "../store/store.ts";
 import { BuildhostError } from "../errors.ts";
 import { BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import { magenta, RESET } from "./nix_message.ts";
 
 /** An output that breaks the derivation's rules; carries the status to report. */
 export class OutputRejectedError extends BuildhostError {
@@ -31,6 +37,30 @@ export class OutputRejectedError extends BuildhostError {
   constructor(readonly status: BuildStatusCode, message: string) {
     super(message);
   }
+}
+
+/** A file in an output that is not a regular file, a directory or a symlink (a FIFO, a socket, a device). */
+export class UnsupportedFileTypeError extends BuildhostError {
+  override name = "UnsupportedFileTypeError";
+  /** @param path The file, as a store path (`/nix/store/…-out/sub/file`). */
+  constructor(readonly path: string) {
+    super(`file '${path}' has an unsupported type`); // Nix's words
+  }
+}
+
+/**
+ * The first file under `path` (itself included) that a NAR cannot hold,
+ * relative to `path` ("" for `path` itself); symlinks are not followed.
+ */
+function findUnsupported(path: string, rel = ""): string | undefined {
+  const st = Deno.lstatSync(path);
+  if (st.isFile || st.isSymlink) return undefined;
+  if (!st.isDirectory) return rel;
+  for (const e of Deno.readDirSync(path)) {
+    const found = findUnsupported(`${path}/${e.name}`, `${rel}/${e.name}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** One built output: its logical store path and where the builder left it. */
@@ -55,8 +85,9 @@ function declaredFixed(o: DerivationOutput | undefined) {
  * @param drvPath Its `.drv` path (the outputs' deriver).
  * @param outputs The outputs and their scratch locations.
  * @param inputClosure The store paths the build could see.
- * @returns The registered path infos.
+ * @returns The path infos of the outputs registered now (not of those valid before).
  * @throws {OutputRejectedError} When an output is missing or breaks a rule.
+ * @throws {UnsupportedFileTypeError} When an output holds a FIFO, socket or device.
  */
 export async function registerOutputs(
   store: Store,
@@ -69,16 +100,24 @@ export async function registerOutputs(
   for (const p of [...inputClosure, ...outputs.map((o) => o.path)]) {
     hashPartOf.set(StorePath.parse(p, store.storeDir).hashPart, p);
   }
+  const allOutputs = outputs;
+  // Valid outputs are never rewritten nor registered again (the caller holds their locks).
+  outputs = outputs.filter((o) => !store.db.isValid(o.path));
   const infos: PathInfo[] = [];
   for (const out of outputs) {
     try {
       Deno.lstatSync(out.scratch);
     } catch {
+      // Nix's words (it names the place in its chroot; this is the store path)
       throw new OutputRejectedError(
-        BuildStatus.PermanentFailure,
-        `builder for '${drvPath}' failed to produce output path for output '${out.name}' at '${out.path}'`,
+        BuildStatus.OutputRejected,
+        `${RESET}builder for '${magenta(drvPath)}' failed to produce output path for output '${
+          magenta(out.name)
+        }' at '${magenta(out.path)}'`,
       );
     }
+    const unsupported = findUnsupported(out.scratch);
+    if (unsupported !== undefined) throw new UnsupportedFileTypeError(out.path + unsupported);
     canonicalisePath(out.scratch);
     const narSink = new HashSink("sha256");
     const scanner = new ReferenceScanner([...hashPartOf.keys()]);
@@ -119,9 +158,9 @@ export async function registerOutputs(
       if (!got.equals(fixed.hash)) {
         throw new OutputRejectedError(
           BuildStatus.OutputRejected,
-          `hash mismatch in fixed-output derivation '${drvPath}':\n  specified: ${
-            fixed.hash.toString("sri")
-          }\n     got:    ${got.toString("sri")}`,
+          `${RESET}hash mismatch in fixed-output derivation '${magenta(drvPath)}':\n  specified: ${
+            magenta(fixed.hash.toString("sri"))
+          }\n     got:    ${magenta(got.toString("sri"))}`,
         );
       }
       if (references.length > 0) {
@@ -134,7 +173,7 @@ export async function registerOutputs(
     }
     infos.push(info);
   }
-  checkReferenceRules(store, drv, drvPath, infos);
+  checkReferenceRules(store, drv, infos, allOutputs);
   // Move into place and register all outputs at once.
   const moved: string[] = [];
   try {
@@ -163,8 +202,8 @@ export async function registerOutputs(
 function checkReferenceRules(
   store: Store,
   drv: BasicDerivation,
-  drvPath: string,
   infos: PathInfo[],
+  outputs: BuiltOutput[],
 ): void {
   const rule = (key: string) => {
     const v = drv.env.get(key);
@@ -172,10 +211,7 @@ function checkReferenceRules(
   };
   const outputPaths = new Map<string, string>();
   for (const i of infos) outputPaths.set(i.path, i.path);
-  const names = new Map([...drv.outputs.keys()].map((n) => {
-    const info = infos.find((i) => drv.env.get(n) === i.path);
-    return [n, info?.path ?? ""];
-  }));
+  const names = new Map(outputs.map((o) => [o.name, o.path]));
   /** Rule entries may name outputs ("out") or store paths. */
   const resolve = (items: string[]) => new Set(items.map((x) => names.get(x) || x));
   for (const info of infos) {
@@ -186,24 +222,26 @@ function checkReferenceRules(
       for (const r of info.references) own.add(r);
       return [...own];
     };
+    // in Nix's order
     const checks: [string, () => string[], boolean][] = [
       ["allowedReferences", () => info.references, true],
-      ["disallowedReferences", () => info.references, false],
       ["allowedRequisites", closure, true],
+      ["disallowedReferences", () => info.references, false],
       ["disallowedRequisites", closure, false],
     ];
     for (const [key, get, allowed] of checks) {
       const items = rule(key);
       if (items === undefined) continue;
       const set = resolve(items);
-      for (const p of get()) {
-        if (p === info.path) continue;
-        if (allowed ? !set.has(p) : set.has(p)) {
-          throw new OutputRejectedError(
-            BuildStatus.OutputRejected,
-            `output '${info.path}' of '${drvPath}' is not allowed to refer to '${p}' (${key})`,
-          );
-        }
+      const bad = get().filter((p) => p !== info.path && (allowed ? !set.has(p) : set.has(p)));
+      if (bad.length > 0) {
+        // Nix's words, every offending path on a line of its own
+        throw new OutputRejectedError(
+          BuildStatus.OutputRejected,
+          `${RESET}output '${magenta(info.path)}' is not allowed to refer to the following paths:${
+            magenta(bad.sort().map((p) => `\n  ${p}`).join(""))
+          }`,
+        );
       }
     }
   }

@@ -38,7 +38,9 @@ import { dirname, isAbsolute, normalize } from "node:path";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { mountOf, readHostMounts, remountOptions } from "./host_mounts.ts";
+import { locateOutput } from "./output_location.ts";
 import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
+import { childrenOf } from "./process_tree.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import {
@@ -188,6 +190,8 @@ const PROTOCOL = "buildhost-sandbox: ";
 const CONTROL_PREFIX = "buildhost-sandbox-";
 /** How long to keep reading the log and stderr after bubblewrap exited. */
 const EXIT_GRACE_MS = 2000;
+/** How long bubblewrap may take to exit once its init was killed. */
+const KILL_GRACE_MS = 10_000;
 
 function exists(path: string): boolean {
   try {
@@ -383,27 +387,6 @@ async function removeRoot(root: string): Promise<void> {
     );
   }
   await removeTree(root);
-}
-
-/**
- * Whether every component of `logicalDir` under `root` is a directory, not a
- * symlink: the builder owns the root, and may have replaced `/nix` (or the
- * store directory) by a symlink to a host path, through which the host
- * would resolve the output's path (Nix 2.8 then moves a host directory
- * into the store). An output found that way is not the builder's: it is
- * treated as missing.
- */
-function realDirectories(root: string, logicalDir: string): boolean {
-  let at = root;
-  for (const part of logicalDir.split("/").filter((p) => p !== "")) {
-    at += "/" + part;
-    try {
-      if (!Deno.lstatSync(at).isDirectory) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
 }
 
 async function moveTree(from: string, to: string): Promise<void> {
@@ -748,10 +731,31 @@ async function supervise(
         // gone already
       }
     }
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone already
+    // bubblewrap's init (pid 1 of the sandbox's outer pid namespace) rather
+    // than bubblewrap itself: its death has the kernel kill everything left
+    // in the namespace, and bubblewrap exits once that is done, so that
+    // when the child's status comes nothing of the build is left. Killing
+    // bubblewrap would end it at once, its namespace still being emptied.
+    const inits = childrenOf(child.pid);
+    for (const pid of inits) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    const killBubblewrap = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone already
+      }
+    };
+    if (inits.length === 0) killBubblewrap();
+    else {
+      // Should it not exit for a long while all the same, stop waiting.
+      const timer = setTimeout(killBubblewrap, KILL_GRACE_MS);
+      child.status.finally(() => clearTimeout(timer));
     }
   };
   const onAbort = () => kill("cancelled");
@@ -879,13 +883,9 @@ async function supervise(
 
   const moved: string[] = [];
   for (const [logical, physical] of outputs) {
-    const at = o.rootDir + logical;
-    try {
-      Deno.lstatSync(at);
-    } catch {
-      continue;
-    }
-    if (!realDirectories(o.rootDir, dirname(logical))) continue; // see realDirectories
+    // Never through a symlink the builder put on the way (it owns the root).
+    const at = locateOutput(o.rootDir, logical);
+    if (at === undefined) continue;
     await moveTree(at, physical);
     moved.push(logical);
   }

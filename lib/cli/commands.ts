@@ -9,6 +9,7 @@ import { copyCommand } from "./copy_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { doctorCommand } from "./doctor_command.ts";
 import { hashCommand } from "./hash_command.ts";
+import { logCommand } from "./log_command.ts";
 import { narCommand } from "./nar_command.ts";
 import { serveCommand } from "./serve_command.ts";
 import { storeCommand } from "./store_command.ts";
@@ -27,6 +28,7 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "check that this machine can be a build host (tools, store, sandbox, ssh)",
   },
   hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
+  log: { run: logCommand, summary: "print the kept build log of a derivation or an output" },
   nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
   serve: {
     run: serveCommand,

@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
 import { Builder } from "../build/builder.ts";
+import { keepingBuildLogs } from "../store/build_log.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeUrlFromFlags } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
@@ -45,7 +46,8 @@ export const serveCommand: Command = async (args) => {
     let builder: Builder | undefined;
     if (values.write) {
       try {
-        builder = new Builder(store, await runnerFromFlags(values, settings, store.layout), {
+        const runner = await runnerFromFlags(values, settings, store.layout);
+        builder = new Builder(store, keepingBuildLogs(store, runner), {
           system: settings.system,
           extraPlatforms: settings.extraPlatforms,
           systemFeatures: location.systemFeatures ?? settings.systemFeatures,

@@ -65,6 +65,7 @@ export type NarEntry =
   );
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const EMPTY_BYTES = new Uint8Array(0);
 const lossy = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -85,6 +86,39 @@ const DIRECTORY = w("directory");
 const ENTRY = w("entry");
 const NAME = w("name");
 const NODE = w("node");
+
+/**
+ * Bytes as text, with every byte that is not part of valid UTF-8 (and every
+ * backslash) written as `\xNN`.
+ */
+export function escapeBytes(b: Uint8Array): string {
+  let out = "";
+  let i = 0;
+  while (i < b.length) {
+    // the longest valid UTF-8 sequence starting at i
+    const c = b[i]!;
+    const len = c < 0x80
+      ? 1
+      : c >= 0xc2 && c < 0xe0
+      ? 2
+      : c >= 0xe0 && c < 0xf0
+      ? 3
+      : c >= 0xf0 && c < 0xf5
+      ? 4
+      : 0;
+    if (len > 0 && i + len <= b.length) {
+      try {
+        const s = utf8.decode(b.subarray(i, i + len));
+        out += s === "\\" ? "\\x5c" : s;
+        i += len;
+        continue;
+      } catch { /* not valid: escape the byte */ }
+    }
+    out += `\\x${c.toString(16).padStart(2, "0")}`;
+    i++;
+  }
+  return out;
+}
 
 /** The index of the word `b` is, or -1. */
 function wordIndex(b: Uint8Array): number {
@@ -142,10 +176,13 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
     return e;
   };
 
-  /** A u64 that must not exceed `limit` (at most the largest safe integer). */
-  const number = async (limit: number, what: string): Promise<number> => {
-    const at = r.offset;
-    const b = await r.readExact(8);
+  // The helpers below parse from the reader's current chunk without waiting
+  // when it holds what they need (most of the time: tokens are small), and
+  // return a promise only at chunk boundaries; a NAR of many small entries
+  // is parsed mostly synchronously.
+
+  /** The u64 in `b` (read at `at`), which must not exceed `limit`. */
+  const decodeNumber = (b: Uint8Array, at: number, limit: number, what: string): number => {
     const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
     const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
     const n = hi * 0x1_0000_0000 + lo; // exact below 2^53, only compared above
@@ -155,33 +192,84 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
     return n;
   };
 
+  /** A u64 that must not exceed `limit` (at most the largest safe integer). */
+  const number = (limit: number, what: string): number | Promise<number> => {
+    const at = r.offset;
+    const b = r.takeBuffered(8);
+    if (b) return decodeNumber(b, at, limit, what);
+    return r.readExact(8).then((b) => decodeNumber(b, at, limit, what));
+  };
+
   /**
    * A wire string of at most `limit` bytes, handed to `use` with the offset
-   * where the string starts, before the padding is read (the bytes may live
-   * in a buffer the source reuses).
+   * where the string starts, before the padding is checked (the bytes may
+   * live in a buffer the source reuses).
    */
-  const string = async <T>(
+  const string = <T>(
     limit: number,
     what: string,
     use: (b: Uint8Array, at: number) => T,
-  ): Promise<T> => {
+  ): T | Promise<T> => {
     const at = r.offset;
-    const len = await number(limit, `the length of ${what}`);
-    const value = use(await r.readExact(len), at);
-    await r.readPadding(len);
-    return value;
+    const lengthBytes = r.takeBuffered(8);
+    if (lengthBytes) {
+      const len = decodeNumber(lengthBytes, at, limit, `the length of ${what}`);
+      const padded = len + ((8 - (len % 8)) % 8);
+      const b = padded === 0 ? EMPTY_BYTES : r.takeBuffered(padded);
+      if (b) {
+        const value = use(b.subarray(0, len), at);
+        for (let i = len; i < padded; i++) {
+          if (b[i] !== 0) throw new WireError(at + 8 + i, "padding byte is not zero");
+        }
+        return value;
+      }
+      return (async () => {
+        const value = use(await r.readExact(len), at);
+        await r.readPadding(len);
+        return value;
+      })();
+    }
+    return (async () => {
+      const len = await number(limit, `the length of ${what}`);
+      const value = use(await r.readExact(len), at);
+      await r.readPadding(len);
+      return value;
+    })();
   };
 
   const text = (b: Uint8Array, at: number, what: string): string => {
     try {
       return utf8.decode(b);
     } catch {
-      return fail(at, `${what} is not valid UTF-8`);
+      return fail(
+        at,
+        `${what} "${
+          escapeBytes(b)
+        }" is not valid UTF-8 (handled as text, so it cannot be restored)`,
+      );
+    }
+  };
+
+  /**
+   * An entry name as text. A name that is not UTF-8 cannot be a JS string
+   * without losing bytes, so it is refused, naming the entry with the bad
+   * bytes escaped (`caf\xe9`).
+   */
+  const entryName = (b: Uint8Array, at: number, dirPath: string): string => {
+    try {
+      return utf8.decode(b);
+    } catch {
+      const escaped = escapeBytes(b);
+      path = dirPath === "" ? escaped : `${dirPath}/${escaped}`;
+      return fail(
+        at,
+        `the entry name "${escaped}" is not valid UTF-8 (names are handled as text, so it cannot be restored)`,
+      );
     }
   };
 
   /** Read a keyword: the index of the word, or -1 (its text is then in `unknown`). */
-  const keyword = (): Promise<number> =>
+  const keyword = (): number | Promise<number> =>
     string(MAX_WORD_LENGTH, "a keyword", (b) => {
       const i = wordIndex(b);
       if (i < 0) unknown = lossy.decode(b);
@@ -189,10 +277,14 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
     });
   const found = (i: number): string => JSON.stringify(i < 0 ? unknown : NAR_WORDS[i]);
 
-  const expect = async (word: number, context = ""): Promise<void> => {
+  const expect = (word: number, context = ""): void | Promise<void> => {
     const at = r.offset;
-    const i = await keyword();
-    if (i !== word) fail(at, `expected "${NAR_WORDS[word]}"${context}, found ${found(i)}`);
+    const check = (i: number) => {
+      if (i !== word) fail(at, `expected "${NAR_WORDS[word]}"${context}, found ${found(i)}`);
+    };
+    const i = keyword();
+    if (typeof i === "number") return check(i);
+    return i.then(check);
   };
 
   /** The contents of the file entry `gen`, which end at stream offset `end`. */
@@ -234,27 +326,33 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
   /** The open directories, innermost last, with the last name seen in each. */
   const dirs: { path: string; previous: Uint8Array | undefined }[] = [];
   let nodePath = "";
+  /** What an `expect` that has to wait returns. */
+  let pending: void | Promise<void>;
   try {
-    await expect(MAGIC);
+    if ((pending = expect(MAGIC))) await pending;
     nodes: while (true) {
       // A node at `nodePath`: "(" "type" <type> ...
       path = nodePath;
-      await expect(OPEN);
-      await expect(TYPE);
+      if ((pending = expect(OPEN))) await pending;
+      if ((pending = expect(TYPE))) await pending;
       const typeAt = r.offset;
-      const type = await keyword();
+      let type = keyword();
+      if (typeof type !== "number") type = await type;
       if (type === REGULAR) {
         let fieldAt = r.offset;
-        let field = await keyword();
+        let field = keyword();
+        if (typeof field !== "number") field = await field;
         let executable = false;
         if (field === EXECUTABLE) {
           executable = true;
-          await expect(EMPTY, ' after "executable"');
+          if ((pending = expect(EMPTY, ' after "executable"'))) await pending;
           fieldAt = r.offset;
-          field = await keyword();
+          field = keyword();
+          if (typeof field !== "number") field = await field;
         }
         if (field !== CONTENTS) fail(fieldAt, `expected "contents", found ${found(field)}`);
-        const size = await number(Number.MAX_SAFE_INTEGER, "the file size");
+        let size = number(Number.MAX_SAFE_INTEGER, "the file size");
+        if (typeof size !== "number") size = await size;
         const end = r.offset + size;
         const gen = ++generation;
         yield {
@@ -271,16 +369,16 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
         if (r.offset < end) {
           for await (const _ of r.readChunks(end - r.offset)) { /* skip what was not read */ }
         }
-        await r.readPadding(size);
-        await expect(CLOSE);
+        if (size % 8 !== 0) await r.readPadding(size);
+        if ((pending = expect(CLOSE))) await pending;
       } else if (type === SYMLINK) {
-        await expect(TARGET);
+        if ((pending = expect(TARGET))) await pending;
         const target = await string(MAX_TARGET_LENGTH, "a symlink target", (b, at) => {
           if (b.length === 0) fail(at, "a symlink target is empty");
           if (b.includes(0)) fail(at, "a symlink target contains a NUL byte");
           return text(b, at, "a symlink target");
         });
-        await expect(CLOSE);
+        if ((pending = expect(CLOSE))) await pending;
         yield { path, type: "symlink", target };
         if (failure) throw failure;
       } else if (type === DIRECTORY) {
@@ -295,7 +393,7 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
       }
       if (type !== DIRECTORY && dirs.length > 0) {
         path = nodePath;
-        await expect(CLOSE); // the entry that held the node
+        if ((pending = expect(CLOSE))) await pending; // the entry that held the node
       }
 
       // The next node: the next entry of the innermost open directory.
@@ -304,19 +402,21 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
         if (!dir) break nodes;
         path = dir.path;
         const at = r.offset;
-        const next = await keyword();
+        let next = keyword();
+        if (typeof next !== "number") next = await next;
         if (next === CLOSE) {
           dirs.pop();
-          if (dirs.length > 0) await expect(CLOSE); // the entry that held the directory
+          // the entry that held the directory
+          if (dirs.length > 0 && (pending = expect(CLOSE))) await pending;
           continue;
         }
         if (next !== ENTRY) fail(at, `expected "entry" or ")", found ${found(next)}`);
-        await expect(OPEN);
-        await expect(NAME);
-        await string(MAX_ENTRY_NAME_LENGTH, "an entry name", (b, nameAt) => {
+        if ((pending = expect(OPEN))) await pending;
+        if ((pending = expect(NAME))) await pending;
+        pending = string(MAX_ENTRY_NAME_LENGTH, "an entry name", (b, nameAt): void => {
           const bad = badEntryName(b);
           if (bad) fail(nameAt, bad);
-          const name = text(b, nameAt, "an entry name");
+          const name = entryName(b, nameAt, dir.path);
           nodePath = dir.path === "" ? name : `${dir.path}/${name}`;
           if (dir.previous) {
             const order = compareBytes(dir.previous, b);
@@ -334,8 +434,9 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
           }
           dir.previous = b.slice();
         });
+        if (pending) await pending;
         path = nodePath;
-        await expect(NODE);
+        if ((pending = expect(NODE))) await pending;
         continue nodes;
       }
     }

@@ -8,19 +8,46 @@
  * {@linkcode buildOnHost}); a derivation whose input failed is not sent
  * (`DependencyFailed`); outputs valid here already are not rebuilt.
  *
+ * Failover: a build whose host is lost (it cannot be reached, its
+ * connection closes, its program dies, or it sends nothing for the host
+ * timeout) goes back to the queue and is tried on a fitting machine it has
+ * not tried yet, or, when every fitting machine has been tried, again
+ * after a back-off (1 s, 2 s, 4 s, ... up to 30 s), up to `maxAttempts`
+ * attempts in all; a machine that could not be reached is avoided by every
+ * build for its back-off. A build that failed on its merits (the host
+ * answered with a failure: the builder's exit code, a timeout, the log
+ * limit, a rejected output, a hash mismatch) is never tried again. The
+ * final error of a build that ran out of attempts names each of them.
+ * Imports are atomic, so a lost or cancelled transfer registers nothing.
+ *
+ * Each build's log (the session's stderr) is kept in the client's store in
+ * Nix's layout (see `openBuildLog`) and passed on line by line.
+ *
  * @module
  */
-import type { Derivation } from "../derivation/derivation.ts";
+import type { BasicDerivation, Derivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import type { Store } from "../store/store.ts";
+import { openBuildLog } from "../store/build_log.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { ServeBuildOptions } from "../serve/build_options.ts";
 import { isBuildSuccess, type ServeBuildStatus } from "../serve/build_result.ts";
-import type { Machine } from "./machine_spec.ts";
+import type { Machine, SessionTimeouts } from "./machine_spec.ts";
 import { serveCommandFor } from "./machine_spec.ts";
-import { buildOnHost } from "./remote_build.ts";
+import { basicDerivationFor, buildOnHost } from "./remote_build.ts";
 import type { CopyReport } from "./copy_paths.ts";
+import { isHostLoss } from "./host_lost_error.ts";
+import { RemoteError } from "./remote_error.ts";
+import { LogLines } from "./log_lines.ts";
 import { type ServeHostProcess, startServeHost } from "./serve_host_process.ts";
+
+/** One try of a derivation on a machine that was lost. */
+export interface BuildAttempt {
+  /** The machine's URI. */
+  machine: string;
+  /** Why it was lost. */
+  error: string;
+}
 
 /** How one derivation of the graph ended. */
 export interface MachineBuildOutcome {
@@ -36,17 +63,73 @@ export interface MachineBuildOutcome {
   sent?: CopyReport;
   /** The outputs fetched back. */
   fetched?: CopyReport;
+  /** The attempts that lost their host before this outcome. */
+  attempts: BuildAttempt[];
+  /** It was cancelled (it was running, or had not started). */
+  cancelled?: boolean;
 }
 
+/** What {@linkcode buildOnMachines} reports as it goes. */
+export type MachineBuildEvent =
+  | { kind: "start"; drvPath: string; machine: Machine; attempt: number }
+  | { kind: "lost"; drvPath: string; machine: Machine; error: string }
+  | { kind: "end"; drvPath: string; machine?: Machine; outcome: MachineBuildOutcome }
+  | { kind: "copy"; drvPath: string; machine: Machine; path: string; bytes: number };
+
 /** Options of {@linkcode buildOnMachines}. */
-export interface MachineBuildOptions extends Partial<ServeBuildOptions> {
-  /** Open a session with a machine (default: ssh to it, see `serveCommandFor`). */
-  connect?: (machine: Machine) => Promise<ServeHostProcess>;
-  /** Where a machine's stderr (build logs) goes (default: this process's stderr). */
-  log?: (machine: Machine, chunk: Uint8Array) => void;
+export interface MachineBuildOptions extends Partial<ServeBuildOptions>, SessionTimeouts {
+  /**
+   * Open a session with a machine, its stderr going to `log` (default: ssh
+   * to it, see `serveCommandFor`, with the timeouts).
+   */
+  connect?: (machine: Machine, log: (chunk: Uint8Array) => void) => Promise<ServeHostProcess>;
+  /** Gets each line of each build's log (default: this process's stderr, prefixed). */
+  logLine?: (drvPath: string, machine: Machine, line: string) => void;
+  /** Keep each build's log in the store's log directory (default true). */
+  keepLogs?: boolean;
   /** Told when a derivation is sent and when it ends. */
   progress?: (event: { drvPath: string; machine?: Machine; outcome?: MachineBuildOutcome }) => void;
+  /** Told when a build starts, loses its host, ends, and of each path copied. */
+  events?: (event: MachineBuildEvent) => void;
+  /** Attempts per derivation, counting lost hosts (default 3). */
+  maxAttempts?: number;
+  /** The first back-off before a machine is tried again, in ms (default 1000). */
+  backoffMs?: number;
+  /** Cancels every build: running sessions are cancelled, queued ones not started. */
+  signal?: AbortSignal;
+  /** This machine, as one more build machine (see {@linkcode LocalMachine}). */
+  local?: LocalMachine;
 }
+
+/**
+ * This machine as a build machine, beside the remote ones: its slots and
+ * speed factor, and how it builds (the caller's builder; it keeps its own
+ * logs). Its URI is `local`.
+ */
+export interface LocalMachine {
+  /** Builds at once here. */
+  maxJobs: number;
+  /** Its speed factor against the remote machines (default 1). */
+  speedFactor?: number;
+  /** Platforms it builds (default `x86_64-linux`). */
+  systems?: string[];
+  /** System features it supports. */
+  supportedFeatures?: string[];
+  /**
+   * Build a derivation whose inputs are valid here.
+   *
+   * @returns Nix's status and message.
+   */
+  build(
+    drvPath: string,
+    drv: BasicDerivation,
+    log: (chunk: Uint8Array) => void,
+    signal: AbortSignal,
+  ): Promise<{ status: ServeBuildStatus; errorMsg: string }>;
+}
+
+/** The default of `maxAttempts`. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
 
 function requiredFeatures(drv: Derivation): string[] {
   return (drv.env.get("requiredSystemFeatures") ?? "").split(/\s+/).filter((s) => s !== "");
@@ -95,7 +178,7 @@ function outputsOf(store: Store, drv: Derivation): Map<string, string> {
  * @param store The local store, holding the derivations and their sources.
  * @param drvPaths The derivations to build.
  * @param machines The build machines.
- * @param options Limits, how to reach a machine, logs, progress.
+ * @param options Limits, how to reach a machine, logs, progress, failover, cancellation.
  * @returns Every derivation of the graph with its outcome.
  */
 export async function buildOnMachines(
@@ -105,46 +188,111 @@ export async function buildOnMachines(
   options: MachineBuildOptions = {},
 ): Promise<Map<string, MachineBuildOutcome>> {
   const drvs = readDerivationGraph(store, drvPaths);
-
+  const local: Machine | undefined = options.local && {
+    uri: "local",
+    host: "local",
+    remoteProgram: "",
+    systems: options.local.systems ?? ["x86_64-linux"],
+    maxJobs: options.local.maxJobs,
+    speedFactor: options.local.speedFactor ?? 1,
+    supportedFeatures: options.local.supportedFeatures ?? [],
+    mandatoryFeatures: [],
+  };
+  if (local) machines = [...machines, local];
+  const localAbort = new AbortController();
+  const timeouts: SessionTimeouts = {
+    ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
+    ...(options.hostTimeout !== undefined ? { hostTimeout: options.hostTimeout } : {}),
+  };
   const connect = options.connect ??
-    ((m: Machine) =>
-      startServeHost(serveCommandFor(m), {
+    ((m: Machine, log: (chunk: Uint8Array) => void) =>
+      startServeHost(serveCommandFor(m, undefined, timeouts), {
         host: m.uri,
-        log: (chunk) => options.log ? options.log(m, chunk) : void Deno.stderr.writeSync(chunk),
+        log,
+        ...timeouts,
+        ...(options.signal ? { signal: options.signal } : {}),
       }));
+  const encoder = new TextEncoder();
+  const logLine = options.logLine ??
+    ((drvPath: string, m: Machine, line: string) =>
+      void Deno.stderr.writeSync(
+        encoder.encode(`[${drvs.get(drvPath)!.name}@${m.host.replace(/^.*@/, "")}] ${line}\n`),
+      ));
   const buildOptions: ServeBuildOptions = {
     maxSilentTime: options.maxSilentTime ?? 0,
     buildTimeout: options.buildTimeout ?? 0,
     ...(options.maxLogSize !== undefined ? { maxLogSize: options.maxLogSize } : {}),
     ...(options.keepFailed !== undefined ? { keepFailed: options.keepFailed } : {}),
   };
+  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  const backoffMs = options.backoffMs ?? 1000;
+  const backoff = (n: number) => Math.min(30_000, backoffMs * 2 ** Math.max(0, n - 1));
+  const signal = options.signal;
+
   const results = new Map<string, MachineBuildOutcome>();
   const running = new Map<string, Promise<void>>();
+  const sessions = new Set<ServeHostProcess>();
   const load = new Map<Machine, number>(machines.map((m) => [m, 0]));
+  /** Lost attempts of each derivation, and when it may go back to a machine it tried. */
+  const attempts = new Map<string, BuildAttempt[]>();
+  const notBefore = new Map<string, number>();
+  /** Machines that could not be reached: avoided until then. */
+  const downUntil = new Map<Machine, number>();
+  const downCount = new Map<Machine, number>();
   const finish = (drvPath: string, outcome: MachineBuildOutcome, machine?: Machine) => {
     results.set(drvPath, outcome);
     options.progress?.({ drvPath, ...(machine ? { machine } : {}), outcome });
+    options.events?.({ kind: "end", drvPath, ...(machine ? { machine } : {}), outcome });
   };
+  const cancelledOutcome = (drvPath: string, machine?: Machine): MachineBuildOutcome => ({
+    status: "MiscFailure",
+    errorMsg: machine
+      ? `building '${drvPath}' on '${machine.uri}' was cancelled`
+      : `building '${drvPath}' was cancelled before it started`,
+    ...(machine ? { machine: machine.uri } : {}),
+    outputs: outputsOf(store, drvs.get(drvPath)!),
+    attempts: attempts.get(drvPath) ?? [],
+    cancelled: true,
+  });
 
-  // Machines that could not be reached: not tried again in this run (Nix
-  // likewise skips a machine it failed to connect to and picks another).
-  const down = new Set<Machine>();
-  const unreachable = new Map<string, string[]>();
   const run = async (drvPath: string, machine: Machine) => {
-    const outputs = outputsOf(store, drvs.get(drvPath)!);
+    const drv = drvs.get(drvPath)!;
+    const outputs = outputsOf(store, drv);
+    const kept = options.keepLogs === false || machine === local
+      ? undefined
+      : openBuildLog(store, drvPath);
+    const lines = new LogLines((line) => logLine(drvPath, machine, line));
+    const log = (chunk: Uint8Array) => {
+      kept?.write(chunk);
+      lines.push(chunk);
+    };
+    let session: ServeHostProcess | undefined;
     try {
-      let session: ServeHostProcess;
-      try {
-        session = await connect(machine);
-      } catch (e) {
-        down.add(machine);
-        const why = unreachable.get(drvPath) ?? [];
-        why.push(`'${machine.uri}': ${(e as Error).message}`);
-        unreachable.set(drvPath, why);
-        return; // back to the queue: another machine may take it
+      if (machine === local) {
+        const r = await options.local!.build(
+          drvPath,
+          basicDerivationFor(store, drv),
+          log,
+          localAbort.signal,
+        );
+        if (signal?.aborted) throw signal.reason;
+        finish(drvPath, {
+          status: r.status,
+          errorMsg: r.errorMsg,
+          machine: machine.uri,
+          outputs,
+          attempts: attempts.get(drvPath) ?? [],
+        }, machine);
+        return;
       }
-      await using _ = session;
-      const report = await buildOnHost(session.client, store, drvPath, buildOptions);
+      session = await connect(machine, log);
+      sessions.add(session);
+      if (signal?.aborted) throw signal.reason;
+      const report = await buildOnHost(session.client, store, drvPath, {
+        ...buildOptions,
+        progress: (path, bytes) =>
+          options.events?.({ kind: "copy", drvPath, machine, path, bytes }),
+      });
       finish(drvPath, {
         status: report.result.status,
         errorMsg: report.result.errorMsg,
@@ -152,85 +300,168 @@ export async function buildOnMachines(
         outputs,
         sent: report.sent,
         ...(report.fetched ? { fetched: report.fetched } : {}),
+        attempts: attempts.get(drvPath) ?? [],
       }, machine);
     } catch (e) {
-      finish(drvPath, {
-        status: "MiscFailure",
-        errorMsg: `building '${drvPath}' on '${machine.uri}': ${(e as Error).message}`,
-        machine: machine.uri,
-        outputs,
-      }, machine);
+      if (signal?.aborted) {
+        finish(drvPath, cancelledOutcome(drvPath, machine), machine);
+      } else if (isHostLoss(e) || session?.lostReason) {
+        // Back to the queue: another machine, or this one after a back-off.
+        const lost = session?.lostReason ?? e;
+        const error = lost instanceof RemoteError
+          ? `cannot ${lost.action}: ${lost.detail}`
+          : (lost as Error).message;
+        const tried = attempts.get(drvPath) ?? [];
+        tried.push({ machine: machine.uri, error });
+        attempts.set(drvPath, tried);
+        notBefore.set(drvPath, Date.now() + backoff(tried.length));
+        if (!session) {
+          const n = (downCount.get(machine) ?? 0) + 1;
+          downCount.set(machine, n);
+          downUntil.set(machine, Date.now() + backoff(n));
+        }
+        options.events?.({ kind: "lost", drvPath, machine, error });
+      } else {
+        finish(drvPath, {
+          status: "MiscFailure",
+          errorMsg: `building '${drvPath}' on '${machine.uri}': ${(e as Error).message}`,
+          machine: machine.uri,
+          outputs,
+          attempts: attempts.get(drvPath) ?? [],
+        }, machine);
+      }
     } finally {
+      if (session) {
+        sessions.delete(session);
+        await session.close().catch(() => {});
+        if (!session.lostReason) downCount.delete(machine);
+      }
+      lines.end();
+      await kept?.close();
       load.set(machine, load.get(machine)! - 1);
       running.delete(drvPath);
     }
   };
 
-  for (;;) {
-    let progressed = false;
-    for (const [drvPath, drv] of drvs) {
-      if (results.has(drvPath) || running.has(drvPath)) continue;
-      const inputs = [...drv.inputDrvs.keys()];
-      const failed = inputs.find((i) => results.has(i) && !isBuildSuccess(results.get(i)!.status));
-      const outputs = outputsOf(store, drv);
-      if (failed) {
-        finish(drvPath, {
-          status: "DependencyFailed",
-          errorMsg: `dependency '${failed}' of '${drvPath}' failed`,
-          outputs,
-        });
-        progressed = true;
-        continue;
+  let cancelling = false;
+  const aborted = new Promise<void>((resolve) => {
+    if (!signal) return;
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  try {
+    for (;;) {
+      if (signal?.aborted && !cancelling) {
+        cancelling = true;
+        localAbort.abort(signal.reason);
+        await Promise.all([...sessions].map((s) => s.cancel?.() ?? s.close()));
       }
-      if (!inputs.every((i) => results.has(i))) continue;
-      if (
-        outputs.size === drv.outputs.size && [...outputs.values()].every((p) => store.isValid(p))
-      ) {
-        finish(drvPath, { status: "AlreadyValid", errorMsg: "", outputs });
-        progressed = true;
-        continue;
-      }
-      const fitting = machines.filter((m) => machineFits(m, drv));
-      const reachable = fitting.filter((m) => !down.has(m));
-      if (fitting.length > 0 && reachable.length === 0) {
-        finish(drvPath, {
-          status: "MiscFailure",
-          errorMsg: `cannot reach a build machine for '${drvPath}': ${
-            (unreachable.get(drvPath) ?? ["all are down"]).join("; ")
-          }`,
-          outputs,
-        });
-        progressed = true;
-        continue;
-      }
-      if (fitting.length === 0) {
-        const features = requiredFeatures(drv);
-        finish(drvPath, {
-          status: "MiscFailure",
-          errorMsg:
-            `no build machine can build '${drvPath}': it needs a '${drv.platform}' machine` +
-            (features.length > 0 ? ` with features {${features.join(", ")}}` : ""),
-          outputs,
-        });
-        progressed = true;
-        continue;
-      }
-      const free = reachable.filter((m) => load.get(m)! < m.maxJobs)
-        .sort((a, b) =>
-          b.speedFactor - a.speedFactor || load.get(a)! / a.maxJobs - load.get(b)! / b.maxJobs
+      let progressed = false;
+      let wakeAt = Infinity;
+      const now = Date.now();
+      for (const [drvPath, drv] of drvs) {
+        if (results.has(drvPath) || running.has(drvPath)) continue;
+        const outputs = outputsOf(store, drv);
+        const tried = attempts.get(drvPath) ?? [];
+        if (cancelling) {
+          finish(drvPath, cancelledOutcome(drvPath));
+          progressed = true;
+          continue;
+        }
+        const inputs = [...drv.inputDrvs.keys()];
+        const failed = inputs.find((i) =>
+          results.has(i) && !isBuildSuccess(results.get(i)!.status)
         );
-      const machine = free[0];
-      if (!machine) continue;
-      load.set(machine, load.get(machine)! + 1);
-      options.progress?.({ drvPath, machine });
-      running.set(drvPath, run(drvPath, machine));
-      progressed = true;
+        if (failed) {
+          finish(drvPath, {
+            status: "DependencyFailed",
+            errorMsg: `dependency '${failed}' of '${drvPath}' failed`,
+            outputs,
+            attempts: tried,
+          });
+          progressed = true;
+          continue;
+        }
+        if (!inputs.every((i) => results.has(i))) continue;
+        if (
+          outputs.size === drv.outputs.size && [...outputs.values()].every((p) => store.isValid(p))
+        ) {
+          finish(drvPath, { status: "AlreadyValid", errorMsg: "", outputs, attempts: tried });
+          progressed = true;
+          continue;
+        }
+        const fitting = machines.filter((m) => machineFits(m, drv));
+        if (fitting.length === 0) {
+          const features = requiredFeatures(drv);
+          finish(drvPath, {
+            status: "MiscFailure",
+            errorMsg:
+              `no build machine can build '${drvPath}': it needs a '${drv.platform}' machine` +
+              (features.length > 0 ? ` with features {${features.join(", ")}}` : ""),
+            outputs,
+            attempts: tried,
+          });
+          progressed = true;
+          continue;
+        }
+        if (tried.length >= maxAttempts) {
+          finish(drvPath, {
+            status: "MiscFailure",
+            errorMsg: `cannot build '${drvPath}': its build machines were lost ${tried.length} ` +
+              `time(s): ${
+                tried.map((a, i) => `attempt ${i + 1} on '${a.machine}': ${a.error}`).join("; ")
+              }`,
+            outputs,
+            attempts: tried,
+          });
+          progressed = true;
+          continue;
+        }
+        // Machines this derivation has not tried come first; when it has
+        // tried them all, any of them after its back-off.
+        const up = fitting.filter((m) => (downUntil.get(m) ?? 0) <= now);
+        const untried = up.filter((m) => !tried.some((a) => a.machine === m.uri));
+        let pool = untried;
+        if (pool.length === 0 && !fitting.some((m) => !tried.some((a) => a.machine === m.uri))) {
+          const at = notBefore.get(drvPath) ?? 0;
+          if (at > now) {
+            wakeAt = Math.min(wakeAt, at);
+            continue;
+          }
+          pool = up;
+        }
+        if (pool.length === 0) {
+          for (const m of fitting) wakeAt = Math.min(wakeAt, downUntil.get(m) ?? Infinity);
+          continue;
+        }
+        const machine = pool.filter((m) => load.get(m)! < m.maxJobs)
+          .sort((a, b) =>
+            b.speedFactor - a.speedFactor || load.get(a)! / a.maxJobs - load.get(b)! / b.maxJobs
+          )[0];
+        if (!machine) continue;
+        load.set(machine, load.get(machine)! + 1);
+        options.progress?.({ drvPath, machine });
+        options.events?.({ kind: "start", drvPath, machine, attempt: tried.length + 1 });
+        running.set(drvPath, run(drvPath, machine));
+        progressed = true;
+      }
+      if (results.size === drvs.size) break;
+      if (!progressed) {
+        if (running.size === 0 && wakeAt === Infinity) {
+          throw new Error("the derivation graph has a cycle");
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const waits: Promise<unknown>[] = [...running.values()];
+        if (!cancelling) waits.push(aborted);
+        if (wakeAt !== Infinity) {
+          waits.push(new Promise((r) => timer = setTimeout(r, Math.max(0, wakeAt - Date.now()))));
+        }
+        await Promise.race(waits);
+        clearTimeout(timer);
+      }
     }
-    if (results.size === drvs.size) break;
-    if (!progressed) {
-      if (running.size === 0) throw new Error("the derivation graph has a cycle");
-      await Promise.race(running.values());
-    }
+  } finally {
+    await Promise.all(running.values());
   }
   return results;
 }

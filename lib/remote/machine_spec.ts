@@ -110,12 +110,58 @@ export function parseMachines(text: string): Machine[] {
   return machines;
 }
 
+/** Timeouts of a session with a machine, in seconds (0: none). */
+export interface SessionTimeouts {
+  /** For the connection and the handshake. */
+  connectTimeout?: number;
+  /** For a host that sends nothing while it should be alive. */
+  hostTimeout?: number;
+}
+
+/**
+ * The ssh options that make ssh itself notice a dead host or network: a
+ * `ConnectTimeout` of the connect timeout, and keepalives derived from the
+ * host timeout (a probe every third of it, three unanswered probes end the
+ * connection; with no host timeout, a probe every 30 s and 4 unanswered),
+ * each unless `sshOpts` (NIX_SSHOPTS) sets its own.
+ *
+ * @param sshOpts The user's ssh options.
+ * @param timeouts The session's timeouts.
+ * @returns `-o` options to add.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sshTimeoutOptions } from "./machine_spec.ts";
+ * assert.deepEqual(sshTimeoutOptions("", { connectTimeout: 10, hostTimeout: 30 }), [
+ *   "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3",
+ * ]);
+ * assert.deepEqual(sshTimeoutOptions("-o ServerAliveInterval=5", { hostTimeout: 30 }), []);
+ * ```
+ */
+export function sshTimeoutOptions(sshOpts: string, timeouts: SessionTimeouts): string[] {
+  const out: string[] = [];
+  const sets = (name: string) => new RegExp(`(^|[\\s=-])${name}\\b`, "i").test(sshOpts);
+  const connect = timeouts.connectTimeout ?? 0;
+  if (connect > 0 && !sets("ConnectTimeout")) {
+    out.push("-o", `ConnectTimeout=${Math.ceil(connect)}`);
+  }
+  if (!sets("ServerAliveInterval") && !sets("ServerAliveCountMax")) {
+    const host = timeouts.hostTimeout ?? 0;
+    const interval = host > 0 ? Math.max(1, Math.floor(host / 3)) : 30;
+    out.push("-o", `ServerAliveInterval=${interval}`);
+    out.push("-o", `ServerAliveCountMax=${host > 0 ? 3 : 4}`);
+  }
+  return out;
+}
+
 /**
  * The command that opens a serve session with a machine: ssh to it (with
  * `NIX_SSHOPTS`, as Nix), running its remote program with `--serve --write`.
  *
  * @param machine The machine.
  * @param sshOpts `NIX_SSHOPTS` (default: this process's).
+ * @param timeouts When given, ssh options for them (see {@linkcode sshTimeoutOptions}).
  * @returns The program and its arguments.
  *
  * @example
@@ -129,6 +175,7 @@ export function parseMachines(text: string): Machine[] {
 export function serveCommandFor(
   machine: Machine,
   sshOpts: string = Deno.env.get("NIX_SSHOPTS") ?? "",
+  timeouts?: SessionTimeouts,
 ): string[] {
   return [
     "ssh",
@@ -137,7 +184,26 @@ export function serveCommandFor(
     "-a",
     ...(machine.sshKey ? ["-i", machine.sshKey] : []),
     ...sshOpts.split(/\s+/).filter((s) => s !== ""),
+    ...(timeouts ? sshTimeoutOptions(sshOpts, timeouts) : []),
     "--",
     `${machine.remoteProgram} --serve --write`,
   ];
+}
+
+/**
+ * A machine's short name for log prefixes: its host without the user
+ * (`ssh://bob@b1?...` is `b1`).
+ *
+ * @param machine The machine.
+ * @returns Its name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { machineName, parseMachines } from "./machine_spec.ts";
+ * assert.equal(machineName(parseMachines("ssh://bob@b1?remote-program=buildhost")[0]!), "b1");
+ * ```
+ */
+export function machineName(machine: Machine): string {
+  return machine.host.replace(/^.*@/, "");
 }

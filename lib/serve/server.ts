@@ -45,6 +45,7 @@ import { writePathInfos } from "./path_infos.ts";
 import { type Realisation, type ServeBuildResult, writeBuildResult } from "./build_result.ts";
 import type { ServeBuildOptions } from "./build_options.ts";
 import { ServeProtocolError, UnknownCommandError } from "./serve_protocol_error.ts";
+import { Heartbeat } from "./heartbeat.ts";
 
 /** A session that must end: the message is what the client is shown. */
 export class ServeError extends BuildhostError {
@@ -99,6 +100,8 @@ export class ServeServer {
    */
   constructor(readonly store: Store, readonly options: ServeOptions) {}
 
+  #heartbeat = new Heartbeat();
+
   /**
    * Run one session to its end.
    *
@@ -109,6 +112,7 @@ export class ServeServer {
   async serve(input: ReadableStream<Uint8Array>, output: ByteSink): Promise<ServeOutcome> {
     const r = new WireReader(input);
     const w = new WireWriter(output);
+    this.#heartbeat = new Heartbeat();
     try {
       await this.#session(r, w);
       return { exitCode: 0 };
@@ -159,6 +163,7 @@ export class ServeServer {
           const valid = store.queryValidPaths(checkPaths(req.paths));
           // Locked paths stay protected from GC for the life of this process.
           if (req.lock) await store.tempRoots.add(valid);
+          valid.push(...this.#heartbeat.accept(store.storeDir, req.paths)); // buildhost clients only
           writePathsReply(w, valid, "QueryValidPaths", codec);
           break;
         }
@@ -227,7 +232,7 @@ export class ServeServer {
           const result = await this.#whileConnected(
             r,
             options,
-            (o) => this.#builder().build(req.drvPath, req.drv, o),
+            (o) => this.#builder().build(req.drvPath, req.drv, { ...o, inMemory: true }),
           );
           writeBuildResult(w, await this.#serveResult(result, req.drv), version, codec);
           break;
@@ -253,7 +258,10 @@ export class ServeServer {
 
   /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
   async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
-    const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
+    // Like Nix, only the outputs this build registered (not those valid before).
+    const built = [...result.builtOutputs]
+      .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     const hashes = built.length > 0
       ? (await new HashModulo(() => {
         throw new ServeError("input derivations are not sent with BuildDerivation");
@@ -292,6 +300,7 @@ export class ServeServer {
     run: (options: BuildOptions) => Promise<T>,
   ): Promise<T> {
     const abort = new AbortController();
+    const stopBeats = this.#heartbeat.start(this.options.log);
     let building = true;
     r.atEnd().then((ended) => {
       if (ended && building) {
@@ -308,6 +317,7 @@ export class ServeServer {
       return result;
     } finally {
       building = false;
+      stopBeats();
     }
   }
 

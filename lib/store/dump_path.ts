@@ -94,7 +94,9 @@ function checkNames(list: Deno.DirEntry[], fsPath: string, narPath: string): voi
       throw new NarError(
         -1,
         narPath,
-        `"${fsPath}" has an entry whose name is not valid UTF-8, which cannot be dumped`,
+        `"${fsPath}" has an entry whose name is not valid UTF-8 (${
+          JSON.stringify(name.replaceAll("\uFFFD", "?"))
+        }, a "?" for each bad byte sequence), which cannot be dumped`,
       );
     }
   }

@@ -91,7 +91,7 @@ export async function collectGarbage(
   store: Store,
   options: { dryRun?: boolean } = {},
 ): Promise<GcResult> {
-  using _gc = await FileLock.acquire(store.gcLockPath, true);
+  using _gc = await FileLock.acquire(store.gcLockPath);
   const roots = new Set([
     ...readGcRoots(store.layout.gcRootsDir, store.storeDir),
     ...readTempRoots(store.layout.tempRootsDir),

@@ -82,6 +82,13 @@ async function removeWritable(path: string): Promise<void> {
 }
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** A name that is surely allowed (the common case, checked without encoding it). */
+function plainName(name: string): boolean {
+  return name.length > 0 && name.length <= 85 && name !== "." && name !== ".." &&
+    !name.includes("/") && !name.includes("\0");
+}
 
 /**
  * Create `target` from NAR entries (a file, a symlink or a directory tree).
@@ -128,9 +135,12 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
         const slash = p.lastIndexOf("/");
         const parent = slash < 0 ? "" : p.slice(0, slash);
         while (open.length > 0 && open[open.length - 1] !== parent) open.pop();
+        const name = p.slice(slash + 1);
         const bad = slash === 0
           ? "it starts with '/'"
-          : badEntryName(encoder.encode(p.slice(slash + 1)));
+          : plainName(name)
+          ? undefined
+          : badEntryName(encoder.encode(name));
         if (!created || open.length === 0 || bad) {
           throw new RestoreError(
             `Cannot restore "${target}": entry "${p}" is not ${
@@ -152,6 +162,13 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
             created = true;
             break;
           case "regular": {
+            if (entry.size === 0 && !entry.executable) {
+              // One call and no file object (0666 less the umask, as `open`
+              // below): many NARs hold many empty files.
+              Deno.writeFileSync(fsPath, EMPTY, { createNew: true });
+              created = true;
+              break;
+            }
             using f = Deno.openSync(fsPath, { write: true, createNew: true, mode: 0o666 });
             created = true;
             // As Nix: the mode the file got (0666 less the umask) plus the
@@ -159,6 +176,7 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
             if (entry.executable) {
               Deno.chmodSync(fsPath, mode ??= ((f.statSync().mode ?? 0o644) & 0o7777) | 0o111);
             }
+            if (entry.size === 0) break; // nothing to write (the reader skips the contents)
             for await (const chunk of entry.contents) {
               let off = 0;
               while (off < chunk.length) off += f.writeSync(chunk.subarray(off));

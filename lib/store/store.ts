@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { lstatSync } from "node:fs";
 import { BuildhostError } from "../errors.ts";
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
-import { readNar } from "../nar/nar_reader.ts";
+import { type NarEntry, readNar } from "../nar/nar_reader.ts";
 import { writeNar } from "../nar/nar_writer.ts";
 import { makeFixedOutputPath, makeTextPath } from "../store_path/make_store_path.ts";
 import { StorePath } from "../store_path/store_path.ts";
@@ -24,10 +24,12 @@ import { outputPath } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { canonicalisePath, makeWritable } from "./canonicalise.ts";
+import { ContentAddressCheck } from "./content_address.ts";
+import { crashPoint } from "./crash_point.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
 import type { PathInfo } from "./path_info.ts";
-import { FileLock } from "./path_lock.ts";
+import { StorePathLock } from "./path_lock.ts";
 import { restorePath } from "./restore_path.ts";
 import { StoreDb } from "./store_db.ts";
 import { type StoreLayout, storeLayout } from "./store_layout.ts";
@@ -68,6 +70,31 @@ export interface VerifyProblem {
 
 const TEMP_PREFIX = ".buildhost-tmp-";
 let tempCounter = 0;
+
+/** The entries, the root's type and (a regular file's) contents also going to `check`. */
+async function* rootContentsTo(
+  entries: AsyncIterable<NarEntry>,
+  check: ContentAddressCheck,
+): AsyncGenerator<NarEntry> {
+  for await (const e of entries) {
+    if (e.path !== "" || e.type !== "regular") {
+      if (e.path === "") check.rootType = e.type;
+      yield e;
+      continue;
+    }
+    check.rootType = e.type;
+    const contents = e.contents;
+    yield {
+      ...e,
+      contents: (async function* () {
+        for await (const c of contents) {
+          check.write(c);
+          yield c;
+        }
+      })(),
+    };
+  }
+}
 
 async function drainNar(r: WireReader): Promise<void> {
   for await (const _ of readNar(r)) { /* contents are skipped by the reader */ }
@@ -216,6 +243,24 @@ export class Store {
     }
   }
 
+  /**
+   * Wait for and take the lock of a store path (`<path>.lock`, as Nix), to
+   * import or build it. Lock files that are valid store paths are never
+   * deleted (a name ending in `.lock` is a legal store path name).
+   *
+   * @param path The store path.
+   * @returns The held lock; release it when the path is done.
+   */
+  lockPath(path: string): Promise<StorePathLock> {
+    return StorePathLock.acquire(this.realPath(path), (name) => {
+      try {
+        return this.isValid(`${this.storeDir}/${name}`);
+      } catch {
+        return false; // not a store path name
+      }
+    });
+  }
+
   /** A fresh temporary name inside the store directory. */
   tempPath(): string {
     return join(
@@ -257,15 +302,23 @@ export class Store {
   #install(tmp: string, info: PathInfo): void {
     const real = this.realPath(info.path);
     canonicalisePath(tmp);
+    crashPoint("import:after-canonicalise");
     try {
       Deno.renameSync(tmp, real);
-    } catch {
+    } catch (e) {
+      // A valid path is never replaced (its lock should have prevented this).
+      if (this.db.isValid(info.path)) {
+        throw new StoreError(`Cannot install "${info.path}": it became valid meanwhile`, {
+          cause: e,
+        });
+      }
       // An unregistered leftover is in the way (e.g. from a crash between
       // rename and registration): it goes, then the rename is repeated.
       makeWritable(real);
       Deno.removeSync(real, { recursive: true });
       Deno.renameSync(tmp, real);
     }
+    crashPoint("import:after-rename");
     try {
       this.db.registerValidPaths([info], this.#derivationOutputs(info.path, real));
     } catch (e) {
@@ -273,6 +326,7 @@ export class Store {
       Deno.removeSync(real, { recursive: true });
       throw e;
     }
+    crashPoint("register:after-commit");
   }
 
   #removeTemp(tmp: string): void {
@@ -300,20 +354,26 @@ export class Store {
       await drainNar(nar);
       return this.db.queryPathInfo(imp.path)!;
     }
-    const lock = await FileLock.acquire(this.realPath(imp.path) + ".lock");
+    const lock = await this.lockPath(imp.path);
     try {
       if (this.db.isValid(imp.path)) {
         await drainNar(nar);
         return this.db.queryPathInfo(imp.path)!;
       }
+      const caCheck = imp.ca
+        ? new ContentAddressCheck(imp.path, imp.ca, imp.references, this.storeDir)
+        : undefined;
       const tmp = this.tempPath();
       const hash = new HashSink("sha256");
-      nar.tap = (b) => hash.write(b);
+      const caNar = caCheck?.wantsNar ? caCheck : undefined;
+      nar.tap = caNar ? (b) => (hash.write(b), caNar.write(b)) : (b) => hash.write(b);
       try {
-        await restorePath(tmp, readNar(nar));
+        const entries = readNar(nar);
+        await restorePath(tmp, caCheck && !caNar ? rootContentsTo(entries, caCheck) : entries);
       } finally {
         nar.tap = undefined;
       }
+      crashPoint("import:after-unpack");
       try {
         const narHash = hash.digest();
         if (imp.narSize !== undefined && hash.size !== imp.narSize) {
@@ -328,6 +388,7 @@ export class Store {
             } was declared`,
           );
         }
+        caCheck?.finish();
         this.#checkReferences(imp.path, imp.references);
         const info: PathInfo = {
           path: imp.path,
@@ -347,7 +408,7 @@ export class Store {
         throw e;
       }
     } finally {
-      lock.release(true);
+      lock.release();
     }
   }
 
@@ -487,13 +548,14 @@ export class Store {
       } finally {
         r.tap = undefined;
       }
+      crashPoint("import:after-unpack");
       let installed = false;
       try {
         const t = await readExportTrailer(r);
         this.parsePath(t.path);
         if (t.deriver) this.parsePath(t.deriver);
         await this.tempRoots.add([t.path, ...t.references]);
-        const lock = await FileLock.acquire(this.realPath(t.path) + ".lock");
+        const lock = await this.lockPath(t.path);
         try {
           if (!this.db.isValid(t.path)) {
             this.#checkReferences(t.path, t.references);
@@ -511,7 +573,7 @@ export class Store {
             installed = true;
           }
         } finally {
-          lock.release(true);
+          lock.release();
         }
         paths.push(t.path);
       } finally {

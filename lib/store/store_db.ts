@@ -16,6 +16,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { join } from "node:path";
 import { Hash } from "../hash/hash.ts";
 import { BuildhostError } from "../errors.ts";
+import { crashPoint } from "./crash_point.ts";
 import type { PathInfo } from "./path_info.ts";
 
 /** The schema version Nix 2.8 writes in `db/schema`. */
@@ -243,6 +244,7 @@ export class StoreDb implements Disposable {
           i.ca ?? null,
         );
       }
+      crashPoint("register:mid-transaction");
       for (const i of infos) {
         const id = (idOf.get(i.path) as Row).id as number;
         for (const ref of i.references) {

@@ -42,7 +42,7 @@ export class TempRoots {
   async add(paths: Iterable<string>): Promise<void> {
     const fresh = [...paths].filter((p) => !this.#added.has(p));
     if (fresh.length === 0) return;
-    using _gc = await FileLock.acquire(this.gcLockPath, false);
+    using _gc = await FileLock.acquire(this.gcLockPath, { exclusive: false });
     if (!this.#file) {
       Deno.mkdirSync(this.tempRootsDir, { recursive: true });
       this.#file = Deno.openSync(join(this.tempRootsDir, String(Deno.pid)), {

@@ -121,6 +121,24 @@ export class WireReader {
   }
 
   /**
+   * Take the next `n` bytes at once when the current chunk holds them (as
+   * {@linkcode WireReader.readExact} would, without waiting), else nothing
+   * is consumed and the result is undefined. For parsers of many small
+   * values, which then wait only at chunk boundaries.
+   *
+   * @param n How many bytes (more than 0).
+   * @returns The bytes (sharing memory with the chunk), or undefined.
+   */
+  takeBuffered(n: number): Uint8Array | undefined {
+    if (this.#buf.length - this.#pos < n) return undefined;
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.tap?.(out);
+    this.#pos += n;
+    this.#offset += n;
+    return out;
+  }
+
+  /**
    * Read exactly `n` bytes. The result may share memory with the input chunk.
    *
    * @param n How many bytes.

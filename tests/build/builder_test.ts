@@ -98,6 +98,22 @@ Deno.test("Builder builds what nix-build builds, with the same output paths, NAR
   }
 });
 
+/** Nix's message about the build of `name` (its goal), colour escapes and all. */
+const goalMessage = (name: string, tail: string) =>
+  new RegExp(
+    `^\x1b\\[0m\x1b\\[35;1mbuilding of '/nix/store/[a-z0-9]{32}-${name}\\.drv!out' ` +
+      `from \\.drv file\x1b\\[0m ${tail}$`,
+  );
+const TIMED_OUT = goalMessage("sleeper", "timed out after \x1b\\[35;1m1\x1b\\[0m seconds");
+const TIMED_OUT_SILENT = goalMessage(
+  "sleeper",
+  "timed out after \x1b\\[35;1m1\x1b\\[0m seconds of silence",
+);
+const LOG_LIMIT = goalMessage(
+  "chatty",
+  "killed after writing more than \x1b\\[35;1m10000\x1b\\[0m bytes of log output",
+);
+
 Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, log limit — nothing registered", async () => {
   using t = tempDir();
   const { nixRoot, file, store, builder } = await setup(t);
@@ -105,11 +121,17 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
     const before = store.db.allValidPaths();
     const cases: [string, number, RegExp, Record<string, number>][] = [
       ["fail", BuildStatus.PermanentFailure, /failed with exit code 3/, {}],
-      ["noOut", BuildStatus.PermanentFailure, /failed to produce output path/, {}],
+      ["noOut", BuildStatus.OutputRejected, /failed to produce output path/, {}],
       ["fodBad", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, {}],
-      ["sleeper", BuildStatus.TimedOut, /timed out after 1 seconds/, { buildTimeout: 1 }],
-      ["sleeper", BuildStatus.TimedOut, /1 seconds of silence/, { maxSilentTime: 1 }],
-      ["chatty", BuildStatus.LogLimitExceeded, /maximum log size/, { maxLogSize: 10000 }],
+      // Nix's words for a derivation read from a .drv (not sent "in memory")
+      ["sleeper", BuildStatus.TimedOut, TIMED_OUT, { buildTimeout: 1 }],
+      ["sleeper", BuildStatus.TimedOut, TIMED_OUT_SILENT, { maxSilentTime: 1 }],
+      [
+        "chatty",
+        BuildStatus.LogLimitExceeded,
+        LOG_LIMIT,
+        { maxLogSize: 10000 },
+      ],
     ];
     for (const [attr, status, re, limits] of cases) {
       const [drvPath, drv] = await instantiate(nixRoot, file, attr);

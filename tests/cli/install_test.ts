@@ -224,15 +224,16 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     async () => {
       const dir = join(tmp.path, "sshd");
       Deno.mkdirSync(dir);
-      const xdg = join(tmp.path, "xdg");
+      const hostStore = join(tmp.path, "host-store");
       // The session's environment, as an operator would set it for a prefix of their own:
-      // the prefix on PATH, the default store under XDG_DATA_HOME, the sandbox paths.
+      // the prefix on PATH and the sandbox paths. The store is the URL's remote-store (as root,
+      // buildhost's default store would be the machine's real /nix, as for nix-store).
       const sshd = await startSshd(dir, [
-        `SetEnv PATH=${prefix}/bin:/usr/bin:/bin XDG_DATA_HOME=${xdg} ` +
+        `SetEnv PATH=${prefix}/bin:/usr/bin:/bin ` +
         `"NIX_CONFIG=extra-sandbox-paths = ${SANDBOX_PATHS}"`,
       ]);
       try {
-        const url = "ssh://127.0.0.1?remote-program=buildhost";
+        const url = `ssh://127.0.0.1?remote-program=buildhost&remote-store=${hostStore}`;
         const env = { NIX_SSHOPTS: sshd.sshOpts };
         const client = join(tmp.path, "client");
         const src = (await nix("nix", [
@@ -263,8 +264,8 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
         ], { env });
         assert.equal(Deno.readTextFileSync(join(client, built.text)), "source\n");
         assert.match(built.stderr, /building on the installed host/);
-        // Both landed in the store the session's buildhost chose (XDG_DATA_HOME/buildhost).
-        const remote = await Store.open(join(xdg, "buildhost"));
+        // Both landed in the store the client named (remote-store), not in the real /nix.
+        const remote = await Store.open(hostStore);
         try {
           assert.ok(remote.db.isValid(src), "the copied path is on the host");
           assert.ok(remote.db.isValid(built.text), "the output is registered on the host");

@@ -167,7 +167,7 @@ Deno.test("buildhost build --builders skips a machine it cannot reach, and says 
   assert.equal(onlyDead.code, 1);
   assert.match(
     onlyDead.stderr,
-    /cannot reach a build machine for '.*failover\.drv': 'ssh:\/\/deadhost/,
+    /cannot build '.*failover\.drv': its build machines were lost 3 time\(s\): attempt 1 on 'ssh:\/\/deadhost/,
   );
   const r = await runBuildhost(
     ["build", "--store", client, "--builders", `${dead}; ${bh} x86_64-linux - 1 1`, drv],

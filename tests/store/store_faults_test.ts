@@ -9,6 +9,7 @@ import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { Hash, HashSink } from "../../lib/hash/hash.ts";
 import { dumpPath } from "../../lib/store/dump_path.ts";
+import { CRASH_POINTS } from "../../lib/store/crash_point.ts";
 import { nix, tempDir } from "../_helpers/nix.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -43,56 +44,125 @@ async function bigNar(dir: string, mib: number) {
 
 const PATH = "/nix/store/0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn-big";
 
-function importCmd(root: string, hash: string, size: number, narFile: string) {
+/** `buildhost store import` of PATH from `narFile`, killed at `crashAt` when given. */
+function importCmd(root: string, hash: string, size: number, narFile: string, crashAt?: string) {
   return new Deno.Command("sh", {
     args: [
       "-c",
       `exec "${Deno.execPath()}" run -A "${MAIN}" store import --store "${root}" --hash ${hash} --size ${size} ${PATH} < "${narFile}"`,
     ],
+    env: crashAt ? { BUILDHOST_CRASH_AT: crashAt } : {},
     stdout: "null",
     stderr: "piped",
   });
 }
 
-Deno.test("an import killed with SIGKILL at any point leaves nothing valid and can be repeated", async () => {
-  using tmp = tempDir();
-  const { narFile, narHash, narSize } = await bigNar(tmp.path, 64);
-  const root = join(tmp.path, "root");
-  (await Store.open(root)).close();
-  const hash = narHash.toString("base32", true);
-  let killed = 0;
-  for (const delay of [5, 60, 120, 180, 240, 300, 400, 550, 700]) {
-    const child = importCmd(root, hash, narSize, narFile).spawn();
-    await new Promise((r) => setTimeout(r, delay));
-    try {
-      child.kill("SIGKILL");
-    } catch { /* it had already finished */ }
-    const status = await child.status;
-    if (status.signal === "SIGKILL") killed++;
-    const store = await Store.open(root); // opening cleans up the dead importer's temporaries
-    try {
-      if (status.signal === "SIGKILL") {
-        assert.equal(store.isValid(PATH), false, `killed at ${delay} ms but the path is valid`);
-      }
-      assert.deepEqual(await store.verify({ checkContents: true }), []);
-      assert.deepEqual(leftovers(store).filter((n) => n.startsWith(".buildhost-tmp-")), []);
-      if (store.isValid(PATH)) store.deletePaths([PATH]);
-    } finally {
-      store.close();
-    }
-  }
-  assert.ok(killed >= 5, `only ${killed} imports were killed before they finished`);
-  const done = await importCmd(root, hash, narSize, narFile).output();
-  assert.ok(done.success, new TextDecoder().decode(done.stderr));
+/** `buildhost store import-export` from `file`, killed at `crashAt` when given. */
+function importExportCmd(root: string, file: string, crashAt?: string) {
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      `exec "${Deno.execPath()}" run -A "${MAIN}" store import-export --store "${root}" < "${file}"`,
+    ],
+    env: crashAt ? { BUILDHOST_CRASH_AT: crashAt } : {},
+    stdout: "null",
+    stderr: "piped",
+  });
+}
+
+/**
+ * What the next process must find after a crash: after opening the store
+ * (which removes the dead importer's temporaries), `buildhost store verify
+ * --check-contents` and `nix-store --verify --check-contents` are clean, and
+ * nothing is left in the store directory but valid paths and, after a crash
+ * between rename and registration, the unregistered path (which the next
+ * import replaces).
+ */
+async function checkAfterCrash(root: string, unregistered: string[], why: string) {
   const store = await Store.open(root);
   try {
-    assert.ok(store.queryPathInfo(PATH)!.narHash.equals(narHash));
-    assert.deepEqual(await store.verify({ checkContents: true }), []);
+    assert.deepEqual(await store.verify({ checkContents: true }), [], why);
+    const left = leftovers(store).filter((n) => !n.endsWith(".lock"));
+    const allowed = unregistered.map((p) => p.slice(store.storeDir.length + 1));
+    assert.deepEqual(left.filter((n) => !allowed.includes(n)), [], why);
   } finally {
     store.close();
   }
-  const nixVerify = await nix("nix-store", ["--store", root, "--verify", "--check-contents"]);
-  assert.doesNotMatch(nixVerify.stderr, /error/);
+  const ours = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "store", "verify", "--check-contents", "--store", root],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(ours.success, `${why}: ${new TextDecoder().decode(ours.stdout)}`);
+  const theirs = await nix("nix-store", ["--store", root, "--verify", "--check-contents"]);
+  assert.doesNotMatch(theirs.stderr, /error|missing|modified|corrupt/, why);
+}
+
+for (const point of CRASH_POINTS) {
+  Deno.test(`an import killed at ${point} leaves a sound store and can be repeated`, async () => {
+    using tmp = tempDir();
+    const { narFile, narHash, narSize } = await bigNar(tmp.path, 2);
+    const root = join(tmp.path, "root");
+    (await Store.open(root)).close();
+    const hash = narHash.toString("base32", true);
+    const crashed = await importCmd(root, hash, narSize, narFile, point).output();
+    assert.equal(crashed.signal, "SIGKILL", new TextDecoder().decode(crashed.stderr));
+    const store = await Store.open(root);
+    try {
+      // Valid only once the transaction has committed, and then whole.
+      assert.equal(store.isValid(PATH), point === "register:after-commit");
+    } finally {
+      store.close();
+    }
+    await checkAfterCrash(root, [PATH], point);
+    const done = await importCmd(root, hash, narSize, narFile).output();
+    assert.ok(done.success, new TextDecoder().decode(done.stderr));
+    const after = await Store.open(root);
+    try {
+      assert.ok(after.queryPathInfo(PATH)!.narHash.equals(narHash));
+    } finally {
+      after.close();
+    }
+    await checkAfterCrash(root, [], `${point}, then imported again`);
+  });
+
+  Deno.test(`an export stream import killed at ${point} keeps whole paths only`, async () => {
+    using tmp = tempDir();
+    const { paths, bytes } = await exportOf(tmp.path, ["first", "second"]);
+    const file = join(tmp.path, "export");
+    Deno.writeFileSync(file, bytes);
+    const root = join(tmp.path, "root");
+    (await Store.open(root)).close();
+    const crashed = await importExportCmd(root, file, point).output();
+    assert.equal(crashed.signal, "SIGKILL", new TextDecoder().decode(crashed.stderr));
+    const store = await Store.open(root);
+    try {
+      // It dies at the first path: valid only once that one is committed.
+      assert.deepEqual(
+        store.db.allValidPaths(),
+        point === "register:after-commit" ? [paths[0]!] : [],
+      );
+    } finally {
+      store.close();
+    }
+    await checkAfterCrash(root, paths, point);
+    const done = await importExportCmd(root, file).output();
+    assert.ok(done.success, new TextDecoder().decode(done.stderr));
+    await checkAfterCrash(root, [], `${point}, then imported again`);
+  });
+}
+
+Deno.test("a crash point that does not exist is an error, not a silent pass", async () => {
+  using tmp = tempDir();
+  const { bytes } = await exportOf(tmp.path, ["x"]);
+  const file = join(tmp.path, "export");
+  Deno.writeFileSync(file, bytes);
+  const out = await importExportCmd(join(tmp.path, "root"), file, "import:after-typo").output();
+  assert.equal(out.success, false);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /Cannot arm the crash point "import:after-typo"/,
+  );
 });
 
 Deno.test("a corrupted NAR or a wrong declared hash or size registers nothing", async () => {

@@ -1,0 +1,265 @@
+/**
+ * Content addresses, as Nix 2.8 writes them in a path's `ca` field, and
+ * the check an import makes of them:
+ *
+ * - `text:sha256:<hash>`: a single regular file whose bytes hash to
+ *   `<hash>`; its path is the text path of that hash and its references.
+ * - `fixed:<algo>:<hash>`: a single regular file (flat ingestion);
+ * - `fixed:r:<algo>:<hash>`: any tree, hashed as its NAR (recursive).
+ *
+ * Fixed content is hashed modulo its own hash part, as Nix's
+ * `HashModuloSink`: each occurrence of the path's 32-character hash part is
+ * hashed as 32 zero bytes, and after the data, `|<offset>` for each
+ * occurrence, in order (with no occurrence, that is the plain hash). The
+ * path must be the one the content address gives for the path's name and
+ * references (fixed paths may refer to themselves only when recursive
+ * sha256).
+ *
+ * @module
+ */
+import { Hash, type HashAlgorithm, HashSink, parseHashAlgorithm } from "../hash/hash.ts";
+import { makeFixedOutputPath, makeTextPath } from "../store_path/make_store_path.ts";
+import { StorePath } from "../store_path/store_path.ts";
+import { BuildhostError } from "../errors.ts";
+
+/** A content address that cannot be parsed, or that content or path does not match. */
+export class ContentAddressError extends BuildhostError {
+  override name = "ContentAddressError";
+}
+
+/** A parsed content address. */
+export interface ContentAddress {
+  /** text: a `builtins.toFile`-like file; flat or recursive: fixed output. */
+  method: "text" | "flat" | "recursive";
+  /** The hash of the contents. */
+  hash: Hash;
+}
+
+/**
+ * Parse a `ca` field.
+ *
+ * @param ca The text, e.g. `fixed:r:sha256:1b8m...`.
+ * @returns The method and hash.
+ * @throws {ContentAddressError} When it is not a content address.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseContentAddress } from "./content_address.ts";
+ * const ca = parseContentAddress("fixed:r:sha256:1b8m03r63zqhnjf7l5wnldhh7c134ap5vpj0850ymkq1iyzicy5s");
+ * assert.equal(ca.method, "recursive");
+ * assert.equal(ca.hash.algorithm, "sha256");
+ * ```
+ */
+export function parseContentAddress(ca: string): ContentAddress {
+  const bad = (why: string) =>
+    new ContentAddressError(`Cannot parse the content address "${ca}": ${why}`);
+  let method: ContentAddress["method"];
+  let rest: string;
+  if (ca.startsWith("text:")) {
+    method = "text";
+    rest = ca.slice(5);
+  } else if (ca.startsWith("fixed:r:")) {
+    method = "recursive";
+    rest = ca.slice(8);
+  } else if (ca.startsWith("fixed:")) {
+    method = "flat";
+    rest = ca.slice(6);
+  } else {
+    throw bad(`it starts with neither "text:" nor "fixed:"`);
+  }
+  const colon = rest.indexOf(":");
+  if (colon < 0) throw bad("the hash has no type");
+  let algorithm: HashAlgorithm;
+  let hash: Hash;
+  try {
+    algorithm = parseHashAlgorithm(rest.slice(0, colon));
+    hash = Hash.parse(rest.slice(colon + 1), algorithm);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  if (method === "text" && algorithm !== "sha256") throw bad("a text hash must be sha256");
+  return { method, hash };
+}
+
+/**
+ * The store path a content address gives for a name and references.
+ *
+ * @param ca The content address.
+ * @param name The path's name.
+ * @param references Its references (itself included when it refers to itself).
+ * @param self The path itself (to tell a self-reference).
+ * @param storeDir The store directory.
+ * @returns The full store path.
+ */
+export function contentAddressedPath(
+  ca: ContentAddress,
+  name: string,
+  references: string[],
+  self: string,
+  storeDir: string,
+): string {
+  if (ca.method === "text") {
+    return makeTextPath(name, ca.hash, references, storeDir).toString(storeDir);
+  }
+  const others = references.filter((r) => r !== self);
+  return makeFixedOutputPath(
+    name,
+    ca.method,
+    ca.hash,
+    others,
+    others.length !== references.length,
+    storeDir,
+  ).toString(storeDir);
+}
+
+/**
+ * Nix's `HashModuloSink`: a hash of a stream in which every occurrence of
+ * `modulus` counts as zero bytes, followed by the offsets of the
+ * occurrences.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Hash } from "../hash/hash.ts";
+ * import { HashModuloSink } from "./content_address.ts";
+ * const s = new HashModuloSink("sha256", "ab");
+ * s.write(new TextEncoder().encode("xa"));
+ * s.write(new TextEncoder().encode("by"));
+ * assert.ok(s.digest().equals(Hash.of("sha256", "x\0\0y|1")));
+ * ```
+ */
+export class HashModuloSink {
+  readonly #sink: HashSink;
+  readonly #modulus: Uint8Array;
+  /** The last `modulus.length - 1` bytes (or fewer), not hashed yet. */
+  #held = new Uint8Array(0);
+  /** Bytes hashed so far (before the held ones). */
+  #pos = 0;
+  readonly #matches: number[] = [];
+
+  /**
+   * @param algorithm The hash algorithm.
+   * @param modulus The string to hash as zeros (a path's hash part).
+   */
+  constructor(algorithm: HashAlgorithm, modulus: string) {
+    this.#sink = new HashSink(algorithm);
+    this.#modulus = new TextEncoder().encode(modulus);
+  }
+
+  /** Feed bytes (not kept after the call). */
+  write(chunk: Uint8Array): void {
+    const m = this.#modulus;
+    // Only the last m.length - 1 bytes of a chunk can start an occurrence
+    // that the next chunk completes.
+    const s = new Uint8Array(this.#held.length + chunk.length);
+    s.set(this.#held);
+    s.set(chunk, this.#held.length);
+    const first = m[0]!;
+    for (let j = s.indexOf(first); j >= 0 && j + m.length <= s.length; j = s.indexOf(first, j)) {
+      let k = 1;
+      while (k < m.length && s[j + k] === m[k]) k++;
+      if (k === m.length) {
+        this.#matches.push(this.#pos + j);
+        s.fill(0, j, j + m.length);
+        j += m.length;
+      } else {
+        j++;
+      }
+    }
+    const keep = Math.min(s.length, m.length - 1);
+    const done = s.length - keep;
+    if (done > 0) this.#sink.write(s.subarray(0, done));
+    this.#pos += done;
+    this.#held = s.slice(done);
+  }
+
+  /** Finish and return the hash (once). */
+  digest(): Hash {
+    if (this.#held.length > 0) this.#sink.write(this.#held);
+    const enc = new TextEncoder();
+    for (const pos of this.#matches) this.#sink.write(enc.encode(`|${pos}`));
+    return this.#sink.digest();
+  }
+}
+
+/**
+ * Checks the contents of an import against its content address as they
+ * stream past: feed it the NAR (recursive) or the root file's bytes (flat
+ * and text), then {@linkcode ContentAddressCheck.finish}.
+ */
+export class ContentAddressCheck {
+  /** The parsed content address. */
+  readonly ca: ContentAddress;
+  readonly #sink: HashModuloSink | HashSink;
+  #rootType: string | undefined;
+
+  /**
+   * @param path The full store path being imported.
+   * @param ca Its `ca` field.
+   * @param references Its references.
+   * @param storeDir The store directory.
+   * @throws {ContentAddressError} When the ca cannot be parsed or gives
+   * another path (checked before any content is read).
+   */
+  constructor(readonly path: string, ca: string, references: string[], storeDir: string) {
+    this.ca = parseContentAddress(ca);
+    const parsed = StorePath.parse(path, storeDir);
+    let want: string;
+    try {
+      want = contentAddressedPath(this.ca, parsed.name, references, path, storeDir);
+    } catch (e) {
+      throw new ContentAddressError(
+        `Cannot add "${path}": its content address "${ca}" does not fit its references (${
+          (e as Error).message
+        })`,
+      );
+    }
+    if (want !== path) {
+      throw new ContentAddressError(
+        `Cannot add "${path}": its content address "${ca}" and references give the path "${want}"`,
+      );
+    }
+    this.#sink = this.ca.method === "text"
+      ? new HashSink("sha256")
+      : new HashModuloSink(this.ca.hash.algorithm, parsed.hashPart);
+  }
+
+  /** Whether it wants the NAR (else the root file's contents). */
+  get wantsNar(): boolean {
+    return this.ca.method === "recursive";
+  }
+
+  /** The type of the root entry (flat and text need a regular file). */
+  set rootType(type: string) {
+    this.#rootType = type;
+  }
+
+  /** Feed bytes. */
+  write(chunk: Uint8Array): void {
+    this.#sink.write(chunk);
+  }
+
+  /**
+   * Compare: the message is Nix's when the hash differs.
+   *
+   * @throws {ContentAddressError} On a mismatch.
+   */
+  finish(): void {
+    if (!this.wantsNar && this.#rootType !== "regular") {
+      throw new ContentAddressError(
+        `ca hash mismatch importing path '${this.path}': its content address needs a regular file, it is a ${
+          this.#rootType ?? "nothing"
+        }`,
+      );
+    }
+    const got = this.#sink.digest();
+    if (!got.equals(this.ca.hash)) {
+      throw new ContentAddressError(
+        `ca hash mismatch importing path '${this.path}';\n  specified: ${
+          this.ca.hash.toString("base32", true)
+        }\n  got:       ${got.toString("base32", true)}`,
+      );
+    }
+  }
+}
