@@ -25,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   // `buildhost --serve [--write] ...` is what Nix runs as a remote program.
   if (args.includes("--serve")) args.unshift("serve");
+  // `buildhost --stdio [--store ...]` is what Nix runs for ssh-ng:// (as `nix-daemon --stdio`).
+  else if (args.includes("--stdio") && args[0] !== "daemon") args.unshift("daemon");
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     await Deno.stdout.write(new TextEncoder().encode(help()));

@@ -5,7 +5,8 @@
  *
  * Workloads are cached under $BUILDHOST_BENCH_DIR or /tmp/buildhost-bench;
  * see each file: `nar_bench.ts` (a 1 GiB tree: dump + hash, dump, restore,
- * listing) and `store_bench.ts` (import, closure, GC).
+ * listing), `store_bench.ts` (import, closure, GC), `serve_bench.ts` (ssh://) and
+ * `daemon_bench.ts` (ssh-ng://).
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { table } from "./_measure.ts";
 import { narBench } from "./nar_bench.ts";
 import { storeBench } from "./store_bench.ts";
 import { serveBench } from "./serve_bench.ts";
+import { daemonBench } from "./daemon_bench.ts";
 
 const ROOT = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
 
@@ -26,5 +28,6 @@ if (import.meta.main) {
   const rows = narBench(ROOT);
   rows.push(...await storeBench(ROOT));
   rows.push(...serveBench(ROOT));
+  rows.push(...await daemonBench(ROOT));
   console.log(table(rows));
 }

@@ -13,7 +13,7 @@ import { best, rm, type Row, table } from "./_measure.ts";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** An export stream of `n` text paths, each referring to up to 3 earlier ones. */
-async function makeExport(file: string, n: number, prefix: string): Promise<string> {
+export async function makeExport(file: string, n: number, prefix: string): Promise<string> {
   try {
     Deno.statSync(file);
     return Deno.readTextFileSync(file + ".top");

@@ -11,11 +11,38 @@ const ALLOWED: Record<string, string[]> = {
   store: ["wire", "hash", "store_path", "nar", "derivation"],
   build: ["wire", "hash", "store_path", "nar", "derivation", "store"],
   serve: ["wire", "hash", "store_path", "nar", "derivation", "store", "build"],
-  remote: ["wire", "hash", "store_path", "nar", "derivation", "store", "serve"],
-  cli: ["wire", "hash", "store_path", "nar", "derivation", "store", "build", "serve", "remote"],
+  // the worker protocol's pure codecs share the serve codecs (never serve/server.ts)
+  worker_protocol: ["wire", "hash", "store_path", "nar", "derivation", "serve"],
+  daemon: [
+    "wire",
+    "hash",
+    "store_path",
+    "nar",
+    "derivation",
+    "store",
+    "build",
+    "serve",
+    "worker_protocol",
+  ],
+  remote: ["wire", "hash", "store_path", "nar", "derivation", "store", "serve", "worker_protocol"],
+  cli: [
+    "wire",
+    "hash",
+    "store_path",
+    "nar",
+    "derivation",
+    "store",
+    "build",
+    "serve",
+    "remote",
+    "worker_protocol",
+    "daemon",
+  ],
 };
 /** Folders whose files must not touch the filesystem or processes (the format layer). */
-const PURE = ["wire", "hash", "store_path", "nar", "derivation"];
+const PURE = ["wire", "hash", "store_path", "nar", "derivation", "worker_protocol"];
+/** Files of other layers the pure layers must not import (they do I/O). */
+const IMPURE_FILES = ["serve/server.ts"];
 
 const libDir = new URL("../lib/", import.meta.url).pathname;
 
@@ -49,6 +76,9 @@ Deno.test("lib/ layers import only the layers below them", () => {
       const tLayer = target.includes("/") ? target.split("/")[0]! : "";
       if (tLayer === "" || tLayer === layer) continue;
       if (!allowed.includes(tLayer)) bad.push(`${rel} imports ${target}`);
+      if (PURE.includes(layer) && IMPURE_FILES.includes(target)) {
+        bad.push(`${rel} is in the format layer but imports ${target}`);
+      }
     }
     if (PURE.includes(layer) && /\bDeno\.(?!test)/.test(text)) {
       bad.push(`${rel} is in the format layer but uses Deno.*`);

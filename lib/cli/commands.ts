@@ -6,6 +6,7 @@
 import type { Command } from "./command.ts";
 import { buildCommand } from "./build_command.ts";
 import { copyCommand } from "./copy_command.ts";
+import { daemonCommand } from "./daemon_command.ts";
 import { demoCommand } from "./demo_command.ts";
 import { doctorCommand } from "./doctor_command.ts";
 import { hashCommand } from "./hash_command.ts";
@@ -22,6 +23,10 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "build .drv files in the store, in the sandbox or on --builders",
   },
   copy: { run: copyCommand, summary: "copy closures to or from a serve host (ssh://...)" },
+  daemon: {
+    run: daemonCommand,
+    summary: "speak Nix's daemon protocol on stdin/stdout (--stdio), for ssh-ng://",
+  },
   demo: { run: demoCommand, summary: "the main job: a remote build on an embedded example" },
   doctor: {
     run: doctorCommand,

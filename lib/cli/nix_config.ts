@@ -75,8 +75,8 @@ export interface ConfigReader {
  *   name such as `NIX_CONFIG` (includes relative to `cwd`).
  * @param reader Reads included files.
  * @param cwd The directory for a source that is not a file.
- * @throws {NixConfigError} A line that is not a setting or an include, or a
- *   missing `include`.
+ * @throws {NixConfigError} A line that is not a setting or an include, a
+ *   missing `include`, or a file that includes itself (directly or not).
  *
  * @example
  * ```ts
@@ -96,6 +96,18 @@ export function applyNixConfig(
   reader: ConfigReader,
   cwd = "/",
 ): void {
+  apply(config, text, source, reader, cwd, [source]);
+}
+
+/** {@linkcode applyNixConfig} within the chain of files that include each other. */
+function apply(
+  config: NixConfig,
+  text: string,
+  source: string,
+  reader: ConfigReader,
+  cwd: string,
+  chain: string[],
+): void {
   for (const raw of text.split("\n")) {
     const hash = raw.indexOf("#");
     const line = hash < 0 ? raw : raw.slice(0, hash);
@@ -110,8 +122,11 @@ export function applyNixConfig(
       }
       const base = source.startsWith("/") ? dirname(source) : cwd;
       const path = resolve(base, tokens[1]!);
+      if (chain.includes(path)) {
+        throw new NixConfigError(`file '${path}' included from '${source}' includes itself`);
+      }
       const included = reader.readFile(path);
-      if (included !== undefined) applyNixConfig(config, included, path, reader, cwd);
+      if (included !== undefined) apply(config, included, path, reader, cwd, [...chain, path]);
       else if (tokens[0] === "include") {
         throw new NixConfigError(`file '${path}' included from '${source}' not found`);
       }
@@ -120,7 +135,8 @@ export function applyNixConfig(
     if (tokens[1] !== "=") {
       throw new NixConfigError(`illegal configuration line '${raw}' in '${source}'`);
     }
-    const name = ALIASES[tokens[0]!] ?? tokens[0]!, value = tokens.slice(2).join(" ");
+    const name = Object.hasOwn(ALIASES, tokens[0]!) ? ALIASES[tokens[0]!]! : tokens[0]!,
+      value = tokens.slice(2).join(" ");
     if (name.startsWith("extra-") && !EXTRA_NAMED.has(name)) {
       const base = name.slice("extra-".length);
       const s = config.get(base) ?? { extra: [] };

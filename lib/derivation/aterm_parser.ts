@@ -15,6 +15,12 @@
  * - Nix only checks that a fixed output's path starts with `/`; here it
  *   must be a store path, and input derivations must end in `.drv`.
  * - A hash with an empty hash algorithm is an error (Nix ignores the hash).
+ * - Nix writes output names, output fields, the output names of inputs and
+ *   the platform as they are, without escapes (and reads `\x` in them as
+ *   `x`); here a backslash there is an error, so that what is read prints
+ *   back to what reads the same.
+ * - A fixed output whose path cannot be computed (its name, with the
+ *   derivation's, is no store path name) is an error.
  *
  * As in Nix, the order of outputs, inputs and env entries is not checked
  * (the result is sorted; printing it again gives Nix's order), and a fixed
@@ -28,7 +34,13 @@
  * @module
  */
 import { Hash, HASH_SIZES, type HashAlgorithm, HashError } from "../hash/hash.ts";
-import { DEFAULT_STORE_DIR, StorePath, StorePathError } from "../store_path/store_path.ts";
+import {
+  checkStorePathName,
+  DEFAULT_STORE_DIR,
+  StorePath,
+  StorePathError,
+} from "../store_path/store_path.ts";
+import { outputPathName } from "../store_path/make_store_path.ts";
 import { decodeNixString, encodeNixString, sortByNixKey, sortNixStrings } from "./nix_string.ts";
 import { type Derivation, derivationNameFromPath, type DerivationOutput } from "./derivation.ts";
 import { DerivationError } from "./derivation_error.ts";
@@ -117,8 +129,12 @@ class AtermReader {
     this.expect("(", "constructor");
   }
 
-  /** A quoted string with Nix's escapes. */
-  string(field: string): string {
+  /**
+   * A quoted string with Nix's escapes; with `escapes` false, a field Nix
+   * writes as it is (output names and fields, input output names, the
+   * platform), where a backslash has no meaning.
+   */
+  string(field: string, escapes = true): string {
     const b = this.bytes;
     const start = this.pos;
     if (b[start] !== QUOTE) {
@@ -132,6 +148,9 @@ class AtermReader {
       const c = b[i]!;
       if (c === QUOTE) break;
       if (c === BACKSLASH) {
+        if (!escapes) {
+          this.fail(i, field, "a backslash, where Nix writes the string as it is (no escapes)");
+        }
         if (i + 1 >= b.length) this.fail(i, field, "the file ends inside an escape");
         const e = UNESCAPE[b[i + 1]!];
         if (e === undefined) {
@@ -277,19 +296,21 @@ export function parseDerivation(
 
   r.constructorName();
   const outputs = new Map<string, DerivationOutput>();
+  const outputAt = new Map<string, number>();
   r.list("outputs", (_, at) => {
     r.expect("(", "outputs");
-    const name = r.string("output name");
+    const name = r.string("output name", false);
     const values: string[] = [];
     const offsets: number[] = [];
     for (const f of ["path", "hashAlgo", "hash"]) {
       r.expect(",", `output "${name}"`);
       offsets.push(r.pos);
-      values.push(r.string(`output "${name}" ${f}`));
+      values.push(r.string(`output "${name}" ${f}`, false));
     }
     r.expect(")", `output "${name}"`);
     if (outputs.has(name)) duplicate(at, "output name", `output "${name}"`);
     outputs.set(name, r.output(name, values, offsets));
+    outputAt.set(name, at + 1);
   });
   r.expect(",", "after outputs");
 
@@ -303,7 +324,7 @@ export function parseDerivation(
     r.expect(",", `input derivation "${path}"`);
     const outs = new Set<string>();
     r.list(`output names of input "${path}"`, (_, oat) => {
-      const o = r.string(`output name of input "${path}"`);
+      const o = r.string(`output name of input "${path}"`, false);
       if (outs.has(o)) duplicate(oat, `output name of input "${path}"`, `output name "${o}"`);
       outs.add(o);
     });
@@ -320,7 +341,7 @@ export function parseDerivation(
     inputSrcs.add(p);
   });
   r.expect(",", "after input sources");
-  const platform = r.string("platform");
+  const platform = r.string("platform", false);
   r.expect(",", "after platform");
   const builder = r.string("builder");
   r.expect(",", "after builder");
@@ -352,6 +373,16 @@ export function parseDerivation(
     throw new DerivationError(
       `Cannot name derivation "${file}": no path or name was given and it has no "name" env variable`,
     );
+  }
+  // A fixed output's path is computed from its name whenever it is printed.
+  for (const [out, o] of outputs) {
+    if (o.kind !== "fixed") continue;
+    try {
+      checkStorePathName(outputPathName(name, out));
+    } catch (e) {
+      if (!(e instanceof StorePathError)) throw e;
+      r.fail(outputAt.get(out)!, "output name", `fixed output "${out}" has no path: ${e.detail}`);
+    }
   }
   return {
     name,

@@ -14,8 +14,7 @@
  * @module
  */
 import type { Store } from "../store/store.ts";
-import { protocolMinor } from "../serve/protocol.ts";
-import type { ServeClient } from "./serve_client.ts";
+import type { RemoteClient } from "./remote_client.ts";
 import { RemoteError } from "./remote_error.ts";
 
 /** What a copy did. */
@@ -68,7 +67,7 @@ export interface CopyOptions {
  * ```
  */
 export async function copyToHost(
-  client: ServeClient,
+  client: RemoteClient,
   store: Store,
   paths: string[],
   options: CopyOptions = {},
@@ -79,7 +78,7 @@ export async function copyToHost(
   const missing = store.topoSort(closure.filter((p) => !have.has(p)));
   let bytes = 0;
   if (missing.length === 0) return { copied: [], present, bytes };
-  if (protocolMinor(client.version) >= 5) {
+  if (client.canAddToStoreNar) {
     for (const path of missing) {
       const info = store.requirePathInfo(path);
       options.progress?.(path, info.narSize);
@@ -141,7 +140,7 @@ export async function copyToHost(
  * ```
  */
 export async function copyFromHost(
-  client: ServeClient,
+  client: RemoteClient,
   store: Store,
   paths: string[],
   options: CopyOptions = {},

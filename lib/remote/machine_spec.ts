@@ -29,6 +29,10 @@ export interface Machine {
   host: string;
   /** The program run on the host (with `--serve --write`). */
   remoteProgram: string;
+  /** `ssh` (the serve protocol, the default) or `ssh-ng` (the daemon protocol). */
+  protocol?: "ssh" | "ssh-ng";
+  /** The store on the host (`remote-store=`), passed as `--store`. */
+  remoteStore?: string;
   /** The platforms it builds for (default: this machine's, `x86_64-linux`). */
   systems: string[];
   /** The ssh identity file, if any. */
@@ -83,22 +87,27 @@ export function parseMachines(text: string): Machine[] {
     const field = (i: number) => (f[i] === undefined || f[i] === "-" ? undefined : f[i]);
     const uri = f[0]!;
     let host = uri, params = new URLSearchParams();
+    let protocol: "ssh" | "ssh-ng" = "ssh";
     if (uri.includes("://")) {
-      const m = /^ssh:\/\/([^?/]+)(?:\?(.*))?$/.exec(uri);
+      const m = /^(ssh|ssh-ng):\/\/([^?/]+)(?:\?(.*))?$/.exec(uri);
       if (!m) {
         throw new MachineSpecError(
-          `Cannot parse the machine '${entry}': only ssh:// URIs are supported, not '${uri}'`,
+          `Cannot parse the machine '${entry}': only ssh:// and ssh-ng:// URIs are supported, not '${uri}'`,
         );
       }
-      host = m[1]!;
-      params = new URLSearchParams(m[2] ?? "");
+      protocol = m[1] as "ssh" | "ssh-ng";
+      host = m[2]!;
+      params = new URLSearchParams(m[3] ?? "");
     }
     const list = (i: number) => field(i)?.split(",").filter((s) => s !== "") ?? [];
     const sshKey = field(2) ?? params.get("ssh-key") ?? undefined;
     machines.push({
       uri,
       host,
-      remoteProgram: params.get("remote-program") ?? "nix-store",
+      remoteProgram: params.get("remote-program") ??
+        (protocol === "ssh-ng" ? "nix-daemon" : "nix-store"),
+      protocol,
+      ...(params.get("remote-store") ? { remoteStore: params.get("remote-store")! } : {}),
       systems: field(1) ? list(1) : [DEFAULT_SYSTEM],
       ...(sshKey ? { sshKey } : {}),
       maxJobs: field(3) ? count(f[3]!, "max-jobs", entry, 0) : 1,
@@ -186,8 +195,31 @@ export function serveCommandFor(
     ...sshOpts.split(/\s+/).filter((s) => s !== ""),
     ...(timeouts ? sshTimeoutOptions(sshOpts, timeouts) : []),
     "--",
-    `${machine.remoteProgram} --serve --write`,
+    remoteCommand(machine),
   ];
+}
+
+/**
+ * The command run on a machine: `P --serve --write` for `ssh://`, `P --stdio`
+ * for `ssh-ng://`, with `--store 'R'` when the URI names a remote store (as
+ * Nix builds it).
+ *
+ * @param machine The machine.
+ * @returns The command, one shell word list.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMachines, remoteCommand } from "./machine_spec.ts";
+ * const [m] = parseMachines("ssh-ng://b?remote-program=buildhost&remote-store=/srv/bh");
+ * assert.equal(remoteCommand(m!), "buildhost --stdio --store '/srv/bh'");
+ * ```
+ */
+export function remoteCommand(machine: Machine): string {
+  const base = machine.protocol === "ssh-ng"
+    ? `${machine.remoteProgram} --stdio`
+    : `${machine.remoteProgram} --serve --write`;
+  return machine.remoteStore === undefined ? base : `${base} --store '${machine.remoteStore}'`;
 }
 
 /**

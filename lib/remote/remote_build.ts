@@ -15,7 +15,7 @@ import type { ServeBuildOptions } from "../serve/build_options.ts";
 import { isBuildSuccess, type ServeBuildResult } from "../serve/build_result.ts";
 import { copyFromHost, type CopyOptions, type CopyReport, copyToHost } from "./copy_paths.ts";
 import { RemoteError } from "./remote_error.ts";
-import type { ServeClient } from "./serve_client.ts";
+import type { RemoteClient } from "./remote_client.ts";
 
 /** What a remote build did. */
 export interface RemoteBuildReport {
@@ -127,7 +127,7 @@ export function basicDerivationFor(store: Store, drv: Derivation): BasicDerivati
  * ```
  */
 export async function buildOnHost(
-  client: ServeClient,
+  client: RemoteClient,
   store: Store,
   drvPath: string,
   options: ServeBuildOptions & CopyOptions = { maxSilentTime: 0, buildTimeout: 0 },

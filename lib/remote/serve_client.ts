@@ -87,6 +87,11 @@ export class ServeClient {
     );
   }
 
+  /** Whether paths go one by one (AddToStoreNar, from 2.5) rather than as an export stream. */
+  get canAddToStoreNar(): boolean {
+    return protocolMinor(this.version) >= 5;
+  }
+
   get #codec() {
     return { storeDir: this.storeDir };
   }

@@ -271,7 +271,14 @@ async function readOutputsByName(fr: FieldReader): Promise<Map<string, Realisati
 }
 
 /** 2.6, 2.7: DrvOutput id -> Realisation JSON. */
-async function readOutputsById(fr: FieldReader): Promise<Map<string, Realisation>> {
+/**
+ * Read built outputs keyed by derivation output id (`sha256:<hex>!<name>` and
+ * the realisation as JSON): serve 2.6-2.7 and worker protocol >= 1.28 (shared).
+ *
+ * @param fr The field reader of the reply.
+ * @returns Realisations by output name.
+ */
+export async function readOutputsById(fr: FieldReader): Promise<Map<string, Realisation>> {
   const n = await fr.count("builtOutputs", SERVE_LIMITS.itemCount);
   const out = new Map<string, Realisation>();
   for (let i = 0; i < n; i++) {
@@ -432,7 +439,14 @@ function writeOutputsByName(fw: FieldWriter, outputs: Map<string, Realisation>):
   });
 }
 
-function writeOutputsById(fw: FieldWriter, outputs: Map<string, Realisation>): void {
+/**
+ * Write built outputs keyed by derivation output id, as
+ * {@linkcode readOutputsById} reads them (shared with the worker protocol).
+ *
+ * @param fw The field writer of the reply.
+ * @param outputs Realisations by output name.
+ */
+export function writeOutputsById(fw: FieldWriter, outputs: Map<string, Realisation>): void {
   const entries = [...outputs].map(([name, real]) => {
     const hash = real.drvHash ?? ZERO_SHA256;
     return [`${hash.toString("base16", true)}!${name}`, real] as const;

@@ -60,6 +60,8 @@ export interface ServeOptions {
   log: (text: string) => void;
   /** Builds BuildDerivation and BuildPaths requests; without one they are refused. */
   builder?: Builder;
+  /** Sees the error that ended a session, after it is logged (for tests and fuzzing). */
+  onError?: (error: unknown) => void;
 }
 
 /** The outcome of a session. */
@@ -124,6 +126,7 @@ export class ServeServer {
       } else {
         this.options.log(`error: ${e instanceof Error ? e.message : String(e)}\n`);
       }
+      this.options.onError?.(e);
       return { exitCode: 1 };
     } finally {
       await r.cancel().catch(() => {});

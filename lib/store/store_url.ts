@@ -94,7 +94,15 @@ function decodeQuery(url: string, query: string): Record<string, string> {
     if (eq < 0) continue;
     const name = pair.slice(0, eq);
     // Nix keeps the first of two equal names (std::map::emplace).
-    if (!(name in params)) params[name] = percentDecode(url, pair.slice(eq + 1));
+    // Own properties only: a name such as "constructor" or "__proto__" is a name like any other.
+    if (!Object.hasOwn(params, name)) {
+      Object.defineProperty(params, name, {
+        value: percentDecode(url, pair.slice(eq + 1)),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
   }
   return params;
 }

@@ -267,11 +267,14 @@ export class WireWriter {
     this.writeU64(0);
   }
 
-  /** Write out everything buffered and wait until the sink took it. */
+  /**
+   * Write out everything buffered and wait until the sink took it. Flushes
+   * may overlap (a logger flushing each message without waiting): the sink
+   * still gets every chunk in order, since the chain of writes is never cut.
+   * After a failed write the writer stays failed.
+   */
   async flush(): Promise<void> {
     this.#spill();
-    const p = this.#pending;
-    this.#pending = Promise.resolve();
-    await p;
+    await this.#pending;
   }
 }

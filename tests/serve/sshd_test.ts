@@ -13,11 +13,15 @@ import { startSshd } from "../_helpers/sshd.ts";
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const SANDBOX_PATHS = "/bin /lib /lib64 /usr";
 
-Deno.test("real Nix copies to, from and builds on buildhost through a real sshd", async () => {
+Deno.test("real Nix copies to, from and builds on buildhost through a real sshd (ssh:// and ssh-ng://)", async () => {
   using t = tempDir();
   const sshd = await startSshd(t.path);
   try {
-    await scenarios(t.path, sshd.sshOpts);
+    for (const protocol of ["ssh", "ssh-ng"] as const) {
+      const dir = join(t.path, protocol);
+      Deno.mkdirSync(dir);
+      await scenarios(dir, sshd.sshOpts, protocol);
+    }
   } finally {
     const log = await sshd.stop();
     // Nix really came in through sshd, with the key
@@ -25,7 +29,11 @@ Deno.test("real Nix copies to, from and builds on buildhost through a real sshd"
   }
 });
 
-async function scenarios(dir: string, sshOpts: string): Promise<void> {
+async function scenarios(
+  dir: string,
+  sshOpts: string,
+  protocol: "ssh" | "ssh-ng",
+): Promise<void> {
   const remote = join(dir, "remote"), client = join(dir, "client");
   // The program sshd runs for Nix: its environment is a fresh login's.
   const program = join(dir, "remote-buildhost");
@@ -35,7 +43,8 @@ async function scenarios(dir: string, sshOpts: string): Promise<void> {
       `--sandbox-paths '${SANDBOX_PATHS}' "$@"\n`,
     { mode: 0o755 },
   );
-  const url = `ssh://root@127.0.0.1?remote-program=${program}`;
+  // ssh:// runs `program --serve --write`, ssh-ng:// runs `program --stdio` (the daemon protocol)
+  const url = `${protocol}://root@127.0.0.1?remote-program=${program}`;
   // Nix's real ssh client (no stand-in first in PATH).
   const env = { NIX_SSHOPTS: sshOpts };
 

@@ -140,3 +140,23 @@ Deno.test("flush() reports a failing sink", async () => {
   w.writeU64(1);
   await assert.rejects(w.flush(), /disk full/);
 });
+
+Deno.test("WireWriter keeps chunks in order when flushes overlap and the sink is slow", async () => {
+  const got: number[] = [];
+  const sink = {
+    async write(c: Uint8Array) {
+      await new Promise((r) => setTimeout(r, 1));
+      got.push(c[0]!);
+    },
+  };
+  const w = new WireWriter(sink);
+  const flushes: Promise<void>[] = [];
+  for (let i = 0; i < 20; i += 2) {
+    // a big chunk goes to the sink on its own, then a small one through the buffer
+    w.writeRaw(new Uint8Array(1 << 20).fill(i));
+    w.writeRaw(new Uint8Array(8).fill(i + 1));
+    flushes.push(w.flush());
+  }
+  await Promise.all(flushes);
+  assert.deepEqual(got, [...Array(20).keys()]);
+});
