@@ -11,6 +11,9 @@
  * 5. Exit 0: the outputs are checked and registered (`registerOutputs`);
  *    otherwise the status says why (exit code, timeout, log limit, ...).
  * 6. The build directory is removed (kept with `keepFailed` on failure).
+ *    It is locked while in use: the temporaries of builds whose process was
+ *    killed are removed at the start of the next build
+ *    ({@linkcode reclaimStale}).
  *
  * The runner is given, not chosen here: the sandbox is a lower concern.
  *
@@ -23,6 +26,8 @@ import { makeWritable } from "../store/canonicalise.ts";
 import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import { LogTail } from "./log_tail.ts";
+import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
 import { OutputLocationError } from "./output_location.ts";
 import {
   OutputRejectedError,
@@ -140,6 +145,8 @@ export interface BuildOptions {
 }
 
 const LOG_TAIL_LINES = 10;
+/** What runners put next to a build directory (the sandbox's root). */
+const BUILD_DIR_SIBLINGS = [".chroot"];
 
 /** Builds derivations in a store with a sandbox runner. */
 export class Builder {
@@ -245,22 +252,23 @@ export class Builder {
       }
       checkNoNul(drvPath, drv);
       const closure = store.closure(drv.inputSrcs);
-      const buildDir = join(
-        store.layout.stateDir,
-        "builds",
-        `${drv.name}-${Deno.pid}-${this.#counter++}`,
-      );
-      await Deno.mkdir(buildDir, { recursive: true });
+      // Temporaries of builds whose process died go first; this one's are
+      // held (a lock) so that no other build takes them for stale.
+      const buildsDir = join(store.layout.stateDir, "builds");
+      await Deno.mkdir(buildsDir, { recursive: true });
+      await reclaimStale(buildsDir, "", BUILD_DIR_SIBLINGS);
+      let owned: OwnedTempDir | null = null;
+      while (owned === null) {
+        const name = `${drv.name}-${Deno.pid}-${this.#counter++}`;
+        owned = OwnedTempDir.claim(join(buildsDir, name), BUILD_DIR_SIBLINGS);
+      }
+      const buildDir = owned.path;
       const scratch = outputs.map((o) => ({ ...o, physical: store.tempPath() }));
-      const tail: string[] = [""];
-      const decoder = new TextDecoder();
+      const tail = new LogTail(LOG_TAIL_LINES);
       const encoder = new TextEncoder();
       const log = (chunk: Uint8Array) => {
         options.log?.(chunk);
-        const lines = decoder.decode(chunk, { stream: true }).split("\n");
-        tail[tail.length - 1] += lines[0]!;
-        tail.push(...lines.slice(1));
-        if (tail.length > LOG_TAIL_LINES + 1) tail.splice(0, tail.length - LOG_TAIL_LINES - 1);
+        tail.push(chunk);
       };
       const failed = (status: BuildStatusCode, message: string, timesBuilt = 1): BuildResult => {
         // Nix says where it kept the directory on stderr, not in the result nor the log tail.
@@ -269,7 +277,7 @@ export class Builder {
         }
         return {
           ...result(status, message, undefined, timesBuilt),
-          logTail: tail.filter((l, i) => l !== "" || i < tail.length - 1),
+          logTail: tail.lines(),
         };
       };
       // As Nix words it (its messages carry these colour escapes on the wire too).
@@ -416,8 +424,8 @@ export class Builder {
         }
         if (ok || !options.keepFailed) {
           makeWritable(buildDir);
-          await Deno.remove(buildDir, { recursive: true }).catch(() => {});
-        }
+          await owned.remove().catch(() => {});
+        } else owned.disown(); // kept: never reclaimed
       }
     } finally {
       for (const l of locks) l.release();

@@ -13,7 +13,8 @@
  * - `/` is the physical `rootDir` (mode 0750): `/tmp` (1777), `/etc` with
  *   `passwd`, `group`, and `hosts` (or, with network, `nsswitch.conf` and
  *   the host's `resolv.conf`, `services`, `hosts`), the store directory
- *   (1775) holding only the inputs, `/build` = the physical `buildDir`,
+ *   (1775) holding only the inputs, `/build` = the physical `buildDir`
+ *   (made mode 0700, as Nix creates its build directory),
  *   a minimal `/dev` (`full`, `kvm`, `null`, `random`, `tty`, `urandom`,
  *   `zero`, a private `/dev/shm` and `/dev/pts`), a fresh `/proc`, and the
  *   extra `sandboxPaths`.
@@ -38,6 +39,8 @@ import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { mountOf, readHostMounts, remountOptions } from "./host_mounts.ts";
 import { locateOutput } from "./output_location.ts";
+import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
+import { childrenOf } from "./process_tree.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import {
@@ -50,7 +53,8 @@ import {
   SANDBOX_UID,
 } from "./sandbox_files.ts";
 import { type BindSpec, type MountOp, mountPlan } from "./sandbox_mounts.ts";
-import { helperScript, setupScript, tailScript } from "./sandbox_script.ts";
+import { helperScript, type SandboxFaults, setupScript, tailScript } from "./sandbox_script.ts";
+export type { SandboxFaults } from "./sandbox_script.ts";
 import { nixSeccompFilter, type SeccompArch } from "./seccomp_filter.ts";
 
 /** A store path the builder may read: where it appears and where it is. */
@@ -158,6 +162,8 @@ export interface SandboxOptions {
   log: (chunk: Uint8Array) => void | Promise<void>;
   /** Host programs (default: found in `/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`). */
   tools?: Partial<SandboxTools>;
+  /** Rare orderings forced for tests (see {@linkcode SandboxFaults}); never in normal use. */
+  faults?: SandboxFaults;
 }
 
 /** How a sandboxed run ended. */
@@ -180,6 +186,12 @@ export interface SandboxResult {
 
 const SEARCH_PATH = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 const PROTOCOL = "buildhost-sandbox: ";
+/** The start of control directories' names (in `$TMPDIR`). */
+const CONTROL_PREFIX = "buildhost-sandbox-";
+/** How long to keep reading the log and stderr after bubblewrap exited. */
+const EXIT_GRACE_MS = 2000;
+/** How long bubblewrap may take to exit once its init was killed. */
+const KILL_GRACE_MS = 10_000;
 
 function exists(path: string): boolean {
   try {
@@ -570,12 +582,18 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
   if (!Deno.statSync(o.buildDir).isDirectory) {
     throw new SandboxError("check the options", `build directory ${o.buildDir} is not a directory`);
   }
+  Deno.chmodSync(o.buildDir, 0o700); // Nix makes its build directory 0700
   const tools = await sandboxTools(o.tools);
   o.signal?.throwIfAborted();
 
   const readOnly = o.readOnlyInputs ?? true;
   const network = o.network ?? false;
-  const control = await Deno.makeTempDir({ prefix: "buildhost-sandbox-" });
+  // The control directory (fifos, scripts, status) is locked while in use;
+  // those of builds whose process was killed are removed first.
+  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  await reclaimStale(tmp, CONTROL_PREFIX);
+  const owned = OwnedTempDir.create(tmp, CONTROL_PREFIX);
+  const control = owned.path;
   let pty: Pty | undefined;
   try {
     await removeRoot(o.rootDir);
@@ -601,7 +619,8 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
       }),
     );
     fstabs.forEach((text, i) => Deno.writeTextFileSync(`${control}/fstab.${i}`, text));
-    const setup = setupScript(tools, paths, tailScript(paths, capLast));
+    const faults = o.faults ?? {};
+    const setup = setupScript(tools, paths, tailScript(paths, capLast, faults), faults);
 
     const env = entries(o.env).sort(([a], [b]) => byteOrder(a, b));
     const builderPath = o.builder.includes("/") ? o.builder : `./${o.builder}`;
@@ -630,6 +649,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
       "--hostname",
       "localhost",
       ...(network ? [] : ["--unshare-net"]),
+      "--unshare-pid",
       "--die-with-parent",
       "--dev-bind",
       "/",
@@ -677,8 +697,11 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     return await supervise(o, child, pty, control, outputs, startTime);
   } finally {
     pty?.close();
-    await removeRoot(o.rootDir);
-    await removeTree(control);
+    try {
+      await removeRoot(o.rootDir);
+    } finally {
+      await owned.remove();
+    }
   }
 }
 
@@ -708,19 +731,44 @@ async function supervise(
         // gone already
       }
     }
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // gone already
+    // bubblewrap's init (pid 1 of the sandbox's outer pid namespace) rather
+    // than bubblewrap itself: its death has the kernel kill everything left
+    // in the namespace, and bubblewrap exits once that is done, so that
+    // when the child's status comes nothing of the build is left. Killing
+    // bubblewrap would end it at once, its namespace still being emptied.
+    const inits = childrenOf(child.pid);
+    for (const pid of inits) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    const killBubblewrap = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone already
+      }
+    };
+    if (inits.length === 0) killBubblewrap();
+    else {
+      // Should it not exit for a long while all the same, stop waiting.
+      const timer = setTimeout(killBubblewrap, KILL_GRACE_MS);
+      child.status.finally(() => clearTimeout(timer));
     }
   };
   const onAbort = () => kill("cancelled");
   o.signal?.addEventListener("abort", onAbort);
   if (o.signal?.aborted) kill("cancelled");
 
+  let lastOutput = startTime;
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   const stderrDone = (async () => {
     let pending = "";
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    for (;;) {
+      const { value: chunk, done } = await stderr.read();
+      if (done) break;
       pending += chunk;
       let nl: number;
       while ((nl = pending.indexOf("\n")) >= 0) {
@@ -732,15 +780,34 @@ async function supervise(
           if (killed) kill(reason);
         } else if (line === PROTOCOL + "ready") {
           ready = true;
+          lastOutput = Date.now(); // silence is the builder's, not the set-up's
         } else if (line.startsWith(PROTOCOL + "failed")) {
           failures.push(line.slice(PROTOCOL.length));
         } else if (diagnostics.length < 65536) {
           diagnostics += line + "\n";
         }
       }
+      if (pending.length > 65536) pending = pending.slice(-65536); // a line without end
     }
     if (pending && diagnostics.length < 65536) diagnostics += pending;
   })();
+  /**
+   * Wait for the end of stderr, but once bubblewrap is gone no longer than
+   * a grace period: nothing of the build is left then (its pid namespace
+   * died with it), so the pipe is closed already, and should a process
+   * outside it ever hold the pipe, the build still ends.
+   */
+  const stderrEnded = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        stderr.cancel().catch(() => {});
+        resolve();
+      }, EXIT_GRACE_MS);
+    });
+    await Promise.race([stderrDone.catch(() => {}), grace]);
+    clearTimeout(timer);
+  };
   let exitedAt: number | undefined;
   const status = child.status.then((s) => {
     exitedAt = Date.now();
@@ -750,7 +817,6 @@ async function supervise(
 
   const buf = new Uint8Array(65536);
   let logBytes = 0;
-  let lastOutput = startTime;
   try {
     for (;;) {
       const now = Date.now();
@@ -769,7 +835,7 @@ async function supervise(
         // Once bubblewrap is gone every holder of the slave is gone too (they
         // all lived in the builder's pid namespace), so EOF follows at once;
         // do not wait for it forever all the same.
-        if (exitedAt !== undefined && now - exitedAt > 2000) break;
+        if (exitedAt !== undefined && now - exitedAt > EXIT_GRACE_MS) break;
         continue;
       }
       if (killed) continue; // drain without logging
@@ -783,12 +849,12 @@ async function supervise(
       await o.log(buf.slice(0, r));
     }
     await status;
-    await stderrDone;
+    await stderrEnded();
   } catch (e) {
     // The log sink or the pty failed: stop the build before giving up.
     kill("cancelled");
     await status;
-    await stderrDone.catch(() => {});
+    await stderrEnded();
     throw e;
   } finally {
     o.signal?.removeEventListener("abort", onAbort);

@@ -3,17 +3,23 @@
  * static busybox (it must keep working after the host filesystem is gone).
  *
  * Three processes, all in the user namespace bubblewrap made (uid 1000,
- * gid 100, all capabilities as ambient ones):
+ * gid 100, all capabilities as ambient ones) and in a pid namespace of
+ * their own (bubblewrap's `--unshare-pid`), whose first process is
+ * bubblewrap's init: when setup ends, that init ends and the kernel kills
+ * whatever is left in the namespace. Once bubblewrap has exited, no process
+ * of the build is left, whatever race a parent-death signal lost (a helper
+ * that outlived its parent once held the log channels open for ever).
  *
- * - **setup** (`-c` program; bubblewrap's child): makes the two sync fifos,
- *   starts the helper in the background, then becomes `busybox time`
+ * - **setup** (`-c` program; bubblewrap's child): makes the two sync fifos
+ *   (`up`: tail to helper; `go`: helper to tail), opens both ends of both and removes their names, starts the
+ *   helper in the background, then becomes `busybox time`
  *   running util-linux `unshare --pid --fork --kill-child` running the tail.
  *   `time` writes the tail's exact wait status (exit code or signal) to a
  *   file. Every link has a parent-death signal (bubblewrap's
  *   `--die-with-parent`, `setpriv --pdeathsig KILL`, `--kill-child`), so
  *   killing bubblewrap kills everything, builder included.
  * - **tail** (`-c` program): pid 1 of the builder's new pid namespace. It
- *   opens the log pty and the "go" fifo, sends its host pid to the helper,
+ *   opens the log pty, sends its host pid to the helper on `up`,
  *   waits, closes every other descriptor, enters `/build`, sets umask 022
  *   and a soft core limit of 0, and execs the chain
  *   `setsid` → `setpriv` (drops the inheritable, hence ambient,
@@ -66,6 +72,20 @@ export interface ScriptTools {
   unshare: string;
 }
 
+/**
+ * Orderings that a loaded machine can produce only rarely, forced for the
+ * tests (never set in normal use).
+ */
+export interface SandboxFaults {
+  /** The tail gives up at once, before it reports its pid. */
+  tailFails?: boolean;
+  /**
+   * The helper starts only after the setup process has exited, so that its
+   * parent-death signal is armed too late (its parent is already gone).
+   */
+  lateHelper?: boolean;
+}
+
 /** Paths the scripts use. */
 export interface ScriptPaths {
   /** The physical sandbox root. */
@@ -95,14 +115,32 @@ export interface ScriptPaths {
  * assert.match(s, /--kill-child/);
  * ```
  */
-export function setupScript(tools: ScriptTools, paths: ScriptPaths, tail: string): string {
+export function setupScript(
+  tools: ScriptTools,
+  paths: ScriptPaths,
+  tail: string,
+  faults: SandboxFaults = {},
+): string {
   const q = shellQuote;
   const c = paths.control;
   return [
     "exec 3<&-",
     `${q(tools.busybox)} mkfifo ${q(c + "/up")} ${q(c + "/go")} || exit 125`,
-    `exec 7<>${q(c + "/up")}`,
-    `${q(tools.setpriv)} --pdeathsig KILL ${q(tools.busybox)} sh ${q(c + "/helper.sh")} &`,
+    // Both ends of both fifos are opened here, once, before either side
+    // exists, and the names removed: nothing opens them by path later, so no
+    // late open can block on a fifo or create a regular file in its place.
+    `exec 7<>${q(c + "/up")} 8<>${q(c + "/go")} || exit 125`,
+    `${q(tools.busybox)} rm -f ${q(c + "/up")} ${q(c + "/go")}`,
+    ...(faults.lateHelper
+      ? [
+        // Fault injection: start the helper only once this process is gone,
+        // so its parent-death signal is armed too late to ever fire.
+        `p=$$; ( while [ -e /proc/$p ]; do ${q(tools.busybox)} usleep 1000; done; ` +
+        `exec ${q(tools.setpriv)} --pdeathsig KILL ${q(tools.busybox)} sh ${
+          q(c + "/helper.sh")
+        } ) &`,
+      ]
+      : [`${q(tools.setpriv)} --pdeathsig KILL ${q(tools.busybox)} sh ${q(c + "/helper.sh")} &`]),
     `exec ${q(tools.busybox)} time -o ${q(c + "/status")} -f %x ` +
     `${q(tools.setpriv)} --pdeathsig KILL ${q(tools.unshare)} --pid --fork --kill-child -- ` +
     `${q(tools.busybox)} sh -c ${q(tail)} buildhost-sandbox "$@"`,
@@ -127,13 +165,17 @@ export function setupScript(tools: ScriptTools, paths: ScriptPaths, tail: string
  * assert.match(t, /--inh-caps -cap_0,-cap_1,-cap_2 /);
  * ```
  */
-export function tailScript(paths: ScriptPaths, capLast: number): string {
+export function tailScript(
+  paths: ScriptPaths,
+  capLast: number,
+  faults: SandboxFaults = {},
+): string {
   const q = shellQuote;
   const caps = Array.from({ length: capLast + 1 }, (_, i) => `-cap_${i}`).join(",");
   const fail = (what: string) =>
     `{ echo ${q(`buildhost-sandbox: failed: ${what}`)} >&2; exit 125; }`;
   return [
-    `exec 8<>${q(paths.control + "/go")} || ${fail("open the go fifo")}`,
+    ...(faults.tailFails ? [fail("injected fault")] : []),
     `exec 9<>${q(paths.ptySlave)} || ${fail("open the log pty")}`,
     "read -r hp _ </proc/self/stat",
     'echo "pid $hp" >&7',
@@ -225,7 +267,6 @@ export function helperScript(h: HelperInput): string {
     "read -r what hp <&7 || exit 1",
     '[ "$what" = pid ] || exit 1',
     'echo "buildhost-sandbox: pid $hp" >&2',
-    `exec 8>${q(h.paths.control + "/go")}`,
     "(",
     "set -e",
     "echo '(none)' >/proc/sys/kernel/domainname",

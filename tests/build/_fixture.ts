@@ -149,8 +149,10 @@ export class NixFixture implements Disposable {
     extra: Partial<SandboxOptions> = {},
   ): Promise<{ result: SandboxResult; log: Uint8Array; outputs: Map<string, string> }> {
     const buildDir = this.nixBuildDir(drv);
-    Deno.mkdirSync(buildDir, { mode: 0o700 });
-    Deno.chmodSync(buildDir, 0o700);
+    // As the Builder makes it (mode 0755 by the umask): the sandbox must
+    // give it Nix's mode itself.
+    Deno.mkdirSync(buildDir);
+    Deno.chmodSync(buildDir, 0o755);
     const outputs = new Map<string, string>();
     const outMap = new Map<string, string>();
     for (const [name, path] of drv.outputs) {

@@ -25,6 +25,7 @@ s id
 s hostname
 s cat /proc/sys/kernel/hostname /proc/sys/kernel/domainname
 s pwd
+s stat -c '%a %A %U %G %n' /build /build/.. /
 s umask
 echo "== environ of pid 1" >&3; tr '\0' '\n' </proc/1/environ >&3
 echo "== cmdline of pid 1" >&3; tr '\0' ' ' </proc/1/cmdline >&3; echo >&3
@@ -69,8 +70,8 @@ echo probe-end >&2
 /**
  * Replace what varies between runs of the same build under Nix itself:
  * mount ids and parent ids, peer group numbers and anonymous device
- * numbers in the mount table (numbered by first appearance), and pty
- * numbers.
+ * numbers in the mount table (numbered by first appearance), pty
+ * numbers, and the traffic counters of the host's interfaces.
  *
  * @param text A probe's output.
  * @returns The text with those numbers renamed.
@@ -97,6 +98,14 @@ export function normalise(text: string): string {
       out.push(
         f.join(" ").replace(/\b(shared|master):(\d+)/g, (_, k, n) => `${k}:${name(peers, n, "P")}`),
       );
+      continue;
+    }
+    // A build with network sees the host's interfaces (its `lo` included),
+    // whose traffic counters move between two runs; a sandbox's own `lo`
+    // has none (all zero, kept).
+    const counters = /^(\s*[^\s:]+:)((?:\s+\d+)+)$/.exec(line);
+    if (counters && /[1-9]/.test(counters[2]!)) {
+      out.push(counters[1] + counters[2]!.replace(/\d+/g, "N"));
       continue;
     }
     out.push(line.replace(/\/dev\/pts\/\d+/g, "/dev/pts/N"));
