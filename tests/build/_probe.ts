@@ -108,6 +108,12 @@ export function normalise(text: string): string {
       out.push(counters[1] + counters[2]!.replace(/\d+/g, "N"));
       continue;
     }
+    // pid 1 (the probe's shell, waiting on grep) is sleeping, or running if the scheduler has
+    // just woken it: which one is up to the machine's load, for Nix as for buildhost.
+    if (/^State:\t[RS] \((running|sleeping)\)$/.test(line)) {
+      out.push("State:\tR or S");
+      continue;
+    }
     out.push(line.replace(/\/dev\/pts\/\d+/g, "/dev/pts/N"));
   }
   return out.join("\n");
