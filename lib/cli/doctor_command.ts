@@ -37,6 +37,7 @@ import { loadNixConfig, nixConfigFiles, nixSettings } from "./nix_settings.ts";
 import { formatProtocolVersion } from "../serve/protocol.ts";
 import { formatWorkerVersion } from "../worker_protocol/protocol.ts";
 import {
+  daemonCommandFor,
   type Machine,
   parseMachines,
   remoteCommand,
@@ -47,7 +48,7 @@ import { startServeHost } from "../remote/serve_host_process.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 
 const USAGE = "usage: buildhost doctor [--store ROOT] [--store-dir DIR] [--tool-path DIRS] " +
-  "[--ssh-path DIRS] [--remote ssh://HOST?remote-program=P]...";
+  "[--ssh-path DIRS] [--remote ssh://HOST?remote-program=P | ssh-ng://...]...";
 
 /** Where the sandbox (lib/build/sandbox.ts) looks for its programs. */
 export const SANDBOX_TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin";
@@ -538,8 +539,9 @@ function daemonTwin(machine: Machine): Machine {
 async function checkSession(uri: string, machine: Machine): Promise<DoctorCheck> {
   const daemon = machine.protocol === "ssh-ng";
   const name = `remote ${uri}${daemon ? " (ssh-ng)" : ""}`;
-  const [ssh, host, ...rest] = serveCommandFor(machine);
-  const command = [ssh!, host!, "-o", "BatchMode=yes", ...rest];
+  // ssh must fail rather than ask for a password.
+  const sshOpts = `-o BatchMode=yes ${Deno.env.get("NIX_SSHOPTS") ?? ""}`;
+  const command = daemon ? daemonCommandFor(machine, sshOpts) : serveCommandFor(machine, sshOpts);
   const log: string[] = [];
   const decoder = new TextDecoder();
   const onLog = (c: Uint8Array) => void log.push(decoder.decode(c, { stream: true }));
