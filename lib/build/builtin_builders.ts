@@ -17,8 +17,10 @@
  *
  * A failure is what a failing builder is in Nix: its message on the log
  * and exit code 1. Not done: Nix's `hashed-mirrors` (empty by default),
- * the host's netrc, xz-compressed NARs for `unpack`. `builtin:buildenv`
- * and `builtin:unpack-channel` are refused by name.
+ * the host's netrc, xz-compressed NARs for `unpack`.
+ *
+ * `builtin:buildenv` (a `nix-env` profile) is {@linkcode buildenv};
+ * `builtin:unpack-channel` is refused by name.
  *
  * @module
  */
@@ -27,6 +29,10 @@ import { narEntries } from "../nar/nar_reader.ts";
 import { restorePath } from "../store/restore_path.ts";
 import { BuildhostError } from "../errors.ts";
 import { ERROR_PREFIX } from "./nix_message.ts";
+import { buildenv } from "./builtin_buildenv.ts";
+
+/** Nix's `warning:` (bold magenta). */
+const WARNING_PREFIX = "\x1b[35;1mwarning:\x1b[0m";
 
 /** The prefix of a builtin builder's name. */
 export const BUILTIN_PREFIX = "builtin:";
@@ -68,10 +74,19 @@ export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
       case "fetchurl":
         await fetchurl(spec);
         break;
-      case "buildenv":
+      case "buildenv": {
+        const out = spec.outputs.find((o) => o.name === "out");
+        if (out === undefined) throw new BuiltinBuilderError("attribute 'out' missing");
+        buildenv(spec.drv.env, {
+          inputs: new Map(spec.inputs.map((i) => [i.path, i.physical])),
+          out,
+          warn: (m) => spec.log(new TextEncoder().encode(`${WARNING_PREFIX} ${m}\n`)),
+        });
+        break;
+      }
       case "unpack-channel":
         throw new BuiltinBuilderError(
-          `builtin builder '${name}' is not supported by buildhost (only 'fetchurl' is)`,
+          `builtin builder '${name}' is not supported by buildhost`,
         );
       default:
         // Nix's words for a builtin it does not know.

@@ -57,8 +57,9 @@ let fetch = import <nix/fetchurl.nix>; in {
   missing = fetch { url = "${url}/not-there"; sha256 = "${"0".repeat(64)}"; };
   notFixed = derivation { name = "not-fixed"; builder = "builtin:fetchurl"; system = "builtin";
     url = "${url}/file.txt"; };
-  buildenv = derivation { name = "env"; builder = "builtin:buildenv"; system = "builtin";
-    outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "${"0".repeat(64)}"; };
+  unpackChannel = derivation { name = "channel"; builder = "builtin:unpack-channel";
+    system = "builtin"; outputHashMode = "flat"; outputHashAlgo = "sha256";
+    outputHash = "${"0".repeat(64)}"; };
 }`;
   const file = join(dir, "f.nix");
   return { files, file, write: (url: string) => Deno.writeTextFileSync(file, expr(url)) };
@@ -105,7 +106,7 @@ Deno.test("builtin:fetchurl of <nix/fetchurl.nix> (plain, executable, unpack) bu
   }
 });
 
-Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, buildenv — nothing registered", async () => {
+Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, unpack-channel — nothing registered", async () => {
   using t = tempDir();
   const s = await setup(t.path);
   await using server = serveFiles(s.files);
@@ -130,10 +131,10 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
         /'builtin:fetchurl' must be a fixed-output derivation/,
       ],
       [
-        "buildenv",
+        "unpackChannel",
         BuildStatus.PermanentFailure,
         /failed with exit code 1/,
-        /builtin builder 'buildenv' is not supported/,
+        /builtin builder 'unpack-channel' is not supported/,
       ],
     ];
     for (const [attr, status, message, logged] of cases) {
