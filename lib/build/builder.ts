@@ -12,7 +12,7 @@
  *    otherwise the status says why (exit code, timeout, log limit, ...).
  * 6. The build directory is removed (kept with `keepFailed` on failure).
  *    It is locked while in use: the temporaries of builds whose process was
- *    killed are removed at the start of the next build
+ *    killed are removed at the start of the next build, before step 1
  *    ({@linkcode reclaimStale}).
  *
  * The runner is given, not chosen here: the sandbox is a lower concern.
@@ -25,6 +25,7 @@ import { join } from "node:path";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import { makeWritable } from "../store/canonicalise.ts";
+import { crashPoint } from "../store/crash_point.ts";
 import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
@@ -234,6 +235,12 @@ export class Builder {
     }
     const allValid = () => outputs.every((o) => store.db.isValid(o.path));
     const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
+    // Temporaries of builds whose process died go first, even when nothing
+    // is built now (a build killed once its outputs were registered leaves
+    // only valid outputs behind); this one's are held (a lock) so that no
+    // other build takes them for stale.
+    const buildsDir = join(store.layout.stateDir, "builds");
+    await reclaimStale(buildsDir, "", BUILD_DIR_SIBLINGS);
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
     await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
@@ -255,11 +262,7 @@ export class Builder {
       }
       checkNoNul(drvPath, drv);
       const closure = store.closure(drv.inputSrcs);
-      // Temporaries of builds whose process died go first; this one's are
-      // held (a lock) so that no other build takes them for stale.
-      const buildsDir = join(store.layout.stateDir, "builds");
       await Deno.mkdir(buildsDir, { recursive: true });
-      await reclaimStale(buildsDir, "", BUILD_DIR_SIBLINGS);
       let owned: OwnedTempDir | null = null;
       while (owned === null) {
         const name = `${drv.name}-${Deno.pid}-${this.#counter++}`;
@@ -388,6 +391,7 @@ export class Builder {
               1,
             );
         }
+        crashPoint("build:after-builder-exit");
         let registered;
         try {
           registered = await registerOutputs(

@@ -23,6 +23,7 @@ import { canonicalisePath, makeWritable } from "../store/canonicalise.ts";
 import { dumpPath } from "../store/dump_path.ts";
 import type { PathInfo } from "../store/path_info.ts";
 import type { Store } from "../store/store.ts";
+import { crashPoint } from "../store/crash_point.ts";
 import { BuildhostError } from "../errors.ts";
 import { BuildStatus, type BuildStatusCode } from "./build_result.ts";
 import { magenta, RESET } from "./nix_message.ts";
@@ -187,7 +188,11 @@ export async function registerOutputs(
       Deno.renameSync(out.scratch, real);
       moved.push(real);
     }
-    store.db.registerValidPaths(infos);
+    crashPoint("build:after-move");
+    store.db.transaction(() => {
+      store.db.registerValidPaths(infos);
+      crashPoint("build:mid-register");
+    });
   } catch (e) {
     for (const real of moved) {
       makeWritable(real);
@@ -195,6 +200,7 @@ export async function registerOutputs(
     }
     throw e;
   }
+  crashPoint("build:after-register");
   return infos;
 }
 

@@ -6,7 +6,7 @@
  * process finds a sound store. Unset (always, outside tests), a crash point
  * costs one comparison.
  *
- * The points, in the order an import reaches them:
+ * The import points, in the order an import reaches them:
  * - `import:after-unpack`: the NAR is in a temporary in the store directory;
  * - `import:after-canonicalise`: its modes and times are canonical;
  * - `import:after-rename`: it is at its final name, not yet registered;
@@ -14,18 +14,39 @@
  *   row written, its references not yet;
  * - `register:after-commit`: registered, its lock not yet released.
  *
+ * The build points, in the order a build reaches them:
+ * - `build:after-builder-exit`: the builder exited successfully, its
+ *   outputs are in temporaries in the store directory, unchecked;
+ * - `build:after-move`: the outputs are at their final names, not yet
+ *   registered;
+ * - `build:mid-register`: inside the registration transaction, every row
+ *   written, not yet committed;
+ * - `build:after-register`: registered, the output locks and the build
+ *   directory not yet released.
+ *
  * @module
  */
 import { BuildhostError } from "../errors.ts";
 
-/** The crash points, in the order an import reaches them. */
-export const CRASH_POINTS = [
+/** The crash points of an import, in the order it reaches them. */
+export const IMPORT_CRASH_POINTS = [
   "import:after-unpack",
   "import:after-canonicalise",
   "import:after-rename",
   "register:mid-transaction",
   "register:after-commit",
 ] as const;
+
+/** The crash points of a build, in the order it reaches them. */
+export const BUILD_CRASH_POINTS = [
+  "build:after-builder-exit",
+  "build:after-move",
+  "build:mid-register",
+  "build:after-register",
+] as const;
+
+/** All crash points. */
+export const CRASH_POINTS = [...IMPORT_CRASH_POINTS, ...BUILD_CRASH_POINTS] as const;
 
 /** One crash point. */
 export type CrashPoint = typeof CRASH_POINTS[number];

@@ -9,7 +9,7 @@ import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { Hash, HashSink } from "../../lib/hash/hash.ts";
 import { dumpPath } from "../../lib/store/dump_path.ts";
-import { CRASH_POINTS } from "../../lib/store/crash_point.ts";
+import { IMPORT_CRASH_POINTS } from "../../lib/store/crash_point.ts";
 import { nix, tempDir } from "../_helpers/nix.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -98,7 +98,7 @@ async function checkAfterCrash(root: string, unregistered: string[], why: string
   assert.doesNotMatch(theirs.stderr, /error|missing|modified|corrupt/, why);
 }
 
-for (const point of CRASH_POINTS) {
+for (const point of IMPORT_CRASH_POINTS) {
   Deno.test(`an import killed at ${point} leaves a sound store and can be repeated`, async () => {
     using tmp = tempDir();
     const { narFile, narHash, narSize } = await bigNar(tmp.path, 2);
