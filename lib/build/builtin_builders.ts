@@ -69,10 +69,13 @@ export function isBuiltin(builder: string): boolean {
  */
 export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
   const name = spec.drv.builder.slice(BUILTIN_PREFIX.length);
+  // The build's `timeout` holds for a download too (it is the only thing that can hang).
+  const timeout = spec.buildTimeout > 0 ? AbortSignal.timeout(spec.buildTimeout * 1000) : null;
+  const signal = timeout ? AbortSignal.any([spec.signal, timeout]) : spec.signal;
   try {
     switch (name) {
       case "fetchurl":
-        await fetchurl(spec);
+        await fetchurl({ ...spec, signal });
         break;
       case "buildenv": {
         const out = spec.outputs.find((o) => o.name === "out");
@@ -95,6 +98,7 @@ export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
     return { kind: "exited", code: 0 };
   } catch (e) {
     if (spec.signal.aborted) return { kind: "cancelled" };
+    if (timeout?.aborted) return { kind: "timedOut" };
     const message = e instanceof Error ? e.message : String(e);
     spec.log(new TextEncoder().encode(`${ERROR_PREFIX} ${message}\n`));
     return { kind: "exited", code: 1 };

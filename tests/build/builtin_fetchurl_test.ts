@@ -16,7 +16,12 @@ function serveFiles(files: Map<string, Uint8Array>) {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (req) => {
-      const body = files.get(new URL(req.url).pathname);
+      const path = new URL(req.url).pathname;
+      // a download that never ends: headers, then nothing
+      if (path === "/stalled") {
+        return new Response(new ReadableStream({ pull: () => new Promise(() => {}) }));
+      }
+      const body = files.get(path);
       return body === undefined
         ? new Response("not here", { status: 404 })
         : new Response(body.slice());
@@ -55,6 +60,7 @@ let fetch = import <nix/fetchurl.nix>; in {
   unpacked = fetch { url = "${url}/tree.nar"; sha256 = "${narHash}"; unpack = true; };
   wrongHash = fetch { url = "${url}/file.txt"; sha256 = "${"0".repeat(64)}"; name = "wrong"; };
   missing = fetch { url = "${url}/not-there"; sha256 = "${"0".repeat(64)}"; };
+  stalled = fetch { url = "${url}/stalled"; sha256 = "${"0".repeat(64)}"; };
   notFixed = derivation { name = "not-fixed"; builder = "builtin:fetchurl"; system = "builtin";
     url = "${url}/file.txt"; };
   unpackChannel = derivation { name = "channel"; builder = "builtin:unpack-channel";
@@ -106,7 +112,7 @@ Deno.test("builtin:fetchurl of <nix/fetchurl.nix> (plain, executable, unpack) bu
   }
 });
 
-Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, unpack-channel — nothing registered", async () => {
+Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, unpack-channel, timeout — nothing registered", async () => {
   using t = tempDir();
   const s = await setup(t.path);
   await using server = serveFiles(s.files);
@@ -137,11 +143,18 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
         /builtin builder 'unpack-channel' is not supported/,
       ],
     ];
+    cases.push([
+      "stalled",
+      BuildStatus.TimedOut,
+      /building of '.*-stalled\.drv!out' from \.drv file.* timed out after .*1.* seconds$/,
+      /downloading/,
+    ]);
     for (const [attr, status, message, logged] of cases) {
       const [drvPath, drv] = await instantiate(nixRoot, s.file, attr);
       let log = "";
       const r = await builder.build(drvPath, drv, {
         log: (c) => log += new TextDecoder().decode(c),
+        ...(attr === "stalled" ? { buildTimeout: 1 } : {}),
       });
       assert.equal(r.status, status, `${attr}: ${r.errorMsg}`);
       assert.match(r.errorMsg, message, attr);
