@@ -16,6 +16,8 @@
  *    ({@linkcode reclaimStale}).
  *
  * The runner is given, not chosen here: the sandbox is a lower concern.
+ * A `builtin:` builder is run in this process instead
+ * ({@linkcode runBuiltin}).
  *
  * @module
  */
@@ -41,6 +43,7 @@ import { signalFailure } from "./signal_text.ts";
 import { type BuildHost, refusal } from "./build_host.ts";
 import { runPostBuildHook } from "./post_build_hook.ts";
 import { BuildhostError } from "../errors.ts";
+import { isBuiltin, runBuiltin } from "./builtin_builders.ts";
 
 /** The message of anything thrown. */
 function errorText(e: unknown): string {
@@ -294,7 +297,9 @@ export class Builder {
       try {
         let outcome: SandboxOutcome;
         try {
-          outcome = await this.runner({
+          // Nix runs its builtin builders itself (in a forked process), not in the sandbox.
+          const run = isBuiltin(drv.builder) ? runBuiltin : this.runner;
+          outcome = await run({
             drv,
             drvPath,
             storeDir: store.storeDir,
