@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { errno, openLibc } from "./libc.ts";
 import { removeTree } from "../store/restore_path.ts";
 
 const O_RDWR = 0o2;
@@ -39,21 +40,12 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc) return libc;
-  let lastError: unknown;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      libc = Deno.dlopen(name, SYMBOLS).symbols;
-      return libc;
-    } catch (e) {
-      lastError = e;
-    }
+  try {
+    libc = openLibc(SYMBOLS);
+  } catch (e) {
+    throw new Error(`Cannot lock temporary directories: ${(e as Error).message}`);
   }
-  throw new Error(`Cannot lock temporary directories: cannot load libc: ${String(lastError)}`);
-}
-
-function errno(c: Libc): number {
-  const p = c.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+  return libc;
 }
 
 /** The suffix of a directory's lock file. */

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { errno, openLibc } from "./libc.ts";
 import { SandboxError } from "./sandbox_error.ts";
 
 const O_RDWR = 0o2;
@@ -47,21 +48,12 @@ let libc: Libc | undefined;
 
 function loadLibc(): Libc {
   if (libc) return libc;
-  let lastError: unknown;
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      libc = Deno.dlopen(name, SYMBOLS).symbols;
-      return libc;
-    } catch (e) {
-      lastError = e;
-    }
+  try {
+    libc = openLibc(SYMBOLS);
+  } catch (e) {
+    throw new SandboxError("open a pseudoterminal", (e as Error).message);
   }
-  throw new SandboxError("open a pseudoterminal", `cannot load libc: ${String(lastError)}`);
-}
-
-function errno(c: Libc): number {
-  const p = c.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+  return libc;
 }
 
 function cString(s: string): Uint8Array {
