@@ -21,7 +21,6 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import type { Hash } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError, WireError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
@@ -35,8 +34,7 @@ import {
 } from "../build/build_result.ts";
 import { buildGraph } from "../build/build_graph.ts";
 import { type BasicDerivation, outputPath } from "../derivation/derivation.ts";
-import { HashModulo } from "../derivation/hash_modulo.ts";
-import type { Realisation } from "../serve/build_result.ts";
+import { builtRealisations } from "../serve/built_realisations.ts";
 import { ServeProtocolError } from "../serve/serve_protocol_error.ts";
 import { readAddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
 import type { AddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
@@ -533,22 +531,7 @@ export class DaemonServer {
     drv: BasicDerivation | undefined,
     drvPath: string,
   ): Promise<WorkerBuildResult> {
-    const built = [...result.builtOutputs].sort(([a], [b]) => (a < b ? -1 : 1));
-    const hashes = built.length > 0 && drv !== undefined
-      ? (await new HashModulo(() => {
-        throw new DaemonError("input derivations are not sent with BuildDerivation");
-      }, this.store.storeDir).hash({ ...drv, inputDrvs: new Map() }, true)).hashes
-      : new Map<string, Hash>();
-    const builtOutputs = new Map<string, Realisation>();
-    for (const [name, path] of built) {
-      const drvHash = hashes.get(name);
-      builtOutputs.set(name, {
-        outPath: path,
-        signatures: [],
-        dependentRealisations: new Map(),
-        ...(drvHash ? { drvHash } : {}),
-      });
-    }
+    const builtOutputs = await builtRealisations(result.builtOutputs, drv, this.store.storeDir);
     let errorMsg = result.errorMsg;
     const tail = result.logTail;
     if (!isSuccess(result.status) && tail.length > 0) {

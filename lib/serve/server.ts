@@ -26,7 +26,6 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import type { Hash } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
@@ -36,13 +35,13 @@ import { type BuildResult, buildStatusName, isSuccess } from "../build/build_res
 import { buildGraph } from "../build/build_graph.ts";
 import { StoreError } from "../store/store.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
-import { HashModulo } from "../derivation/hash_modulo.ts";
+import { builtRealisations } from "./built_realisations.ts";
 import { SERVE_PROTOCOL_VERSION } from "./protocol.ts";
 import { serverHandshake } from "./handshake.ts";
 import { readCommand, readRequestBody } from "./requests.ts";
 import { writeBuildPathsReply, writeImportedReply, writePathsReply } from "./replies.ts";
 import { writePathInfos } from "./path_infos.ts";
-import { type Realisation, type ServeBuildResult, writeBuildResult } from "./build_result.ts";
+import { type ServeBuildResult, writeBuildResult } from "./build_result.ts";
 import type { ServeBuildOptions } from "./build_options.ts";
 import { ServeProtocolError, UnknownCommandError } from "./serve_protocol_error.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -262,24 +261,11 @@ export class ServeServer {
   /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
   async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
     // Like Nix, only the outputs this build registered (not those valid before).
-    const built = [...result.builtOutputs]
-      .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    const hashes = built.length > 0
-      ? (await new HashModulo(() => {
-        throw new ServeError("input derivations are not sent with BuildDerivation");
-      }, this.store.storeDir).hash({ ...drv, inputDrvs: new Map() }, true)).hashes
-      : new Map<string, Hash>();
-    const builtOutputs = new Map<string, Realisation>();
-    for (const [name, path] of built) {
-      const drvHash = hashes.get(name);
-      builtOutputs.set(name, {
-        outPath: path,
-        signatures: [],
-        dependentRealisations: new Map(),
-        ...(drvHash ? { drvHash } : {}),
-      });
-    }
+    const builtOutputs = await builtRealisations(
+      [...result.builtOutputs].filter(([name]) => result.newlyBuilt?.includes(name) ?? true),
+      drv,
+      this.store.storeDir,
+    );
     return {
       status: buildStatusName(result.status) ?? "MiscFailure",
       errorMsg: result.errorMsg,

@@ -1,0 +1,45 @@
+/**
+ * The realisations a BuildResult carries for the outputs a build made, as
+ * both of Nix's remote protocols send them: keyed by output name, each with
+ * the hash modulo of the in-memory derivation it was built from (its input
+ * derivations are never sent, so they take no part: Nix computes it so too).
+ *
+ * @module
+ */
+import { BuildhostError } from "../errors.ts";
+import type { Hash } from "../hash/hash.ts";
+import type { BasicDerivation } from "../derivation/derivation.ts";
+import { HashModulo } from "../derivation/hash_modulo.ts";
+import type { Realisation } from "./build_result.ts";
+
+/**
+ * Realisations of the given outputs, sorted by output name.
+ *
+ * @param outputs Output name and store path of each output to report.
+ * @param drv The derivation they were built from; without it, no hash modulo.
+ * @param storeDir The store directory.
+ * @returns Output name to its realisation.
+ */
+export async function builtRealisations(
+  outputs: Iterable<[string, string]>,
+  drv: BasicDerivation | undefined,
+  storeDir: string,
+): Promise<Map<string, Realisation>> {
+  const built = [...outputs].sort(([a], [b]) => (a < b ? -1 : 1));
+  const hashes = built.length > 0 && drv !== undefined
+    ? (await new HashModulo(() => {
+      throw new BuildhostError("input derivations are not sent with BuildDerivation");
+    }, storeDir).hash({ ...drv, inputDrvs: new Map() }, true)).hashes
+    : new Map<string, Hash>();
+  const realisations = new Map<string, Realisation>();
+  for (const [name, path] of built) {
+    const drvHash = hashes.get(name);
+    realisations.set(name, {
+      outPath: path,
+      signatures: [],
+      dependentRealisations: new Map(),
+      ...(drvHash ? { drvHash } : {}),
+    });
+  }
+  return realisations;
+}
