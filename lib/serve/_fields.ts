@@ -8,6 +8,7 @@
  * @module
  */
 import { WireError } from "../wire/wire_error.ts";
+import { Hash, HashError } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { compareNixStrings, decodeNixString, encodeNixString } from "../derivation/nix_string.ts";
@@ -89,6 +90,18 @@ export class FieldReader {
   /** A Nix string of at most `limit` bytes. */
   async text(field: string, limit: number = SERVE_LIMITS.textLength): Promise<string> {
     return decodeNixString(await this.bytes(field, limit));
+  }
+
+  /** A hash in any of Nix's encodings (base16, nix32, SRI, `type:`), sha256 unless it says. */
+  async hash(field: string, limit: number = SERVE_LIMITS.shortLength): Promise<Hash> {
+    const at = this.wire.offset;
+    const text = await this.text(field, limit);
+    try {
+      return Hash.parse(text, "sha256");
+    } catch (e) {
+      if (!(e instanceof HashError)) throw e;
+      return this.fail(at, field, e.message, e);
+    }
   }
 
   /** A store path in the store directory, checked. */

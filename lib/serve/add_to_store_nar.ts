@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Hash, HashError } from "../hash/hash.ts";
+import { Hash } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { FieldReader, FieldWriter } from "./_fields.ts";
@@ -98,15 +98,7 @@ export async function readAddToStoreNarHeader(
   const fr = new FieldReader(r, COMMAND, options);
   const path = await fr.path("path");
   const deriver = await fr.optionalPath("deriver");
-  const hashAt = r.offset;
-  const hashText = await fr.text("narHash", SERVE_LIMITS.shortLength);
-  let narHash: Hash;
-  try {
-    narHash = Hash.parse(hashText, "sha256");
-  } catch (e) {
-    if (!(e instanceof HashError)) throw e;
-    return fr.fail(hashAt, "narHash", e.message, e);
-  }
+  const narHash = await fr.hash("narHash", SERVE_LIMITS.shortLength);
   const references = await fr.pathSet("references");
   const registrationTime = await fr.number("registrationTime");
   const sizeAt = r.offset;

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { Hash, HashError } from "../hash/hash.ts";
+import { Hash } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { FieldReader, FieldWriter } from "../serve/fields.ts";
@@ -102,15 +102,7 @@ export async function readPathInfoReply(
   const minor = workerMinor(version);
   if (minor >= 17 && !(await fr.bool("valid"))) return undefined;
   const deriver = await fr.optionalPath("deriver");
-  const hashAt = r.offset;
-  const hashText = await fr.text("narHash", WORKER_LIMITS.shortLength);
-  let narHash: Hash;
-  try {
-    narHash = Hash.parse(hashText, "sha256");
-  } catch (e) {
-    if (!(e instanceof HashError)) throw e;
-    return fr.fail(hashAt, "narHash", e.message, e);
-  }
+  const narHash = await fr.hash("narHash", WORKER_LIMITS.shortLength);
   const info: WorkerPathInfo = {
     narHash,
     references: await fr.pathSet("references"),
