@@ -8,8 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
-import { Builder } from "../build/builder.ts";
-import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
+import { hostBuilder } from "./host_builder.ts";
+import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import { type Command, UsageError } from "./command.ts";
@@ -34,19 +34,7 @@ export const daemonCommand: Command = async (args) => {
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
   try {
-    let builder: Builder | undefined;
-    try {
-      builder = new Builder(store, await runnerFromFlags(values, settings, store.layout), {
-        system: settings.system,
-        extraPlatforms: settings.extraPlatforms,
-        systemFeatures: location.systemFeatures ?? settings.systemFeatures,
-        maxJobs: settings.maxJobs,
-        cores: settings.cores,
-        postBuildHook: settings.postBuildHook,
-      });
-    } catch (e) {
-      log(`warning: ${(e as Error).message}\n`);
-    }
+    const builder = await hostBuilder(values, settings, store, location, log);
     const server = new DaemonServer(store, { log, ...(builder ? { builder } : {}) });
     const { exitCode } = await server.serve(Deno.stdin.readable, { write: (c) => stdout.write(c) });
     return exitCode;

@@ -16,9 +16,9 @@
  */
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
-import { Builder } from "../build/builder.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
-import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
+import { hostBuilder } from "./host_builder.ts";
+import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeUrlFromFlags } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import type { Command } from "./command.ts";
@@ -43,22 +43,16 @@ export const serveCommand: Command = async (args) => {
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
   try {
-    let builder: Builder | undefined;
-    if (values.write) {
-      try {
-        const runner = await runnerFromFlags(values, settings, store.layout);
-        builder = new Builder(store, keepingBuildLogs(store, runner), {
-          system: settings.system,
-          extraPlatforms: settings.extraPlatforms,
-          systemFeatures: location.systemFeatures ?? settings.systemFeatures,
-          maxJobs: settings.maxJobs,
-          cores: settings.cores,
-          postBuildHook: settings.postBuildHook,
-        });
-      } catch (e) {
-        log(`warning: ${(e as Error).message}\n`);
-      }
-    }
+    const builder = values.write
+      ? await hostBuilder(
+        values,
+        settings,
+        store,
+        location,
+        log,
+        (runner) => keepingBuildLogs(store, runner),
+      )
+      : undefined;
     const server = new ServeServer(store, {
       write: values.write,
       log,
