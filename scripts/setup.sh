@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what buildhost needs on a fresh Debian machine, only what is missing:
 # deno (from npm), bubblewrap, busybox-static and mount (the build sandbox;
-# util-linux is always there), and for the tests Debian's nix-bin (the oracle) and
-# openssh-server (real sshd interop).
+# util-linux is always there), bzip2 (build logs compressed as Nix keeps them), and for
+# the tests Debian's nix-bin (the oracle), openssh-server (real sshd interop) and
+# dpkg-dev (dpkg-source unpacks Nix's own functional tests from Debian's source package).
 # usage: scripts/setup.sh [--for-tests]
 set -euo pipefail
 
@@ -14,11 +15,13 @@ fi
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/mount ] || [ -x /bin/mount ] || need+=(mount)
+command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 # the sandbox needs a static busybox (Debian's busybox package is dynamic)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 if [ "${1:-}" = "--for-tests" ]; then
   command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} with apt" >&2
