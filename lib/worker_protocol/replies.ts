@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { Hash } from "../hash/hash.ts";
+import type { Hash } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { FieldReader, FieldWriter } from "../serve/fields.ts";
