@@ -45,12 +45,12 @@ export * from "./lib/store/export_format.ts";
 export * from "./lib/store/store.ts";
 export * from "./lib/store/gc.ts";
 export * from "./lib/serve/server.ts";
-export * from "./lib/build/build_result.ts";
-export * from "./lib/build/builder.ts";
-export * from "./lib/build/register_outputs.ts";
-export * from "./lib/build/unsandboxed_runner.ts";
-export * from "./lib/build/sandbox_paths.ts";
-export * from "./lib/serve/serve_protocol_error.ts";
+export * from "./lib/builder/build_result.ts";
+export * from "./lib/builder/builder.ts";
+export * from "./lib/builder/register_outputs.ts";
+export * from "./lib/builder/unsandboxed_runner.ts";
+export * from "./lib/sandbox/sandbox_paths.ts";
+export * from "./lib/serve_protocol/serve_protocol_error.ts";
 // SERVE_MAGIC_1, SERVE_MAGIC_2 and SERVE_PROTOCOL_VERSION come from server.ts for now (same values).
 export {
   formatProtocolVersion,
@@ -65,20 +65,20 @@ export {
   ServeCommand,
   type ServeCommandName,
   serveCommandName,
-} from "./lib/serve/protocol.ts";
-export * from "./lib/serve/handshake.ts";
-export * from "./lib/serve/build_options.ts";
-export * from "./lib/serve/build_result.ts";
-export * from "./lib/serve/path_infos.ts";
-export * from "./lib/serve/add_to_store_nar.ts";
-export * from "./lib/serve/basic_derivation_codec.ts";
-export * from "./lib/serve/requests.ts";
-export * from "./lib/serve/replies.ts";
-export * from "./lib/build/sandbox_error.ts";
-export * from "./lib/build/sandbox.ts";
-export * from "./lib/build/build_env.ts";
-export * from "./lib/build/process_tree.ts";
-export * from "./lib/build/sandbox_runner.ts";
+} from "./lib/serve_protocol/protocol.ts";
+export * from "./lib/serve_protocol/handshake.ts";
+export * from "./lib/serve_protocol/build_options.ts";
+export * from "./lib/serve_protocol/build_result.ts";
+export * from "./lib/serve_protocol/path_infos.ts";
+export * from "./lib/serve_protocol/add_to_store_nar.ts";
+export * from "./lib/serve_protocol/basic_derivation_codec.ts";
+export * from "./lib/serve_protocol/requests.ts";
+export * from "./lib/serve_protocol/replies.ts";
+export * from "./lib/sandbox/sandbox_error.ts";
+export * from "./lib/sandbox/sandbox.ts";
+export * from "./lib/builder/build_env.ts";
+export * from "./lib/sandbox/process_tree.ts";
+export * from "./lib/builder/sandbox_runner.ts";
 export * from "./lib/store/store_derivation.ts";
 export * from "./lib/remote/remote_error.ts";
 export * from "./lib/remote/serve_client.ts";
@@ -94,4 +94,4 @@ export * from "./lib/remote/daemon_client.ts";
 export * from "./lib/remote/daemon_host_process.ts";
 export * from "./lib/remote/host_process.ts";
 export * from "./lib/remote/machine_host.ts";
-export * from "./lib/build/signal_text.ts";
+export * from "./lib/builder/signal_text.ts";

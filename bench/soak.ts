@@ -16,11 +16,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Builder } from "../lib/build/builder.ts";
-import { BuildStatus } from "../lib/build/build_result.ts";
-import { findProcesses } from "../lib/build/process_tree.ts";
-import { nixSandboxRunner } from "../lib/build/sandbox_runner.ts";
-import { parseSandboxPaths } from "../lib/build/sandbox_paths.ts";
+import { Builder } from "../lib/builder/builder.ts";
+import { BuildStatus } from "../lib/builder/build_result.ts";
+import { findProcesses } from "../lib/sandbox/process_tree.ts";
+import { nixSandboxRunner } from "../lib/builder/sandbox_runner.ts";
+import { parseSandboxPaths } from "../lib/sandbox/sandbox_paths.ts";
 import { Store } from "../lib/store/store.ts";
 
 const WATCHDOG_MS = 300_000;

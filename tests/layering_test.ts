@@ -8,11 +8,27 @@ const ALLOWED: Record<string, string[]> = {
   store_path: ["hash"],
   nar: ["wire"],
   derivation: ["hash", "store_path"],
+  // the serve protocol's pure codecs (no store, no builder, no I/O)
+  serve_protocol: ["wire", "hash", "store_path", "nar", "derivation"],
+  // the worker protocol's pure codecs share the serve codecs where the structures are shared
+  worker_protocol: ["wire", "hash", "store_path", "nar", "derivation", "serve_protocol"],
   store: ["wire", "hash", "store_path", "nar", "derivation"],
-  build: ["wire", "hash", "store_path", "nar", "derivation", "store"],
-  serve: ["wire", "hash", "store_path", "nar", "derivation", "store", "build"],
-  // the worker protocol's pure codecs share the serve codecs (never serve/server.ts)
-  worker_protocol: ["wire", "hash", "store_path", "nar", "derivation", "serve"],
+  // Linux isolation: runs a process in a sandbox; knows nothing of derivations
+  sandbox: ["wire", "hash", "store_path", "nar", "store"],
+  // the derivation goal: environment, runners, outputs, results
+  builder: ["wire", "hash", "store_path", "nar", "derivation", "store", "sandbox"],
+  // the session loops over a store and a builder
+  serve: [
+    "wire",
+    "hash",
+    "store_path",
+    "nar",
+    "derivation",
+    "store",
+    "sandbox",
+    "builder",
+    "serve_protocol",
+  ],
   daemon: [
     "wire",
     "hash",
@@ -20,11 +36,24 @@ const ALLOWED: Record<string, string[]> = {
     "nar",
     "derivation",
     "store",
-    "build",
-    "serve",
+    "sandbox",
+    "builder",
+    "serve_protocol",
     "worker_protocol",
+    "serve",
   ],
-  remote: ["wire", "hash", "store_path", "nar", "derivation", "store", "serve", "worker_protocol"],
+  remote: [
+    "wire",
+    "hash",
+    "store_path",
+    "nar",
+    "derivation",
+    "store",
+    "serve_protocol",
+    "worker_protocol",
+    // an in-process serve host (types only) and the serve heartbeat
+    "serve",
+  ],
   cli: [
     "wire",
     "hash",
@@ -32,15 +61,25 @@ const ALLOWED: Record<string, string[]> = {
     "nar",
     "derivation",
     "store",
-    "build",
+    "sandbox",
+    "builder",
+    "serve_protocol",
+    "worker_protocol",
     "serve",
     "remote",
-    "worker_protocol",
     "daemon",
   ],
 };
 /** Folders whose files must not touch the filesystem or processes (the format layer). */
-const PURE = ["wire", "hash", "store_path", "nar", "derivation", "worker_protocol"];
+const PURE = [
+  "wire",
+  "hash",
+  "store_path",
+  "nar",
+  "derivation",
+  "serve_protocol",
+  "worker_protocol",
+];
 /** Files of other layers the pure layers must not import (they do I/O). */
 const IMPURE_FILES = ["serve/server.ts"];
 

@@ -17,7 +17,7 @@ import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
-import { Builder, type SandboxRunner } from "../build/builder.ts";
+import { Builder, type SandboxRunner } from "../builder/builder.ts";
 import { RUNNER_FLAGS, runnerFromFlags } from "./runner_options.ts";
 import { type Machine, machineName, parseMachines } from "../remote/machine_spec.ts";
 import {
@@ -26,10 +26,10 @@ import {
   type LocalMachine,
 } from "../remote/machine_scheduler.ts";
 import { LogLines } from "../remote/log_lines.ts";
-import { isBuildSuccess } from "../serve/build_result.ts";
-import type { ServeBuildOptions } from "../serve/build_options.ts";
-import { buildGraph } from "../build/build_graph.ts";
-import { buildStatusName, isSuccess } from "../build/build_result.ts";
+import { isBuildSuccess } from "../serve_protocol/build_result.ts";
+import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
+import { buildGraph } from "../builder/build_graph.ts";
+import { buildStatusName, isSuccess } from "../builder/build_result.ts";
 import { BuildConsole } from "./build_status.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 

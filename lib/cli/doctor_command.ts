@@ -28,13 +28,13 @@ import { Store } from "../store/store.ts";
 import { NIX_SCHEMA_VERSION } from "../store/store_db.ts";
 import { defaultStoreRoot, storeLayout } from "../store/store_layout.ts";
 import { removeTree } from "../store/restore_path.ts";
-import { Builder } from "../build/builder.ts";
-import { BuildStatus, buildStatusName } from "../build/build_result.ts";
-import type { SandboxTools } from "../build/sandbox.ts";
-import { nixSandboxRunner } from "../build/sandbox_runner.ts";
-import { parseSandboxPaths } from "../build/sandbox_paths.ts";
+import { Builder } from "../builder/builder.ts";
+import { BuildStatus, buildStatusName } from "../builder/build_result.ts";
+import type { SandboxTools } from "../sandbox/sandbox.ts";
+import { nixSandboxRunner } from "../builder/sandbox_runner.ts";
+import { parseSandboxPaths } from "../sandbox/sandbox_paths.ts";
 import { loadNixConfig, nixConfigFiles, nixSettings } from "./nix_settings.ts";
-import { formatProtocolVersion } from "../serve/protocol.ts";
+import { formatProtocolVersion } from "../serve_protocol/protocol.ts";
 import { formatWorkerVersion } from "../worker_protocol/protocol.ts";
 import {
   daemonCommandFor,
@@ -50,7 +50,7 @@ import { type Command, printOut, UsageError } from "./command.ts";
 const USAGE = "usage: buildhost doctor [--store ROOT] [--store-dir DIR] [--tool-path DIRS] " +
   "[--ssh-path DIRS] [--remote ssh://HOST?remote-program=P | ssh-ng://...]...";
 
-/** Where the sandbox (lib/build/sandbox.ts) looks for its programs. */
+/** Where the sandbox (lib/sandbox/sandbox.ts) looks for its programs. */
 export const SANDBOX_TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin";
 
 /**

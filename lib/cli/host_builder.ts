@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Builder, type SandboxRunner } from "../build/builder.ts";
+import { Builder, type SandboxRunner } from "../builder/builder.ts";
 import type { Store } from "../store/store.ts";
 import type { StoreLocation } from "../store/store_location.ts";
 import type { NixSettings } from "./nix_settings.ts";

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { SandboxRunner } from "../build/builder.ts";
-import { sandboxTools } from "../build/sandbox.ts";
-import { parseSandboxPaths } from "../build/sandbox_paths.ts";
+import type { SandboxRunner } from "../builder/builder.ts";
+import { sandboxTools } from "../sandbox/sandbox.ts";
+import { parseSandboxPaths } from "../sandbox/sandbox_paths.ts";
 import type { StoreLayout } from "../store/store_layout.ts";
 import type { NixSettings } from "./nix_settings.ts";
-import { nixSandboxRunner } from "../build/sandbox_runner.ts";
-import { unsandboxedRunner } from "../build/unsandboxed_runner.ts";
+import { nixSandboxRunner } from "../builder/sandbox_runner.ts";
+import { unsandboxedRunner } from "../builder/unsandboxed_runner.ts";
 
 /** The `parseArgs` options of the build flags. */
 export const RUNNER_FLAGS: {

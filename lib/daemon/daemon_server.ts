@@ -25,19 +25,19 @@ import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError, WireError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
-import type { Builder, BuildOptions } from "../build/builder.ts";
+import type { Builder, BuildOptions } from "../builder/builder.ts";
 import {
   type BuildResult,
   BuildStatus,
   buildStatusName,
   isSuccess,
-} from "../build/build_result.ts";
-import { buildGraph } from "../build/build_graph.ts";
+} from "../builder/build_result.ts";
+import { buildGraph } from "../builder/build_graph.ts";
 import { type BasicDerivation, outputPath } from "../derivation/derivation.ts";
 import { builtRealisations } from "../serve/built_realisations.ts";
-import { ServeProtocolError } from "../serve/serve_protocol_error.ts";
-import { readAddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
-import type { AddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
+import { ServeProtocolError } from "../serve_protocol/serve_protocol_error.ts";
+import { readAddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
+import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
 import {
   WORKER_LIMITS,
   WORKER_PROTOCOL_VERSION,

@@ -10,10 +10,10 @@
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
-import type { AddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
-import type { ServeBuildResult } from "../serve/build_result.ts";
-import type { ServeBuildOptions } from "../serve/build_options.ts";
-import type { ServePathInfo } from "../serve/path_infos.ts";
+import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
+import type { ServeBuildResult } from "../serve_protocol/build_result.ts";
+import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
+import type { ServePathInfo } from "../serve_protocol/path_infos.ts";
 import {
   ResultType,
   WORKER_PROTOCOL_VERSION,

@@ -11,8 +11,8 @@
 import { type BasicDerivation, type Derivation, outputPath } from "../derivation/derivation.ts";
 import type { Store } from "../store/store.ts";
 import { readStoreDerivation } from "../store/store_derivation.ts";
-import type { ServeBuildOptions } from "../serve/build_options.ts";
-import { isBuildSuccess, type ServeBuildResult } from "../serve/build_result.ts";
+import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
+import { isBuildSuccess, type ServeBuildResult } from "../serve_protocol/build_result.ts";
 import { copyFromHost, type CopyOptions, type CopyReport, copyToHost } from "./copy_paths.ts";
 import { RemoteError } from "./remote_error.ts";
 import type { RemoteClient } from "./remote_client.ts";
@@ -92,7 +92,7 @@ export function basicDerivationFor(store: Store, drv: Derivation): BasicDerivati
  * ```ts
  * import assert from "node:assert/strict";
  * import { Store } from "../store/store.ts";
- * import { Builder, type SandboxRunner } from "../build/builder.ts";
+ * import { Builder, type SandboxRunner } from "../builder/builder.ts";
  * import { printDerivation } from "../derivation/aterm.ts";
  * import { derivationPath, HashModulo } from "../derivation/hash_modulo.ts";
  * import { ServeServer } from "../serve/server.ts";

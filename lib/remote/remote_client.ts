@@ -9,10 +9,10 @@ import type { RemoteError } from "./remote_error.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import type { AddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
-import type { ServeBuildResult } from "../serve/build_result.ts";
-import type { ServeBuildOptions } from "../serve/build_options.ts";
-import type { ServePathInfo } from "../serve/path_infos.ts";
+import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
+import type { ServeBuildResult } from "../serve_protocol/build_result.ts";
+import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
+import type { ServePathInfo } from "../serve_protocol/path_infos.ts";
 
 /** A session with a host's store. */
 export interface RemoteClient {

@@ -9,14 +9,22 @@
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
-import type { AddToStoreNarHeader } from "../serve/add_to_store_nar.ts";
-import { readBuildResult, type ServeBuildResult } from "../serve/build_result.ts";
-import { BUILD_OPTION_DEFAULTS, type ServeBuildOptions } from "../serve/build_options.ts";
-import { clientHandshake } from "../serve/handshake.ts";
-import { readPathInfos, type ServePathInfo } from "../serve/path_infos.ts";
-import { protocolMinor, type ProtocolVersion, SERVE_PROTOCOL_VERSION } from "../serve/protocol.ts";
-import { readBuildPathsReply, readImportedReply, readPathsReply } from "../serve/replies.ts";
-import { type ServeRequest, writeRequest } from "../serve/requests.ts";
+import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
+import { readBuildResult, type ServeBuildResult } from "../serve_protocol/build_result.ts";
+import { BUILD_OPTION_DEFAULTS, type ServeBuildOptions } from "../serve_protocol/build_options.ts";
+import { clientHandshake } from "../serve_protocol/handshake.ts";
+import { readPathInfos, type ServePathInfo } from "../serve_protocol/path_infos.ts";
+import {
+  protocolMinor,
+  type ProtocolVersion,
+  SERVE_PROTOCOL_VERSION,
+} from "../serve_protocol/protocol.ts";
+import {
+  readBuildPathsReply,
+  readImportedReply,
+  readPathsReply,
+} from "../serve_protocol/replies.ts";
+import { type ServeRequest, writeRequest } from "../serve_protocol/requests.ts";
 import { RemoteError } from "./remote_error.ts";
 
 /** The transport of a session: bytes from the host, a sink to it. */

@@ -10,7 +10,7 @@ import { BuildhostError } from "../errors.ts";
 import type { Hash } from "../hash/hash.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
-import type { Realisation } from "./build_result.ts";
+import type { Realisation } from "../serve_protocol/build_result.ts";
 
 /**
  * Realisations of the given outputs, sorted by output name.

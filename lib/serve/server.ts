@@ -30,20 +30,24 @@ import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
-import type { Builder, BuildOptions } from "../build/builder.ts";
-import { type BuildResult, buildStatusName, isSuccess } from "../build/build_result.ts";
-import { buildGraph } from "../build/build_graph.ts";
+import type { Builder, BuildOptions } from "../builder/builder.ts";
+import { type BuildResult, buildStatusName, isSuccess } from "../builder/build_result.ts";
+import { buildGraph } from "../builder/build_graph.ts";
 import { StoreError } from "../store/store.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { builtRealisations } from "./built_realisations.ts";
-import { SERVE_PROTOCOL_VERSION } from "./protocol.ts";
-import { serverHandshake } from "./handshake.ts";
-import { readCommand, readRequestBody } from "./requests.ts";
-import { writeBuildPathsReply, writeImportedReply, writePathsReply } from "./replies.ts";
-import { writePathInfos } from "./path_infos.ts";
-import { type ServeBuildResult, writeBuildResult } from "./build_result.ts";
-import type { ServeBuildOptions } from "./build_options.ts";
-import { ServeProtocolError, UnknownCommandError } from "./serve_protocol_error.ts";
+import { SERVE_PROTOCOL_VERSION } from "../serve_protocol/protocol.ts";
+import { serverHandshake } from "../serve_protocol/handshake.ts";
+import { readCommand, readRequestBody } from "../serve_protocol/requests.ts";
+import {
+  writeBuildPathsReply,
+  writeImportedReply,
+  writePathsReply,
+} from "../serve_protocol/replies.ts";
+import { writePathInfos } from "../serve_protocol/path_infos.ts";
+import { type ServeBuildResult, writeBuildResult } from "../serve_protocol/build_result.ts";
+import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
+import { ServeProtocolError, UnknownCommandError } from "../serve_protocol/serve_protocol_error.ts";
 import { Heartbeat } from "./heartbeat.ts";
 
 /** A session that must end: the message is what the client is shown. */

@@ -10,7 +10,7 @@
  * ```
  *
  * The builtOutputs map is the serve protocol's (2.6-2.7) field for field, so
- * its codec is shared with `lib/serve/build_result.ts`. (Nix master's
+ * its codec is shared with `lib/serve_protocol/build_result.ts`. (Nix master's
  * `realisation-with-path-not-hash` feature changes it; buildhost does not
  * offer that feature, so it is never in use.)
  *
@@ -18,15 +18,15 @@
  */
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import { FieldReader, FieldWriter, MAX_U32 } from "../serve/fields.ts";
-import type { ServeCodecOptions } from "../serve/protocol.ts";
+import { FieldReader, FieldWriter, MAX_U32 } from "../serve_protocol/fields.ts";
+import type { ServeCodecOptions } from "../serve_protocol/protocol.ts";
 import {
   BUILD_STATUSES,
   readOutputsById,
   type Realisation,
   type ServeBuildResult,
   writeOutputsById,
-} from "../serve/build_result.ts";
+} from "../serve_protocol/build_result.ts";
 import { workerMinor, type WorkerVersion } from "./protocol.ts";
 import { type DerivedPath, formatDerivedPath, parseDerivedPath } from "./derived_path.ts";
 

@@ -18,8 +18,8 @@
 import type { Hash } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import { FieldReader, FieldWriter } from "../serve/fields.ts";
-import type { ServeCodecOptions } from "../serve/protocol.ts";
+import { FieldReader, FieldWriter } from "../serve_protocol/fields.ts";
+import type { ServeCodecOptions } from "../serve_protocol/protocol.ts";
 import { WORKER_LIMITS, workerMinor, type WorkerVersion } from "./protocol.ts";
 
 /** A path's metadata as QueryPathInfo answers it. */

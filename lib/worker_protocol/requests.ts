@@ -25,14 +25,17 @@ import type { WireWriter } from "../wire/wire_writer.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { derivationNameFromPath } from "../derivation/derivation.ts";
 import { DerivationError } from "../derivation/derivation_error.ts";
-import { FieldReader, FieldWriter, MAX_U32 } from "../serve/fields.ts";
-import type { ServeCodecOptions } from "../serve/protocol.ts";
-import { readBasicDerivation, writeBasicDerivation } from "../serve/basic_derivation_codec.ts";
+import { FieldReader, FieldWriter, MAX_U32 } from "../serve_protocol/fields.ts";
+import type { ServeCodecOptions } from "../serve_protocol/protocol.ts";
+import {
+  readBasicDerivation,
+  writeBasicDerivation,
+} from "../serve_protocol/basic_derivation_codec.ts";
 import {
   type AddToStoreNarHeader,
   readAddToStoreNarHeader,
   writeAddToStoreNarHeader,
-} from "../serve/add_to_store_nar.ts";
+} from "../serve_protocol/add_to_store_nar.ts";
 import { WORKER_LIMITS, WorkerOp, type WorkerOpName, workerOpName } from "./protocol.ts";
 import { workerMinor, type WorkerVersion } from "./protocol.ts";
 import { type DerivedPath, formatDerivedPath, parseDerivedPath } from "./derived_path.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sandboxTools } from "../../lib/build/sandbox.ts";
+import { sandboxTools } from "../../lib/sandbox/sandbox.ts";
 import { runBuildhost } from "../_helpers/buildhost.ts";
 import { tempDir } from "../_helpers/nix.ts";
 

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Hash } from "../../lib/hash/hash.ts";
-import { SERVE_MAGIC_1, SERVE_MAGIC_2, ServeCommand } from "../../lib/serve/protocol.ts";
+import { SERVE_MAGIC_1, SERVE_MAGIC_2, ServeCommand } from "../../lib/serve_protocol/protocol.ts";
 import { Store } from "../../lib/store/store.ts";
 import {
   OLDEST_WORKER_VERSION,

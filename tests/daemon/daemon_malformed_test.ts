@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
-import { Builder } from "../../lib/build/builder.ts";
-import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
-import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
+import { Builder } from "../../lib/builder/builder.ts";
+import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
+import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
 import { DaemonServer } from "../../lib/daemon/daemon_server.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";

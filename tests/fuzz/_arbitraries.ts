@@ -9,7 +9,7 @@ import fc from "fast-check";
 import type { Derivation, DerivationOutput } from "../../lib/derivation/derivation.ts";
 import { fixedOutputPath } from "../../lib/derivation/derivation.ts";
 import { compareNixStrings } from "../../lib/derivation/nix_string.ts";
-import type { ServeRequest } from "../../lib/serve/requests.ts";
+import type { ServeRequest } from "../../lib/serve_protocol/requests.ts";
 import {
   arbName,
   arbOutputName,
@@ -20,7 +20,7 @@ import {
   arbText,
   arbTextSet,
   arbU32,
-} from "../serve/_codec.ts";
+} from "../serve_protocol/_codec.ts";
 
 const arbOutput = (drvName: string, outName: string): fc.Arbitrary<DerivationOutput> =>
   fc.oneof(

@@ -9,10 +9,14 @@
 import { join } from "node:path";
 import { readNar } from "../../lib/nar/nar_reader.ts";
 import { readExportMarker, readExportTrailer } from "../../lib/store/export_format.ts";
-import { readClientMagic, readClientVersion, readServerHello } from "../../lib/serve/handshake.ts";
-import { readPathInfos } from "../../lib/serve/path_infos.ts";
-import { readBuildResult } from "../../lib/serve/build_result.ts";
-import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve/requests.ts";
+import {
+  readClientMagic,
+  readClientVersion,
+  readServerHello,
+} from "../../lib/serve_protocol/handshake.ts";
+import { readPathInfos } from "../../lib/serve_protocol/path_infos.ts";
+import { readBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve_protocol/requests.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { nix } from "../_helpers/nix.ts";

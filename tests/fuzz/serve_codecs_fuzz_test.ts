@@ -12,10 +12,10 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ServeProtocolError } from "../../lib/serve/serve_protocol_error.ts";
-import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve/requests.ts";
-import { readServerHello, serverHandshake } from "../../lib/serve/handshake.ts";
-import { readPathInfos, writePathInfos } from "../../lib/serve/path_infos.ts";
+import { ServeProtocolError } from "../../lib/serve_protocol/serve_protocol_error.ts";
+import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve_protocol/requests.ts";
+import { readServerHello, serverHandshake } from "../../lib/serve_protocol/handshake.ts";
+import { readPathInfos, writePathInfos } from "../../lib/serve_protocol/path_infos.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { arbRequest } from "./_arbitraries.ts";

@@ -9,10 +9,14 @@ import { join } from "node:path";
 import { readNar } from "../../lib/nar/nar_reader.ts";
 import { readExportMarker, readExportTrailer } from "../../lib/store/export_format.ts";
 import type { WireReader } from "../../lib/wire/wire_reader.ts";
-import { readBuildResult, writeBuildResult } from "../../lib/serve/build_result.ts";
-import { readClientMagic, readClientVersion, readServerHello } from "../../lib/serve/handshake.ts";
-import { writeClientHello, writeServerHello } from "../../lib/serve/handshake.ts";
-import { readPathInfos, writePathInfos } from "../../lib/serve/path_infos.ts";
+import { readBuildResult, writeBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import {
+  readClientMagic,
+  readClientVersion,
+  readServerHello,
+} from "../../lib/serve_protocol/handshake.ts";
+import { writeClientHello, writeServerHello } from "../../lib/serve_protocol/handshake.ts";
+import { readPathInfos, writePathInfos } from "../../lib/serve_protocol/path_infos.ts";
 import {
   readBuildPathsReply,
   readImportedReply,
@@ -20,9 +24,9 @@ import {
   writeBuildPathsReply,
   writeImportedReply,
   writePathsReply,
-} from "../../lib/serve/replies.ts";
-import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve/requests.ts";
-import { encode, reader, rejectsTyped } from "./_codec.ts";
+} from "../../lib/serve_protocol/replies.ts";
+import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve_protocol/requests.ts";
+import { encode, reader, rejectsTyped } from "../serve_protocol/_codec.ts";
 
 const DIR = new URL("../../testdata/serve/recordings/", import.meta.url).pathname;
 

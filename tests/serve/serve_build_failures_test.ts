@@ -7,24 +7,24 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Builder } from "../../lib/build/builder.ts";
-import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
-import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
+import { Builder } from "../../lib/builder/builder.ts";
+import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
+import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
 import { Hash } from "../../lib/hash/hash.ts";
 import type { BasicDerivation } from "../../lib/derivation/derivation.ts";
-import { readBuildResult, type ServeBuildResult } from "../../lib/serve/build_result.ts";
-import { readServerHello, writeClientHello } from "../../lib/serve/handshake.ts";
-import { readPathInfos, type ServePathInfo } from "../../lib/serve/path_infos.ts";
-import { readImportedReply, readPathsReply } from "../../lib/serve/replies.ts";
-import { type ServeRequest, writeRequest } from "../../lib/serve/requests.ts";
+import { readBuildResult, type ServeBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import { readServerHello, writeClientHello } from "../../lib/serve_protocol/handshake.ts";
+import { readPathInfos, type ServePathInfo } from "../../lib/serve_protocol/path_infos.ts";
+import { readImportedReply, readPathsReply } from "../../lib/serve_protocol/replies.ts";
+import { type ServeRequest, writeRequest } from "../../lib/serve_protocol/requests.ts";
 import { ServeServer } from "../../lib/serve/server.ts";
 import { Store } from "../../lib/store/store.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { BufferSink } from "../../lib/wire/wire_writer.ts";
 import { nix, nixEnv, tempDir } from "../_helpers/nix.ts";
-import { halfBuilt, stateOf } from "../build/_half_built.ts";
-import { encode } from "./_codec.ts";
+import { halfBuilt, stateOf } from "../builder/_half_built.ts";
+import { encode } from "../serve_protocol/_codec.ts";
 
 const VERSION = 0x207;
 const SANDBOX_PATHS = parseSandboxPaths(["/bin /lib /lib64 /usr"]);

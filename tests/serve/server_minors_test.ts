@@ -7,20 +7,20 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Builder } from "../../lib/build/builder.ts";
-import { parseSandboxPaths } from "../../lib/build/sandbox_paths.ts";
-import { nixSandboxRunner } from "../../lib/build/sandbox_runner.ts";
+import { Builder } from "../../lib/builder/builder.ts";
+import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
+import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
 import { Hash } from "../../lib/hash/hash.ts";
-import { readBuildResult, type ServeBuildResult } from "../../lib/serve/build_result.ts";
-import { readServerHello, writeClientHello } from "../../lib/serve/handshake.ts";
-import { writeRequest } from "../../lib/serve/requests.ts";
+import { readBuildResult, type ServeBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import { readServerHello, writeClientHello } from "../../lib/serve_protocol/handshake.ts";
+import { writeRequest } from "../../lib/serve_protocol/requests.ts";
 import { ServeServer } from "../../lib/serve/server.ts";
 import { Store } from "../../lib/store/store.ts";
 import { BufferSink } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { nix, nixEnv, tempDir } from "../_helpers/nix.ts";
-import { encode, MINORS, sp, v } from "./_codec.ts";
+import { encode, MINORS, sp, v } from "../serve_protocol/_codec.ts";
 
 /**
  * One session with buildhost's server on `store`; its output bytes. The

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { Store } from "../../lib/store/store.ts";
 import { ServeServer } from "../../lib/serve/server.ts";
-import { writeAddToStoreNarHeader } from "../../lib/serve/add_to_store_nar.ts";
+import { writeAddToStoreNarHeader } from "../../lib/serve_protocol/add_to_store_nar.ts";
 import {
   ContentAddressError,
   HashModuloSink,

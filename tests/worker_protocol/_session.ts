@@ -10,8 +10,8 @@ import { readNar } from "../../lib/nar/nar_reader.ts";
 import { readOp, readRequestBody, type WorkerRequest } from "../../lib/worker_protocol/requests.ts";
 import { readStderr, type StderrMessage } from "../../lib/worker_protocol/stderr.ts";
 import { FramedReader } from "../../lib/worker_protocol/framed.ts";
-import { readAddToStoreNarHeader } from "../../lib/serve/add_to_store_nar.ts";
-import type { AddToStoreNarHeader } from "../../lib/serve/add_to_store_nar.ts";
+import { readAddToStoreNarHeader } from "../../lib/serve_protocol/add_to_store_nar.ts";
+import type { AddToStoreNarHeader } from "../../lib/serve_protocol/add_to_store_nar.ts";
 import {
   type MissingPaths,
   readMissingReply,

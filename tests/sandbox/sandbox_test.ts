@@ -1,0 +1,370 @@
+/**
+ * Isolation and process control of `runInSandbox`, with busybox as the only
+ * input (no Nix needed: the inputs are copies in a temporary directory).
+ */
+import assert from "node:assert/strict";
+import { tempDir } from "../_helpers/nix.ts";
+import {
+  runInSandbox,
+  type SandboxOptions,
+  type SandboxResult,
+} from "../../lib/sandbox/sandbox.ts";
+import { SandboxError, SandboxUnavailableError } from "../../lib/sandbox/sandbox_error.ts";
+import { findProcesses } from "../../lib/sandbox/process_tree.ts";
+
+const BB = "/nix/store/00000000000000000000000000000000-busybox";
+const OTHER = "/nix/store/11111111111111111111111111111111-other";
+const OUT = "/nix/store/22222222222222222222222222222222-out";
+
+/** A temporary "store" with busybox and one path the builder is not given. */
+class Mini implements Disposable {
+  readonly dir = tempDir("buildhost-sandbox-test-");
+  constructor() {
+    Deno.mkdirSync(`${this.path}/phys${BB}/bin`, { recursive: true });
+    Deno.copyFileSync("/bin/busybox", `${this.path}/phys${BB}/bin/busybox`);
+    Deno.chmodSync(`${this.path}/phys${BB}/bin/busybox`, 0o555);
+    Deno.chmodSync(`${this.path}/phys${BB}/bin`, 0o555);
+    Deno.chmodSync(`${this.path}/phys${BB}`, 0o555);
+    Deno.mkdirSync(`${this.path}/phys${OTHER}`, { recursive: true });
+    Deno.writeTextFileSync(`${this.path}/phys${OTHER}/secret`, "secret\n");
+    Deno.mkdirSync(`${this.path}/build`, { mode: 0o700 });
+  }
+  get path(): string {
+    return this.dir.path;
+  }
+  /** Run `sh -c script` (extra arguments after it) as the builder. */
+  async run(
+    script: string,
+    extra: Partial<SandboxOptions> & { argv?: string[] } = {},
+  ): Promise<{ result: SandboxResult; log: string }> {
+    let log = "";
+    const decoder = new TextDecoder();
+    const { argv, ...options } = extra;
+    const result = await runInSandbox({
+      rootDir: `${this.path}/root`,
+      buildDir: `${this.path}/build`,
+      inputs: [{ logical: BB, physical: `${this.path}/phys${BB}` }],
+      outputs: { [OUT]: `${this.path}/out` },
+      builder: `${BB}/bin/busybox`,
+      args: ["sh", "-c", script, ...(argv ?? [])],
+      env: { out: OUT, PATH: "/path-not-set" },
+      log: (chunk) => {
+        log += decoder.decode(chunk, { stream: true });
+      },
+      ...options,
+    });
+    return { result, log };
+  }
+  [Symbol.dispose](): void {
+    this.dir[Symbol.dispose]();
+  }
+}
+
+Deno.test("runInSandbox() hides host files and store paths that are not inputs", async () => {
+  using m = new Mini();
+  const { result, log } = await m.run(
+    `cat /etc/shadow; ls /root; ls -1 /nix/store; cat ${OTHER}/secret; ls -1 /`,
+  );
+  assert.equal(result.exitCode, 0);
+  assert.match(log, /cat: can't open '\/etc\/shadow': No such file or directory/);
+  assert.match(log, /ls: \/root: No such file or directory/);
+  assert.match(log, new RegExp(`can't open '${OTHER}/secret': No such file or directory`));
+  const listings = log.split("\n").filter((l) => !l.includes(":"));
+  assert.deepEqual(listings, [
+    "00000000000000000000000000000000-busybox",
+    "build",
+    "dev",
+    "etc",
+    "nix",
+    "proc",
+    "tmp",
+    "",
+  ]);
+});
+
+Deno.test("runInSandbox() cuts the builder off the host's loopback, unless it has network", async () => {
+  using m = new Mini();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const received: string[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      const buf = new Uint8Array(100);
+      const n = await conn.read(buf);
+      received.push(new TextDecoder().decode(buf.subarray(0, n ?? 0)));
+      conn.close();
+    }
+  })();
+  try {
+    const isolated = await m.run(`echo hello | nc 127.0.0.1 ${port}; echo rc=$?`);
+    assert.match(isolated.log, /Connection refused/);
+    assert.match(isolated.log, /rc=1/);
+    assert.deepEqual(received, []);
+    const open = await m.run(`echo hello | nc 127.0.0.1 ${port}; echo rc=$?`, { network: true });
+    assert.match(open.log, /rc=0/);
+    assert.deepEqual(received, ["hello\n"]);
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
+
+Deno.test("runInSandbox() keeps inputs read-only and the real store untouched", async () => {
+  using m = new Mini();
+  const before = [...Deno.readDirSync(`${m.path}/phys/nix/store`)].map((e) => e.name).sort();
+  const { result, log } = await m.run(
+    `touch ${BB}/x; chmod u+w ${BB}; rm ${BB}/bin/busybox; echo junk > /nix/store/junk; ` +
+      "ls /nix/store",
+  );
+  assert.equal(result.exitCode, 0);
+  assert.match(log, /touch: .*x: Read-only file system/);
+  assert.match(log, /chmod: .*: Read-only file system/);
+  assert.match(log, /rm: can't remove .*busybox': Read-only file system/);
+  assert.match(log, /junk/); // the sandbox's own store directory is writable, as in Nix
+  const after = [...Deno.readDirSync(`${m.path}/phys/nix/store`)].map((e) => e.name).sort();
+  assert.deepEqual(after, before);
+  assert.equal(
+    Deno.statSync(`${m.path}/phys${BB}/bin/busybox`).size,
+    Deno.statSync("/bin/busybox").size,
+  );
+  assert.throws(() => Deno.statSync(`${m.path}/root`), Deno.errors.NotFound);
+});
+
+Deno.test("runInSandbox() refuses setuid and setgid bits (Nix's seccomp filter)", async () => {
+  using m = new Mini();
+  const { result, log } = await m.run(
+    "mkdir $out; touch $out/f; chmod 4755 $out/f; chmod 2755 $out/f; chmod g+s $out; " +
+      "chmod 755 $out/f; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status",
+  );
+  assert.equal(result.exitCode, 0);
+  assert.equal((log.match(/Operation not permitted/g) ?? []).length, 3);
+  assert.match(log, /NoNewPrivs:\t1\nSeccomp:\t2\n/);
+  assert.deepEqual(result.outputs, [OUT]);
+  assert.equal(Deno.statSync(`${m.path}/out/f`).mode! & 0o7777, 0o755);
+  assert.equal(Deno.statSync(`${m.path}/out`).mode! & 0o7000, 0);
+});
+
+Deno.test("runInSandbox() kills every process of the build on timeout", async () => {
+  using m = new Mini();
+  const marker = `buildhost-marker-${crypto.randomUUID()}`;
+  let seen = 0;
+  const { result } = await m.run(
+    "sleep 1000 & sleep 1000 & echo started; sleep 1000",
+    {
+      argv: [marker],
+      timeoutMs: 1000,
+      log: () => {
+        seen = findProcesses(marker).length;
+      },
+    },
+  );
+  assert.equal(result.reason, "timeout");
+  assert.equal(result.signal, 9);
+  assert.ok(seen >= 3, `expected the builder's processes while it ran, saw ${seen}`);
+  assert.deepEqual(findProcesses(marker), []);
+});
+
+Deno.test("runInSandbox() leaves no daemon running after the builder exits", async () => {
+  using m = new Mini();
+  const marker = `buildhost-marker-${crypto.randomUUID()}`;
+  const { result, log } = await m.run(
+    "(setsid sh -c 'sleep 1000' & ) ; (nohup sleep 1000 >/dev/null 2>&1 &); echo forked",
+    { argv: [marker] },
+  );
+  assert.equal(result.exitCode, 0);
+  assert.equal(log, "forked\n");
+  assert.deepEqual(findProcesses(marker), []);
+});
+
+Deno.test("runInSandbox() stops a silent build, a chatty build, and a cancelled build", async () => {
+  using m = new Mini();
+  const silent = await m.run("echo a; sleep 1000", { maxSilentMs: 1000 });
+  assert.equal(silent.result.reason, "silent");
+  assert.equal(silent.log, "a\n");
+
+  const chatty = await m.run("while :; do echo 0123456789; done", { maxLogBytes: 5000 });
+  assert.equal(chatty.result.reason, "logLimit");
+  assert.ok(chatty.result.logBytes <= 5000);
+  assert.equal(chatty.log.length, chatty.result.logBytes);
+
+  const marker = `buildhost-marker-${crypto.randomUUID()}`;
+  const abort = new AbortController();
+  const cancelled = await m.run("echo go; sleep 1000", {
+    argv: [marker],
+    signal: abort.signal,
+    log: () => abort.abort(),
+  });
+  assert.equal(cancelled.result.reason, "cancelled");
+  assert.deepEqual(findProcesses(marker), []);
+});
+
+Deno.test("runInSandbox() reports the exit code, and exit 1 when the builder cannot run", async () => {
+  using m = new Mini();
+  const seven = await m.run("exit 7");
+  assert.deepEqual([seven.result.reason, seven.result.exitCode, seven.result.signal], [
+    "exited",
+    7,
+    null,
+  ]);
+  const missing = await m.run("", {
+    builder: "/nix/store/33333333333333333333333333333333-x/bin/x",
+  });
+  assert.equal(missing.result.exitCode, 1);
+  assert.match(missing.log, /can't execute/);
+  assert.deepEqual(missing.result.outputs, []);
+});
+
+Deno.test("runInSandbox() says what is missing when the sandbox cannot run", async () => {
+  using m = new Mini();
+  await assert.rejects(
+    () => m.run("true", { tools: { bwrap: "/nonexistent/bwrap" } }),
+    (e) => e instanceof SandboxUnavailableError && e.missing === "bwrap",
+  );
+  await assert.rejects(
+    () => m.run("true", { tools: { busybox: "/bin/dash" } }),
+    (e) => e instanceof SandboxUnavailableError && /dynamically linked/.test(e.message),
+  );
+  await assert.rejects(
+    () => m.run("true", { outputs: { "/elsewhere/x": `${m.path}/x` } }),
+    (e) => e instanceof SandboxError && /not in \/nix\/store/.test(e.message),
+  );
+});
+
+Deno.test("runInSandbox() builds die with their caller", async () => {
+  using dir = tempDir("buildhost-sandbox-test-");
+  const marker = `buildhost-marker-${crypto.randomUUID()}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./_sandbox_child.ts", import.meta.url).pathname, dir.path, marker],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let out = "";
+  while (!out.includes("started")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  assert.match(out, /started/);
+  assert.ok(findProcesses(marker).length >= 3);
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel();
+  // The parent-death signals cascade; give them a moment (no timing claim).
+  for (let i = 0; i < 100 && findProcesses(marker).length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(findProcesses(marker), []);
+});
+
+Deno.test("runInSandbox() mounts /proc on kernels without pidns= at the cost of one pid", async () => {
+  using m = new Mini();
+  const probe = "echo $$; sh -c 'echo $$'; cat /proc/self/mountinfo";
+  const modern = await m.run(probe);
+  const legacy = await m.run(probe, { legacyProcMount: true });
+  // Peer group numbers are global and vary from run to run (under Nix too):
+  // numbered here by first appearance.
+  const mounts = (log: string) => {
+    const groups = new Map<string, number>();
+    return log.split("\n").slice(2).map((l) => l.split(" ").slice(3).join(" "))
+      .join("\n").replace(/shared:(\d+)/g, (_, n) => {
+        if (!groups.has(n)) groups.set(n, groups.size + 1);
+        return `shared:${groups.get(n)}`;
+      });
+  };
+  assert.deepEqual(modern.log.split("\n").slice(0, 2), ["1", "2"]);
+  assert.deepEqual(legacy.log.split("\n").slice(0, 2), ["1", "3"]);
+  assert.match(modern.log, / \/proc rw,relatime - proc none rw\r?\n/);
+  assert.equal(mounts(legacy.log), mounts(modern.log));
+});
+
+Deno.test("runInSandbox() stops the build when the log sink fails", async () => {
+  using m = new Mini();
+  const marker = `buildhost-marker-${crypto.randomUUID()}`;
+  await assert.rejects(
+    () =>
+      m.run("echo go; sleep 1000", {
+        argv: [marker],
+        log: () => {
+          throw new Error("sink broke");
+        },
+      }),
+    /sink broke/,
+  );
+  assert.deepEqual(findProcesses(marker), []);
+});
+
+/** Settles with the promise, or rejects after `ms` (a watchdog against hangs, not a timing claim). */
+function watchdog<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} still running after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Sandbox helpers still running whose control directory is gone (their build is over). */
+function orphanHelpers(): number[] {
+  return findProcesses("/helper.sh").filter((pid) => {
+    let cmd: string;
+    try {
+      cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    } catch {
+      return false;
+    }
+    const script = cmd.split("\0").find((a) => a.endsWith("/helper.sh"));
+    if (!script?.includes("buildhost-sandbox-")) return false;
+    try {
+      Deno.statSync(script.slice(0, -"/helper.sh".length));
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+Deno.test("runInSandbox() ends when its processes end, even if the helper missed its parent's death", async () => {
+  // The ordering a loaded machine once produced (a build waited for ever):
+  // the builder's side gives up before the helper has armed its
+  // parent-death signal, so the helper outlives everything else, holding
+  // the sandbox's stderr open. Forced here; the build must still end, and
+  // nothing of it may be left.
+  using m = new Mini();
+  await assert.rejects(
+    () =>
+      watchdog(
+        "the build",
+        60_000,
+        m.run("echo never", { faults: { tailFails: true, lateHelper: true } }),
+      ),
+    (e) => e instanceof SandboxError && /injected fault/.test(e.message),
+  );
+  assert.deepEqual(orphanHelpers(), []);
+});
+
+Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging", async () => {
+  using m = new Mini();
+  const count = 20;
+  let next = 0;
+  const worker = async (w: number) => {
+    while (next < count) {
+      const i = next++;
+      Deno.mkdirSync(`${m.path}/build${w}`, { recursive: true });
+      const { result, log } = await watchdog(
+        `build ${i}`,
+        60_000,
+        m.run(`echo ${i}; echo ${i} > $out`, {
+          rootDir: `${m.path}/root${w}`,
+          buildDir: `${m.path}/build${w}`,
+          outputs: { [OUT]: `${m.path}/out${w}` },
+        }),
+      );
+      assert.equal(result.exitCode, 0);
+      assert.equal(log, `${i}\n`);
+      assert.equal(Deno.readTextFileSync(`${m.path}/out${w}`), `${i}\n`);
+      Deno.removeSync(`${m.path}/out${w}`);
+    }
+  };
+  await Promise.all([worker(0), worker(1)]);
+  assert.deepEqual(orphanHelpers(), []);
+});
