@@ -20,7 +20,8 @@
  * the host's netrc, xz-compressed NARs for `unpack`.
  *
  * `builtin:buildenv` (a `nix-env` profile) is {@linkcode buildenv};
- * `builtin:unpack-channel` is refused by name.
+ * `builtin:unpack-channel` (a `nix-channel` channel) is
+ * {@linkcode unpackChannel}.
  *
  * @module
  */
@@ -30,6 +31,7 @@ import { restorePath } from "../store/restore_path.ts";
 import { BuildhostError } from "../errors.ts";
 import { ERROR_PREFIX } from "./nix_message.ts";
 import { buildenv } from "./builtin_buildenv.ts";
+import { unpackChannel } from "./builtin_unpack_channel.ts";
 
 /** Nix's `warning:` (bold magenta). */
 const WARNING_PREFIX = "\x1b[35;1mwarning:\x1b[0m";
@@ -87,10 +89,17 @@ export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
         });
         break;
       }
-      case "unpack-channel":
-        throw new BuiltinBuilderError(
-          `builtin builder '${name}' is not supported by buildhost`,
-        );
+      case "unpack-channel": {
+        const out = spec.outputs.find((o) => o.name === "out");
+        if (out === undefined) throw new BuiltinBuilderError("attribute 'out' missing");
+        await unpackChannel(spec.drv.env, {
+          inputs: new Map(spec.inputs.map((i) => [i.path, i.physical])),
+          storeDir: spec.storeDir,
+          outPhysical: out.physical,
+          signal,
+        });
+        break;
+      }
       default:
         // Nix's words for a builtin it does not know.
         throw new BuiltinBuilderError(`unsupported builtin builder '${name}'`);

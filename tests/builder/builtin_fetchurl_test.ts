@@ -63,9 +63,6 @@ let fetch = import <nix/fetchurl.nix>; in {
   stalled = fetch { url = "${url}/stalled"; sha256 = "${"0".repeat(64)}"; };
   notFixed = derivation { name = "not-fixed"; builder = "builtin:fetchurl"; system = "builtin";
     url = "${url}/file.txt"; };
-  unpackChannel = derivation { name = "channel"; builder = "builtin:unpack-channel";
-    system = "builtin"; outputHashMode = "flat"; outputHashAlgo = "sha256";
-    outputHash = "${"0".repeat(64)}"; };
 }`;
   const file = join(dir, "f.nix");
   return { files, file, write: (url: string) => Deno.writeTextFileSync(file, expr(url)) };
@@ -112,7 +109,7 @@ Deno.test("builtin:fetchurl of <nix/fetchurl.nix> (plain, executable, unpack) bu
   }
 });
 
-Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, unpack-channel, timeout — nothing registered", async () => {
+Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, timeout — nothing registered", async () => {
   using t = tempDir();
   const s = await setup(t.path);
   await using server = serveFiles(s.files);
@@ -135,12 +132,6 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
         BuildStatus.PermanentFailure,
         /failed with exit code 1/,
         /'builtin:fetchurl' must be a fixed-output derivation/,
-      ],
-      [
-        "unpackChannel",
-        BuildStatus.PermanentFailure,
-        /failed with exit code 1/,
-        /builtin builder 'unpack-channel' is not supported/,
       ],
     ];
     cases.push([
