@@ -159,12 +159,14 @@ export class Builder {
   /**
    * @param store The store holding the inputs and receiving the outputs.
    * @param runner Runs builders (the sandbox).
-   * @param host What this host builds (absent: anything) and its settings.
+   * @param host What this host builds (absent: anything) and its settings
+   *   (`buildDir`, Nix's `build-dir`: where build directories go, named
+   *   `nix-build-<name>-...`; default: the store's state directory).
    */
   constructor(
     readonly store: Store,
     readonly runner: SandboxRunner,
-    readonly host?: BuildHost & { postBuildHook?: string; cores?: number },
+    readonly host?: BuildHost & { postBuildHook?: string; cores?: number; buildDir?: string },
   ) {}
 
   /**
@@ -239,8 +241,10 @@ export class Builder {
     // is built now (a build killed once its outputs were registered leaves
     // only valid outputs behind); this one's are held (a lock) so that no
     // other build takes them for stale.
-    const buildsDir = join(store.layout.stateDir, "builds");
-    await reclaimStale(buildsDir, "", BUILD_DIR_SIBLINGS);
+    const buildsDir = this.host?.buildDir || join(store.layout.stateDir, "builds");
+    // In a directory of its own a build's name is enough; among others' files, a prefix.
+    const prefix = this.host?.buildDir ? "nix-build-" : "";
+    await reclaimStale(buildsDir, prefix, BUILD_DIR_SIBLINGS);
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
     await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
@@ -265,7 +269,7 @@ export class Builder {
       await Deno.mkdir(buildsDir, { recursive: true });
       let owned: OwnedTempDir | null = null;
       while (owned === null) {
-        const name = `${drv.name}-${Deno.pid}-${this.#counter++}`;
+        const name = `${prefix}${drv.name}-${Deno.pid}-${this.#counter++}`;
         owned = OwnedTempDir.claim(join(buildsDir, name), BUILD_DIR_SIBLINGS);
       }
       const buildDir = owned.path;

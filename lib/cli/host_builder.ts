@@ -40,6 +40,7 @@ export async function hostBuilder(
       maxJobs: settings.maxJobs,
       cores: settings.cores,
       postBuildHook: settings.postBuildHook,
+      buildDir: settings.buildDir,
     });
   } catch (e) {
     log(`warning: ${(e as Error).message}\n`);

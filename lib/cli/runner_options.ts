@@ -30,7 +30,8 @@ export const RUNNER_FLAGS: {
  * which is always sandboxed.
  *
  * @param values The parsed flags.
- * @param settings Nix's settings (`sandbox`, `sandbox-paths`, `extra-sandbox-paths`).
+ * @param settings Nix's settings (`sandbox`, `sandbox-paths`, `extra-sandbox-paths`,
+ *   `build-dir`: where the sandbox's control directories go).
  * @param layout The store's layout.
  * @returns The runner.
  * @throws {SandboxUnavailableError} The sandbox cannot run here (the message
@@ -38,7 +39,7 @@ export const RUNNER_FLAGS: {
  */
 export async function runnerFromFlags(
   values: { "sandbox-paths": string[]; "no-sandbox": boolean },
-  settings: Pick<NixSettings, "sandbox" | "sandboxPaths">,
+  settings: Pick<NixSettings, "sandbox" | "sandboxPaths"> & Partial<Pick<NixSettings, "buildDir">>,
   layout: StoreLayout,
 ): Promise<SandboxRunner> {
   if (values["no-sandbox"]) return unsandboxedRunner();
@@ -47,5 +48,8 @@ export async function runnerFromFlags(
   }
   await sandboxTools();
   const sandboxPaths = parseSandboxPaths([...values["sandbox-paths"], ...settings.sandboxPaths]);
-  return nixSandboxRunner({ sandboxPaths });
+  return nixSandboxRunner({
+    sandboxPaths,
+    ...(settings.buildDir ? { tempDir: settings.buildDir } : {}),
+  });
 }

@@ -117,6 +117,8 @@ export interface SandboxOptions {
   rootDir: string;
   /** The physical build directory (`/build` inside); must exist. */
   buildDir: string;
+  /** Where the control directory goes (default `$TMPDIR`, else `/tmp`). */
+  tempDir?: string;
   /** The input closure. */
   inputs: readonly SandboxInput[];
   /**
@@ -590,7 +592,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
   const network = o.network ?? false;
   // The control directory (fifos, scripts, status) is locked while in use;
   // those of builds whose process was killed are removed first.
-  const tmp = Deno.env.get("TMPDIR") || "/tmp";
+  const tmp = o.tempDir || Deno.env.get("TMPDIR") || "/tmp";
   await reclaimStale(tmp, CONTROL_PREFIX);
   const owned = OwnedTempDir.create(tmp, CONTROL_PREFIX);
   const control = owned.path;
