@@ -44,6 +44,7 @@ import { type BuildHost, refusal } from "./build_host.ts";
 import { runPostBuildHook } from "./post_build_hook.ts";
 import { BuildhostError } from "../errors.ts";
 import { isBuiltin, runBuiltin } from "./builtin_builders.ts";
+import type { FetchurlSettings } from "./builtin_fetchurl.ts";
 
 /** The message of anything thrown. */
 function errorText(e: unknown): string {
@@ -161,12 +162,18 @@ export class Builder {
    * @param runner Runs builders (the sandbox).
    * @param host What this host builds (absent: anything) and its settings
    *   (`buildDir`, Nix's `build-dir`: where build directories go, named
-   *   `nix-build-<name>-...`; default: the store's state directory).
+   *   `nix-build-<name>-...`; default: the store's state directory) and
+   *   what `builtin:fetchurl` reads (`fetchurl`).
    */
   constructor(
     readonly store: Store,
     readonly runner: SandboxRunner,
-    readonly host?: BuildHost & { postBuildHook?: string; cores?: number; buildDir?: string },
+    readonly host?: BuildHost & {
+      postBuildHook?: string;
+      cores?: number;
+      buildDir?: string;
+      fetchurl?: FetchurlSettings;
+    },
   ) {}
 
   /**
@@ -302,7 +309,9 @@ export class Builder {
         let outcome: SandboxOutcome;
         try {
           // Nix runs its builtin builders itself (in a forked process), not in the sandbox.
-          const run = isBuiltin(drv.builder) ? runBuiltin : this.runner;
+          const run = isBuiltin(drv.builder)
+            ? (spec: SandboxSpec) => runBuiltin(spec, this.host?.fetchurl)
+            : this.runner;
           outcome = await run({
             drv,
             drvPath,

@@ -3,21 +3,12 @@
  * process instead of a sandboxed program, as Nix runs them in a forked
  * process of its own.
  *
- * `builtin:fetchurl` (what `<nix/fetchurl.nix>` makes), as Nix 2.8's
- * `builtins/fetchurl.cc`:
- * - the derivation must have a fixed `out` output (only those get the
- *   network; later Nix refuses the others with the same words);
- * - the attribute `url` is downloaded (`http:`, `https:`, `file:`), the
- *   body streamed to the output's location: a regular file, or with
- *   `unpack = "1"` a NAR restored there;
- * - `executable = "1"` makes the file executable (canonicalisation then
- *   gives it mode 0555);
- * - the output's hash is checked by the Builder's output registration,
- *   before anything is registered, as for any fixed output.
+ * `builtin:fetchurl` (what `<nix/fetchurl.nix>` makes) is
+ * {@linkcode fetchurl}, with the host's `hashed-mirrors`, `netrc-file` and
+ * `download-attempts`.
  *
  * A failure is what a failing builder is in Nix: its message on the log
- * and exit code 1. Not done: Nix's `hashed-mirrors` (empty by default),
- * the host's netrc, xz-compressed NARs for `unpack`.
+ * and exit code 1.
  *
  * `builtin:buildenv` (a `nix-env` profile) is {@linkcode buildenv};
  * `builtin:unpack-channel` (a `nix-channel` channel) is
@@ -26,11 +17,15 @@
  * @module
  */
 import type { SandboxOutcome, SandboxSpec } from "./builder.ts";
-import { narEntries } from "../nar/nar_reader.ts";
-import { restorePath } from "../store/restore_path.ts";
 import { BuildhostError } from "../errors.ts";
 import { ERROR_PREFIX } from "./nix_message.ts";
 import { buildenv } from "./builtin_buildenv.ts";
+import {
+  DEFAULT_FETCHURL_SETTINGS,
+  fetchurl,
+  type FetchurlSettings,
+  indent,
+} from "./builtin_fetchurl.ts";
 import { unpackChannel } from "./builtin_unpack_channel.ts";
 
 /** Nix's `warning:` (bold magenta). */
@@ -67,9 +62,13 @@ export function isBuiltin(builder: string): boolean {
  *
  * @param spec What the sandbox would get: the derivation, the outputs'
  *   physical locations (absent yet), the log sink, the cancel signal.
+ * @param settings What `builtin:fetchurl` reads of Nix's settings.
  * @returns How it ended: exit 0, or exit 1 with the reason on the log.
  */
-export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
+export async function runBuiltin(
+  spec: SandboxSpec,
+  settings: FetchurlSettings = DEFAULT_FETCHURL_SETTINGS,
+): Promise<SandboxOutcome> {
   const name = spec.drv.builder.slice(BUILTIN_PREFIX.length);
   // The build's `timeout` holds for a download too (it is the only thing that can hang).
   const timeout = spec.buildTimeout > 0 ? AbortSignal.timeout(spec.buildTimeout * 1000) : null;
@@ -77,7 +76,7 @@ export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
   try {
     switch (name) {
       case "fetchurl":
-        await fetchurl({ ...spec, signal });
+        await fetchurl({ ...spec, signal }, settings);
         break;
       case "buildenv": {
         const out = spec.outputs.find((o) => o.name === "out");
@@ -109,60 +108,7 @@ export async function runBuiltin(spec: SandboxSpec): Promise<SandboxOutcome> {
     if (spec.signal.aborted) return { kind: "cancelled" };
     if (timeout?.aborted) return { kind: "timedOut" };
     const message = e instanceof Error ? e.message : String(e);
-    spec.log(new TextEncoder().encode(`${ERROR_PREFIX} ${message}\n`));
+    spec.log(new TextEncoder().encode(`${ERROR_PREFIX} ${indent(message)}\n`));
     return { kind: "exited", code: 1 };
   }
-}
-
-/** `builtin:fetchurl`: download `url` into the `out` output. */
-async function fetchurl(spec: SandboxSpec): Promise<void> {
-  const { drv } = spec;
-  const out = spec.outputs.find((o) => o.name === "out");
-  if (out === undefined) {
-    throw new BuiltinBuilderError("'builtin:fetchurl' requires an 'out' output");
-  }
-  if (!spec.network) {
-    throw new BuiltinBuilderError("'builtin:fetchurl' must be a fixed-output derivation");
-  }
-  const url = drv.env.get("url");
-  if (url === undefined) throw new BuiltinBuilderError("attribute 'url' missing");
-  const unpack = drv.env.get("unpack") === "1";
-  const executable = drv.env.get("executable") === "1";
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new BuiltinBuilderError(`unable to download '${url}': URL using bad/illegal format`);
-  }
-  if (!["http:", "https:", "file:"].includes(parsed.protocol)) {
-    throw new BuiltinBuilderError(
-      `unable to download '${url}': unsupported protocol '${parsed.protocol.slice(0, -1)}'`,
-    );
-  }
-  if (unpack && url.endsWith(".xz")) {
-    throw new BuiltinBuilderError(
-      `cannot unpack '${url}': xz-compressed archives are not supported by buildhost`,
-    );
-  }
-  spec.log(new TextEncoder().encode(`downloading '${url}'...\n`));
-  let response: Response;
-  try {
-    response = await fetch(parsed, { signal: spec.signal, redirect: "follow" });
-  } catch (e) {
-    throw new BuiltinBuilderError(
-      `unable to download '${url}': ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  if (!response.ok || response.body === null) {
-    await response.body?.cancel();
-    throw new BuiltinBuilderError(`unable to download '${url}': HTTP error ${response.status}`);
-  }
-  if (unpack) {
-    await restorePath(out.physical, narEntries(response.body));
-    return;
-  }
-  const file = await Deno.open(out.physical, { write: true, createNew: true, mode: 0o644 });
-  // pipeTo closes the file, also when the download breaks off.
-  await response.body.pipeTo(file.writable);
-  if (executable) await Deno.chmod(out.physical, 0o755);
 }

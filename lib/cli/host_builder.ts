@@ -41,6 +41,7 @@ export async function hostBuilder(
       cores: settings.cores,
       postBuildHook: settings.postBuildHook,
       buildDir: settings.buildDir,
+      fetchurl: settings.fetchurl,
     });
   } catch (e) {
     log(`warning: ${(e as Error).message}\n`);

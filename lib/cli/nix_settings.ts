@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { FetchurlSettings } from "../builder/builtin_fetchurl.ts";
 import { join } from "node:path";
 import { applyNixConfig, configValue, type NixConfig, NixConfigError } from "./nix_config.ts";
 
@@ -34,6 +35,8 @@ export interface NixSettings {
   timeout: number;
   /** `build-dir`: where build directories are made (empty: the default). */
   buildDir: string;
+  /** `hashed-mirrors`, `netrc-file` (default `$NIX_CONF_DIR/netrc`), `download-attempts`. */
+  fetchurl: FetchurlSettings;
 }
 
 /** The configuration files Nix reads, in order. */
@@ -141,10 +144,14 @@ function seconds(config: NixConfig, name: string, dflt: number): number {
  * The typed settings from a configuration, with Nix's defaults.
  *
  * @param config The configuration (see {@linkcode loadNixConfig}).
+ * @param env The environment (`NIX_CONF_DIR` places the default `netrc-file`).
  * @returns The settings.
  * @throws {NixConfigError} A value of the wrong kind.
  */
-export function nixSettings(config: NixConfig): NixSettings {
+export function nixSettings(
+  config: NixConfig,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): NixSettings {
   const system = configValue(config, "system") || thisSystem();
   const cpus = navigator.hardwareConcurrency;
   const maxJobsText = configValue(config, "max-jobs", "1")!;
@@ -168,5 +175,11 @@ export function nixSettings(config: NixConfig): NixSettings {
     maxSilentTime: seconds(config, "max-silent-time", 0),
     timeout: seconds(config, "timeout", 0),
     buildDir: configValue(config, "build-dir") ?? "",
+    fetchurl: {
+      hashedMirrors: words(configValue(config, "hashed-mirrors")),
+      netrcFile: configValue(config, "netrc-file") ??
+        join(env.NIX_CONF_DIR || "/etc/nix", "netrc"),
+      downloadAttempts: seconds(config, "download-attempts", 5),
+    },
   };
 }
