@@ -3,6 +3,9 @@
 # nix source package, run unchanged against a remote program:
 #   build-remote-input-addressed.sh build-remote-content-addressed-fixed.sh
 #   nix-copy-ssh.sh ssh-relay.sh
+# and build-remote-trustless-ssh.sh, the ssh:// case of the build-remote-trustless
+# tests later Nix added (2.8 has none), written for 2.8's harness and kept in
+# tests/interop/nix-functional/ (copied beside 2.8's tests).
 # usage: scripts/nix-functional-tests.sh [--remote buildhost|nix-store] [TEST.sh...]
 # The source is fetched once (`apt-get source nix`, after adding a deb-src line)
 # into $BUILDHOST_NIX_SRC_CACHE (default ~/.cache/buildhost/nix-src).
@@ -12,7 +15,7 @@ remote=buildhost
 if [ "${1:-}" = "--remote" ]; then remote="$2"; shift 2; fi
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(build-remote-input-addressed.sh build-remote-content-addressed-fixed.sh
-  nix-copy-ssh.sh ssh-relay.sh)
+  nix-copy-ssh.sh ssh-relay.sh build-remote-trustless-ssh.sh)
 
 cache="${BUILDHOST_NIX_SRC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/buildhost/nix-src}"
 version="$(dpkg-query -W -f='${Version}' nix-bin)"
@@ -38,6 +41,7 @@ fetch_source
 work="$(mktemp -d "${TMPDIR:-/tmp}/nix-functional-tests.XXXXXX")"
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cp -r "$cache/source/tests" "$work/tests"
+cp "$repo"/tests/interop/nix-functional/*.sh "$work/tests/"
 mkdir "$work/bin"
 for p in /usr/bin/nix /usr/bin/nix-*; do ln -s "$p" "$work/bin/$(basename "$p")"; done
 if [ "$remote" = buildhost ]; then
@@ -46,7 +50,10 @@ if [ "$remote" = buildhost ]; then
   cat >"$work/bin/nix-store" <<SHIM
 #!/bin/sh
 for a in "\$@"; do
-  [ "\$a" = --serve ] && exec deno run -A --quiet "$repo/main.ts" "\$@"
+  if [ "\$a" = --serve ]; then
+    echo "\$*" >>"$work/serve-calls"
+    exec deno run -A --quiet "$repo/main.ts" "\$@"
+  fi
 done
 exec /usr/bin/nix-store "\$@"
 SHIM
@@ -75,11 +82,17 @@ for t in "${tests[@]}"; do
     echo "init.sh failed" >&2
     exit 1
   }
+  : >"$work/serve-calls"
   status=0
   log="$(cd "$work/tests" && TMPDIR="$work" TEST_NAME="${t%.sh}" NIX_REMOTE= bash -e "$t" 2>&1 </dev/null)" || status=$?
   took=$(($(date +%s) - start))
+  # Each of these tests reaches the remote program: a pass that never ran buildhost proves nothing.
+  if [ $status -eq 0 ] && [ "$remote" = buildhost ] && ! [ -s "$work/serve-calls" ]; then
+    status=1
+    log="the test passed without running buildhost as the remote program"
+  fi
   if [ $status -eq 0 ]; then
-    echo "$t ($remote): PASS (${took}s)"
+    echo "$t ($remote): PASS (${took}s$([ "$remote" = buildhost ] && echo ", $(wc -l <"$work/serve-calls") buildhost sessions"))"
   else
     echo "$t ($remote): FAIL ($status, ${took}s)"
     echo "$log" | tail -n 60 | sed 's/^/    /'

@@ -1,6 +1,8 @@
 /**
  * Nix 2.8's own functional tests for remote builds and copies (Debian's
- * source package, unchanged), run by scripts/nix-functional-tests.sh: first
+ * source package, unchanged; and the ssh:// build-remote-trustless test of
+ * later Nix, adapted to 2.8's harness in tests/interop/nix-functional/), run
+ * by scripts/nix-functional-tests.sh: first
  * with nix-store as the remote program (the harness works), then with
  * buildhost (the drop-in works). A skipped test (status 99) is a failure.
  */
@@ -28,6 +30,7 @@ for (const remote of ["nix-store", "buildhost"]) {
         "build-remote-content-addressed-fixed.sh",
         "nix-copy-ssh.sh",
         "ssh-relay.sh",
+        "build-remote-trustless-ssh.sh",
       ]
     ) {
       assert.match(text, new RegExp(`^${t.replaceAll(".", "\\.")} \\(${remote}\\): PASS`, "m"));
