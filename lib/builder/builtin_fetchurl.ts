@@ -93,9 +93,15 @@ export async function fetchurl(spec: SandboxSpec, settings: FetchurlSettings): P
   const netrc = readNetrc(settings.netrcFile);
   const fetchTo = async (url: string) => {
     const body = await download(url, spec, settings.downloadAttempts, netrc);
-    if (unpack) {
-      const nar = mainUrl.endsWith(".xz") ? xzDecompress(body, spec.signal) : body;
-      await restorePath(out.physical, narEntries(nar));
+    if (unpack && mainUrl.endsWith(".xz")) {
+      const xz = xzDecompress(body, spec.signal);
+      try {
+        await restorePath(out.physical, narEntries(xz.stream));
+      } finally {
+        await xz.stop();
+      }
+    } else if (unpack) {
+      await restorePath(out.physical, narEntries(body));
     } else {
       const file = await Deno.open(out.physical, { write: true, create: true, truncate: true });
       // pipeTo closes the file, also when the download breaks off.
@@ -231,11 +237,14 @@ export function indent(message: string): string {
   return message.replace(/\n(?=[^\n])/g, "\n       ");
 }
 
-/** `xz -d` over a stream. */
+/**
+ * `xz -d` over a stream: the decompressed stream, and `stop()`, which ends
+ * xz (killed if still running) and the input, whatever was read.
+ */
 function xzDecompress(
   input: ReadableStream<Uint8Array>,
   signal: AbortSignal,
-): ReadableStream<Uint8Array> {
+): { stream: ReadableStream<Uint8Array>; stop: () => Promise<void> } {
   const child = new Deno.Command("xz", {
     args: ["-d", "-c"],
     stdin: "piped",
@@ -243,31 +252,33 @@ function xzDecompress(
     stderr: "piped",
     signal,
   }).spawn();
+  // pipeTo cancels the input when xz's stdin breaks (xz failed or was killed).
   const fed = input.pipeTo(child.stdin).catch(() => {});
   const stderr = new Response(child.stderr).text();
-  const out = child.stdout.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const r = await out.read();
-      if (!r.done) {
-        controller.enqueue(r.value);
-        return;
-      }
-      await fed;
-      const status = await child.status;
-      if (!status.success) {
-        controller.error(new FetchurlError(`cannot decompress xz: ${(await stderr).trim()}`));
-      } else controller.close();
-    },
-    async cancel() {
+  let exited = false;
+  const status = child.status.finally(() => exited = true);
+  const stream = child.stdout.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      async flush(controller) {
+        const s = await status;
+        if (!s.success) {
+          controller.error(new FetchurlError(`cannot decompress xz: ${(await stderr).trim()}`));
+        }
+      },
+    }),
+  );
+  const stop = async () => {
+    if (!exited) {
       try {
         child.kill();
-      } catch { /* gone */ }
-      await out.cancel();
-      await child.status;
-      await stderr;
-    },
-  });
+      } catch { /* exited meanwhile */ }
+    }
+    await stream.cancel().catch(() => {});
+    await status;
+    await fed;
+    await stderr;
+  };
+  return { stream, stop };
 }
 
 /** One `machine` (or `default`, machine `null`) entry of a netrc file. */

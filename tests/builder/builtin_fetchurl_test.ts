@@ -56,7 +56,12 @@ async function setup(dir: string) {
   await w.write(nar);
   await w.close();
   const narXz = (await xz.output()).stdout;
-  const files = new Map([["/file.txt", text], ["/tree.nar", nar], ["/tree.nar.xz", narXz]]);
+  const files = new Map([
+    ["/file.txt", text],
+    ["/tree.nar", nar],
+    ["/tree.nar.xz", narXz],
+    ["/bad.nar.xz", text],
+  ]);
   const textHash = await sha256Hex(text), narHash = await sha256Hex(nar);
   const expr = (url: string) =>
     String.raw`
@@ -67,6 +72,7 @@ let fetch = import <nix/fetchurl.nix>; in {
   unpackedXz = fetch { url = "${url}/tree.nar.xz"; sha256 = "${narHash}"; unpack = true;
     name = "tree-xz"; };
   wrongHash = fetch { url = "${url}/file.txt"; sha256 = "${"0".repeat(64)}"; name = "wrong"; };
+  badXz = fetch { url = "${url}/bad.nar.xz"; sha256 = "${"0".repeat(64)}"; unpack = true; };
   missing = fetch { url = "${url}/not-there"; sha256 = "${"0".repeat(64)}"; };
   stalled = fetch { url = "${url}/stalled"; sha256 = "${"0".repeat(64)}"; };
   notFixed = derivation { name = "not-fixed"; builder = "builtin:fetchurl"; system = "builtin";
@@ -117,7 +123,7 @@ Deno.test("builtin:fetchurl of <nix/fetchurl.nix> (plain, executable, unpack, xz
   }
 });
 
-Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, timeout — nothing registered", async () => {
+Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, bad xz, timeout — nothing registered", async () => {
   using t = tempDir();
   const s = await setup(t.path);
   await using server = serveFiles(s.files);
@@ -134,6 +140,12 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
         BuildStatus.PermanentFailure,
         /failed with exit code 1/,
         /error:.* unable to download 'http:\/\/127\.0\.0\.1:\d+\/not-there': HTTP error 404/,
+      ],
+      [
+        "badXz",
+        BuildStatus.PermanentFailure,
+        /failed with exit code 1/,
+        /error:.* cannot decompress xz: .*xz: \(stdin\): File format not recognized/,
       ],
       [
         "notFixed",
@@ -157,7 +169,7 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
       });
       assert.equal(r.status, status, `${attr}: ${r.errorMsg}`);
       assert.match(r.errorMsg, message, attr);
-      assert.match(log, logged, attr);
+      assert.match(log, logged, `${attr}: ${log}`);
     }
     assert.deepEqual(store.db.allValidPaths(), before);
     assert.deepEqual(await store.verify({ checkContents: true }), []);

@@ -197,6 +197,9 @@ Deno.test("builtin:unpack-channel refuses bad tarballs and names with a clear er
     }
     // nothing was written outside the output
     assert.throws(() => Deno.lstatSync("/tmp/evil"), Deno.errors.NotFound);
+    // and no scratch output is left in the store
+    const names = [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name).sort();
+    assert.deepEqual(names, before.map((p) => p.slice(p.lastIndexOf("/") + 1)).sort());
     assert.deepEqual(await store.verify({ checkContents: true }), []);
   } finally {
     store.close();
