@@ -44,6 +44,7 @@ import { type BuildHost, refusal } from "./build_host.ts";
 import { runPostBuildHook } from "./post_build_hook.ts";
 import { BuildhostError } from "../errors.ts";
 import { isBuiltin, runBuiltin } from "./builtin_builders.ts";
+import { type BuildSlot, BuildSlots, buildSlotsDir } from "../store/build_slots.ts";
 
 /** The message of anything thrown. */
 function errorText(e: unknown): string {
@@ -152,9 +153,15 @@ const LOG_TAIL_LINES = 10;
 /** What runners put next to a build directory (the sandbox's root). */
 const BUILD_DIR_SIBLINGS = [".chroot"];
 
-/** Builds derivations in a store with a sandbox runner. */
+/**
+ * Builds derivations in a store with a sandbox runner. With a host, each
+ * build holds one of the store's host-wide build slots while it runs
+ * (`max-jobs` of them, shared by every process building in the store), and
+ * gets at most the host's `cores`.
+ */
 export class Builder {
   #counter = 0;
+  readonly #slots: BuildSlots | undefined;
 
   /**
    * @param store The store holding the inputs and receiving the outputs.
@@ -165,7 +172,9 @@ export class Builder {
     readonly store: Store,
     readonly runner: SandboxRunner,
     readonly host?: BuildHost & { postBuildHook?: string; cores?: number },
-  ) {}
+  ) {
+    if (host) this.#slots = new BuildSlots(buildSlotsDir(store.layout.stateDir), host.maxJobs);
+  }
 
   /**
    * Build a derivation whose inputs are valid in the store.
@@ -243,7 +252,7 @@ export class Builder {
     await reclaimStale(buildsDir, "", BUILD_DIR_SIBLINGS);
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
-    await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
+    await store.tempRoots.add([drvPath, ...drv.inputSrcs, ...outputs.map((o) => o.path)]);
     const locks: StorePathLock[] = [];
     try {
       for (const o of [...outputs].sort((a, b) => (a.path < b.path ? -1 : 1))) {
@@ -261,6 +270,11 @@ export class Builder {
         );
       }
       checkNoNul(drvPath, drv);
+      const slot = await this.#slot(options);
+      if (slot === "cancelled") {
+        return result(BuildStatus.MiscFailure, `building '${drvPath}' was cancelled`);
+      }
+      using _slot = slot;
       const closure = store.closure(drv.inputSrcs);
       await Deno.mkdir(buildsDir, { recursive: true });
       let owned: OwnedTempDir | null = null;
@@ -306,7 +320,7 @@ export class Builder {
             inputs: closure.map((p) => ({ path: p, physical: store.realPath(p) })),
             outputs: scratch,
             buildDir,
-            cores: options.cores ?? this.host?.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
+            cores: this.#cores(options.cores),
             network: drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed",
             log,
             maxSilentTime: options.maxSilentTime ?? 0,
@@ -439,5 +453,31 @@ export class Builder {
     } finally {
       for (const l of locks) l.release();
     }
+  }
+
+  /**
+   * Wait for one of the host's build slots (none without a host), telling
+   * the build's log once when it has to wait.
+   */
+  async #slot(options: BuildOptions): Promise<BuildSlot | undefined | "cancelled"> {
+    try {
+      return await this.#slots?.acquire({
+        ...(options.signal ? { signal: options.signal } : {}),
+        onWait: () =>
+          options.log?.(
+            new TextEncoder().encode(`waiting for a build slot on ${Deno.hostname()}\n`),
+          ),
+      });
+    } catch (e) {
+      if (options.signal?.aborted) return "cancelled";
+      throw e;
+    }
+  }
+
+  /** `NIX_BUILD_CORES`: as asked (Nix's default: all), at most the host's `cores` when set. */
+  #cores(asked: number | undefined): number {
+    const limit = this.host?.cores ?? 0;
+    const cores = asked ?? this.host?.cores ?? navigator.hardwareConcurrency;
+    return limit > 0 && (cores === 0 || cores > limit) ? limit : cores;
   }
 }
