@@ -2,9 +2,11 @@
  * Building a derivation in a store: what Nix's local derivation goal does,
  * around a sandbox that runs the builder.
  *
- * 1. Outputs all valid already: `AlreadyValid`, nothing runs.
+ * 1. The derivation, its inputs and its outputs become temporary GC roots.
+ *    Outputs all valid already: `AlreadyValid`, nothing runs.
  * 2. The outputs' locks are taken (the same output is never built twice at
- *    once) and the inputs and outputs become temporary GC roots.
+ *    once), then one of the host's build slots (`max-jobs` for the whole
+ *    store; the build's log says so when it must wait).
  * 3. Every input source must be valid; the sandbox sees their closure.
  * 4. The runner executes the builder with scratch directories for the
  *    outputs; logs stream to the caller.
@@ -242,6 +244,9 @@ export class Builder {
       }
       outputs.push({ name, path });
     }
+    // As Nix: the derivation, its inputs and its outputs are temporary GC
+    // roots before anything is looked at (an output found valid must stay so).
+    await store.tempRoots.add([drvPath, ...drv.inputSrcs, ...outputs.map((o) => o.path)]);
     const allValid = () => outputs.every((o) => store.db.isValid(o.path));
     const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
     // Temporaries of builds whose process died go first, even when nothing
@@ -252,7 +257,6 @@ export class Builder {
     await reclaimStale(buildsDir, "", BUILD_DIR_SIBLINGS);
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
-    await store.tempRoots.add([drvPath, ...drv.inputSrcs, ...outputs.map((o) => o.path)]);
     const locks: StorePathLock[] = [];
     try {
       for (const o of [...outputs].sort((a, b) => (a.path < b.path ? -1 : 1))) {

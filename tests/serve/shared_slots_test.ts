@@ -11,50 +11,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NIX_CONFIG, nixEnv, tempDir } from "../_helpers/nix.ts";
+import { FifoEvents, follow, Growing } from "../_helpers/fifo_events.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const WAITING = `waiting for a build slot on ${Deno.hostname()}`;
 
-/** Text that grows, and promises on what it comes to hold. */
-class Growing {
-  text = "";
-  #watchers: (() => void)[] = [];
-  push(more: string): void {
-    this.text += more;
-    for (const w of [...this.#watchers]) w();
-  }
-  /** Resolves once `test` holds of the text. */
-  until(test: (text: string) => boolean): Promise<void> {
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!test(this.text)) return;
-        this.#watchers = this.#watchers.filter((w) => w !== check);
-        resolve();
-      };
-      this.#watchers.push(check);
-      check();
-    });
-  }
-}
-
-/** Read a stream into a Growing (until it ends). */
-function follow(stream: ReadableStream<Uint8Array>, into: Growing): Promise<void> {
-  return stream.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (s) => into.push(s) }),
-  );
-}
-
-function mkfifo(path: string): void {
-  const r = new Deno.Command("mkfifo", { args: [path] }).outputSync();
-  assert.ok(r.success, new TextDecoder().decode(r.stderr));
-}
-
 Deno.test("two Nix clients (ssh:// to buildhost --serve, ssh-ng:// to buildhost --stdio) share one host's max-jobs = 1: one build waits, told so, until the other ends", async () => {
   using t = tempDir();
   const shared = join(t.path, "shared");
-  Deno.mkdirSync(shared);
-  for (const f of ["events", "go-a", "go-b"]) mkfifo(join(shared, f));
+  await using fifos = new FifoEvents(shared, ["a", "b"]);
   // The host: buildhost on one store, max-jobs = 1, the FIFOs visible in its sandbox.
   const remote = join(t.path, "remote"), host = join(t.path, "host");
   Deno.writeTextFileSync(
@@ -92,20 +58,14 @@ in { a = mk "a"; b = mk "b"; }`,
       stderr: "piped",
     }).spawn();
 
-  // Held open read-write by the test, so that neither end ever blocks on open or sees EOF.
-  const open = (f: string) => Deno.openSync(join(shared, f), { read: true, write: true });
-  const events = open("events"), goA = open("go-a"), goB = open("go-b");
-  const go = (fifo: Deno.FsFile) => fifo.writeSync(new TextEncoder().encode("go\n"));
-  const seen = new Growing();
-  const following = follow(events.readable, seen).catch(() => {});
-  const lines = () => seen.text.split("\n").filter((l) => l);
+  const lines = () => fifos.seen.lines();
   const children: Deno.ChildProcess[] = [];
   try {
     const a = nixBuild("client-a", "a", `ssh://remotehost?remote-program=${host}`);
     children.push(a);
     const aOut = new Growing(), aErr = new Growing();
     const aDone = Promise.all([follow(a.stdout, aOut), follow(a.stderr, aErr)]);
-    await Promise.race([seen.until((s) => s.includes("start a")), a.status]);
+    await Promise.race([fifos.until("start a"), a.status]);
     assert.deepEqual(lines(), ["start a"], aErr.text);
 
     const b = nixBuild("client-b", "b", `ssh-ng://localhost?remote-program=${host}`);
@@ -115,20 +75,20 @@ in { a = mk "a"; b = mk "b"; }`,
     // b's client is told it waits, or (without slots) b starts beside a
     await Promise.race([
       bErr.until((s) => s.includes(WAITING)),
-      seen.until((s) => s.includes("start b")),
+      fifos.until("start b"),
       b.status,
     ]);
     assert.deepEqual(lines(), ["start a"], bErr.text);
     assert.ok(bErr.text.includes(WAITING), bErr.text);
 
-    go(goA);
-    await Promise.race([seen.until((s) => s.includes("start b")), b.status]);
-    go(goB);
+    fifos.go("a");
+    await Promise.race([fifos.until("start b"), b.status]);
+    fifos.go("b");
     const [aStatus, bStatus] = [await a.status, await b.status];
     await Promise.all([aDone, bDone]);
     assert.ok(aStatus.success, aErr.text);
     assert.ok(bStatus.success, bErr.text);
-    await seen.until((s) => s.includes("end b"));
+    await fifos.until("end b");
     assert.deepEqual(lines(), ["start a", "end a", "start b", "end b"]);
     // told once, and only the one that waited
     assert.equal(bErr.text.split(WAITING).length - 1, 1, bErr.text);
@@ -137,18 +97,14 @@ in { a = mk "a"; b = mk "b"; }`,
     assert.equal(Deno.readTextFileSync(join(t.path, "client-a", aPath)), "a\n");
     assert.equal(Deno.readTextFileSync(join(t.path, "client-b", bPath)), "b\n");
   } finally {
-    // Never leave a build blocked on its FIFO.
-    go(goA);
-    go(goB);
+    // Never leave a build blocked on its FIFO (disposing fifos lets them go, too).
+    fifos.go("a");
+    fifos.go("b");
     for (const c of children) {
       try {
         c.kill("SIGKILL");
       } catch { /* ended */ }
       await c.status;
     }
-    events.close();
-    goA.close();
-    goB.close();
-    await following;
   }
 });
