@@ -6,16 +6,29 @@
  * FIFO the host's sandbox can see and waits for the test's go: the first
  * is held until the second's client has been told it waits, so the order
  * of events proves the builds never overlapped (without slots the second
- * would start while the first is held).
+ * would start while the first is held). And a client that gives up while
+ * its build waits for a slot leaves nothing on the host.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NIX_CONFIG, nixEnv, tempDir } from "../_helpers/nix.ts";
 import { FifoEvents, follow, Growing } from "../_helpers/fifo_events.ts";
+import { buildhostHost, clientWith, PRELUDE, processesWith, sshEnv } from "../remote/_hosts.ts";
+import { BuildSlots, buildSlotsDir } from "../../lib/store/build_slots.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const WAITING = `waiting for a build slot on ${Deno.hostname()}`;
+
+/** The names in a directory (none when it does not exist). */
+function entries(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
 
 Deno.test("two Nix clients (ssh:// to buildhost --serve, ssh-ng:// to buildhost --stdio) share one host's max-jobs = 1: one build waits, told so, until the other ends", async () => {
   using t = tempDir();
@@ -107,4 +120,67 @@ in { a = mk "a"; b = mk "b"; }`,
       await c.status;
     }
   }
+});
+
+Deno.test("a build waiting for a slot on a buildhost host is cancelled when its client is interrupted, leaving nothing behind", async () => {
+  using t = tempDir();
+  const { client, drvs } = await clientWith(
+    t.path,
+    `let ${PRELUDE}\nin { one = mk "slot-wait" "echo built > $out" {}; }`,
+    ["one"],
+  );
+  const a = buildhostHost(t.path, "hostA");
+  const env = { ...sshEnv(), NIX_CONFIG: `${NIX_CONFIG}\nmax-jobs = 1` };
+  const slots = new BuildSlots(buildSlotsDir(join(a.root, "nix/var/nix")), 1);
+  const held = await slots.acquire(); // the host's only slot, taken by someone else
+  const build = () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        MAIN,
+        "build",
+        "--store",
+        client,
+        "--builders",
+        `${a.uri} x86_64-linux - 1 1`,
+        drvs.one!,
+      ],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = new Growing(), err = new Growing();
+    const done = Promise.all([follow(child.stdout, out), follow(child.stderr, err)]);
+    return { child, out, err, done };
+  };
+  const first = build();
+  try {
+    await Promise.race([first.err.until((s) => s.includes(WAITING)), first.child.status]);
+    assert.match(first.err.text, new RegExp(`\\[slot-wait@hostA\\] ${WAITING}`));
+    first.child.kill("SIGINT");
+    const status = await first.child.status;
+    await first.done;
+    assert.equal(status.code, 130, first.err.text);
+    assert.match(first.err.text, /cancelled: building '[^']*slot-wait\.drv' on 'ssh:\/\/hostA/);
+  } finally {
+    try {
+      first.child.kill("SIGKILL");
+    } catch { /* ended */ }
+    await first.child.status;
+    held.release();
+  }
+  // the host's session is gone, and with it everything of the build
+  assert.deepEqual(processesWith(a.root), []);
+  assert.equal(slots.inUse(), 0);
+  assert.deepEqual(entries(join(a.root, "nix/store")).filter((n) => n.endsWith(".lock")), []);
+  assert.deepEqual(entries(join(a.root, "nix/var/nix/builds")), []);
+  assert.deepEqual(entries(join(a.root, "nix/var/nix/temproots")), []);
+  // the slot free, the same build now runs
+  const again = build();
+  const status = await again.child.status;
+  await again.done;
+  assert.equal(status.code, 0, again.err.text);
+  assert.ok(!again.err.text.includes(WAITING), again.err.text);
+  assert.equal(Deno.readTextFileSync(join(client, again.out.text.trim())), "built\n");
 });
