@@ -141,6 +141,11 @@ export interface BuildOptions {
   cores?: number;
   /** Where build logs go (default: nowhere). */
   log?: (chunk: Uint8Array) => void;
+  /**
+   * Where the build's own notices go (a line, e.g. that it waits for a
+   * build slot), when not into `log` (for a log shown from the runner).
+   */
+  notice?: (line: string) => void;
   /** Cancels the build. */
   signal?: AbortSignal;
   /**
@@ -467,10 +472,11 @@ export class Builder {
     try {
       return await this.#slots?.acquire({
         ...(options.signal ? { signal: options.signal } : {}),
-        onWait: () =>
-          options.log?.(
-            new TextEncoder().encode(`waiting for a build slot on ${Deno.hostname()}\n`),
-          ),
+        onWait: () => {
+          const line = `waiting for a build slot on ${Deno.hostname()}`;
+          if (options.notice) options.notice(line);
+          else options.log?.(new TextEncoder().encode(line + "\n"));
+        },
       });
     } catch (e) {
       if (options.signal?.aborted) return "cancelled";

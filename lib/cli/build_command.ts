@@ -272,6 +272,7 @@ export const buildCommand: Command = async (args) => {
         ...opt(count(values.cores, "cores"), "cores"),
         ...limits,
         signal,
+        notice: (line) => ui.line(line),
         progress: ({ drvPath, result }) => {
           if (!result) {
             ui.line(`building '${drvPath}'...`);

@@ -92,3 +92,24 @@ export class FifoEvents implements AsyncDisposable {
     await this.#following;
   }
 }
+
+/** How long {@linkcode guard} lets a wait go before it fails the test instead of hanging it. */
+export const HANG_GUARD_MS = 180_000;
+
+/**
+ * `promise`, or a failure naming `what` if it has not settled after
+ * {@linkcode HANG_GUARD_MS}: a test whose awaited event never comes (the
+ * behaviour under test is missing) fails rather than hangs. Not a timing
+ * assertion: the events waited for come in about a second.
+ */
+export async function guard<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up waiting for ${what}`)), HANG_GUARD_MS);
+  });
+  try {
+    return await Promise.race([promise, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

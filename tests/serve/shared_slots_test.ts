@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NIX_CONFIG, nixEnv, tempDir } from "../_helpers/nix.ts";
-import { FifoEvents, follow, Growing } from "../_helpers/fifo_events.ts";
+import { FifoEvents, follow, Growing, guard } from "../_helpers/fifo_events.ts";
 import { buildhostHost, clientWith, PRELUDE, processesWith, sshEnv } from "../remote/_hosts.ts";
 import { BuildSlots, buildSlotsDir } from "../../lib/store/build_slots.ts";
 
@@ -86,11 +86,10 @@ in { a = mk "a"; b = mk "b"; }`,
     const bOut = new Growing(), bErr = new Growing();
     const bDone = Promise.all([follow(b.stdout, bOut), follow(b.stderr, bErr)]);
     // b's client is told it waits, or (without slots) b starts beside a
-    await Promise.race([
-      bErr.until((s) => s.includes(WAITING)),
-      fifos.until("start b"),
-      b.status,
-    ]);
+    await guard(
+      Promise.race([bErr.until((s) => s.includes(WAITING)), fifos.until("start b"), b.status]),
+      "b to wait or to start",
+    );
     assert.deepEqual(lines(), ["start a"], bErr.text);
     assert.ok(bErr.text.includes(WAITING), bErr.text);
 
@@ -156,7 +155,10 @@ Deno.test("a build waiting for a slot on a buildhost host is cancelled when its 
   };
   const first = build();
   try {
-    await Promise.race([first.err.until((s) => s.includes(WAITING)), first.child.status]);
+    await guard(
+      Promise.race([first.err.until((s) => s.includes(WAITING)), first.child.status]),
+      "the waiting message",
+    );
     assert.match(first.err.text, new RegExp(`\\[slot-wait@hostA\\] ${WAITING}`));
     first.child.kill("SIGINT");
     const status = await first.child.status;
