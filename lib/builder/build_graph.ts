@@ -34,7 +34,15 @@ export async function buildGraph(
   options: BuildGraphOptions = {},
 ): Promise<Map<string, BuildResult>> {
   const store = builder.store;
+  // As Nix, the derivations are temporary GC roots before they are read, and
+  // so are all their outputs: one found valid now stays valid for the builds
+  // that need it, whatever builds first.
+  await store.tempRoots.add(drvPaths);
   const drvs = readDerivationGraph(store, drvPaths);
+  const outputs = [...drvs.values()].flatMap((d) =>
+    [...d.outputs].map(([name, o]) => outputPath(d.name, name, o, store.storeDir))
+  );
+  await store.tempRoots.add(outputs.filter((p) => p !== undefined));
 
   const results = new Map<string, BuildResult>();
   const running = new Map<string, Promise<void>>();

@@ -2,9 +2,11 @@
  * Building a derivation in a store: what Nix's local derivation goal does,
  * around a sandbox that runs the builder.
  *
- * 1. Outputs all valid already: `AlreadyValid`, nothing runs.
+ * 1. The derivation, its inputs and its outputs become temporary GC roots.
+ *    Outputs all valid already: `AlreadyValid`, nothing runs.
  * 2. The outputs' locks are taken (the same output is never built twice at
- *    once) and the inputs and outputs become temporary GC roots.
+ *    once), then one of the host's build slots (`max-jobs` for the whole
+ *    store; the build's log says so when it must wait).
  * 3. Every input source must be valid; the sandbox sees their closure.
  * 4. The runner executes the builder with scratch directories for the
  *    outputs; logs stream to the caller.
@@ -45,6 +47,7 @@ import { runPostBuildHook } from "./post_build_hook.ts";
 import { BuildhostError } from "../errors.ts";
 import { isBuiltin, runBuiltin } from "./builtin_builders.ts";
 import type { FetchurlSettings } from "./builtin_fetchurl.ts";
+import { type BuildSlot, BuildSlots, buildSlotsDir } from "../store/build_slots.ts";
 
 /** The message of anything thrown. */
 function errorText(e: unknown): string {
@@ -139,6 +142,11 @@ export interface BuildOptions {
   cores?: number;
   /** Where build logs go (default: nowhere). */
   log?: (chunk: Uint8Array) => void;
+  /**
+   * Where the build's own notices go (a line, e.g. that it waits for a
+   * build slot), when not into `log` (for a log shown from the runner).
+   */
+  notice?: (line: string) => void;
   /** Cancels the build. */
   signal?: AbortSignal;
   /**
@@ -153,9 +161,15 @@ const LOG_TAIL_LINES = 10;
 /** What runners put next to a build directory (the sandbox's root). */
 const BUILD_DIR_SIBLINGS = [".chroot"];
 
-/** Builds derivations in a store with a sandbox runner. */
+/**
+ * Builds derivations in a store with a sandbox runner. With a host, each
+ * build holds one of the store's host-wide build slots while it runs
+ * (`max-jobs` of them, shared by every process building in the store), and
+ * gets at most the host's `cores`.
+ */
 export class Builder {
   #counter = 0;
+  readonly #slots: BuildSlots | undefined;
 
   /**
    * @param store The store holding the inputs and receiving the outputs.
@@ -174,7 +188,9 @@ export class Builder {
       buildDir?: string;
       fetchurl?: FetchurlSettings;
     },
-  ) {}
+  ) {
+    if (host) this.#slots = new BuildSlots(buildSlotsDir(store.layout.stateDir), host.maxJobs);
+  }
 
   /**
    * Build a derivation whose inputs are valid in the store.
@@ -242,6 +258,9 @@ export class Builder {
       }
       outputs.push({ name, path });
     }
+    // As Nix: the derivation, its inputs and its outputs are temporary GC
+    // roots before anything is looked at (an output found valid must stay so).
+    await store.tempRoots.add([drvPath, ...drv.inputSrcs, ...outputs.map((o) => o.path)]);
     const allValid = () => outputs.every((o) => store.db.isValid(o.path));
     const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
     // Temporaries of builds whose process died go first, even when nothing
@@ -254,7 +273,6 @@ export class Builder {
     await reclaimStale(buildsDir, prefix, BUILD_DIR_SIBLINGS);
     if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
 
-    await store.tempRoots.add([...drv.inputSrcs, ...outputs.map((o) => o.path)]);
     const locks: StorePathLock[] = [];
     try {
       for (const o of [...outputs].sort((a, b) => (a.path < b.path ? -1 : 1))) {
@@ -272,6 +290,11 @@ export class Builder {
         );
       }
       checkNoNul(drvPath, drv);
+      const slot = await this.#slot(options);
+      if (slot === "cancelled") {
+        return result(BuildStatus.MiscFailure, `building '${drvPath}' was cancelled`);
+      }
+      using _slot = slot;
       const closure = store.closure(drv.inputSrcs);
       await Deno.mkdir(buildsDir, { recursive: true });
       let owned: OwnedTempDir | null = null;
@@ -319,7 +342,7 @@ export class Builder {
             inputs: closure.map((p) => ({ path: p, physical: store.realPath(p) })),
             outputs: scratch,
             buildDir,
-            cores: options.cores ?? this.host?.cores ?? navigator.hardwareConcurrency, // Nix's default: all cores
+            cores: this.#cores(options.cores),
             network: drv.outputs.size === 1 && drv.outputs.get("out")?.kind === "fixed",
             log,
             maxSilentTime: options.maxSilentTime ?? 0,
@@ -452,5 +475,32 @@ export class Builder {
     } finally {
       for (const l of locks) l.release();
     }
+  }
+
+  /**
+   * Wait for one of the host's build slots (none without a host), telling
+   * the build's log once when it has to wait.
+   */
+  async #slot(options: BuildOptions): Promise<BuildSlot | undefined | "cancelled"> {
+    try {
+      return await this.#slots?.acquire({
+        ...(options.signal ? { signal: options.signal } : {}),
+        onWait: () => {
+          const line = `waiting for a build slot on ${Deno.hostname()}`;
+          if (options.notice) options.notice(line);
+          else options.log?.(new TextEncoder().encode(line + "\n"));
+        },
+      });
+    } catch (e) {
+      if (options.signal?.aborted) return "cancelled";
+      throw e;
+    }
+  }
+
+  /** `NIX_BUILD_CORES`: as asked (Nix's default: all), at most the host's `cores` when set. */
+  #cores(asked: number | undefined): number {
+    const limit = this.host?.cores ?? 0;
+    const cores = asked ?? this.host?.cores ?? navigator.hardwareConcurrency;
+    return limit > 0 && (cores === 0 || cores > limit) ? limit : cores;
   }
 }

@@ -214,15 +214,15 @@ export const buildCommand: Command = async (args) => {
       let local: LocalMachine | undefined;
       if (maxJobs > 0) {
         const runner = await runnerFromFlags(values, settings, store.layout);
+        const cores = count(values.cores, "cores");
         const builder = new Builder(store, keepingBuildLogs(store, runner), {
           system: settings.system,
           extraPlatforms: settings.extraPlatforms,
           systemFeatures: location.systemFeatures ?? settings.systemFeatures,
           maxJobs,
-          cores: settings.cores,
+          cores: cores ?? settings.cores,
           postBuildHook: settings.postBuildHook,
         });
-        const cores = count(values.cores, "cores");
         local = {
           maxJobs,
           speedFactor: speed,
@@ -261,7 +261,7 @@ export const buildCommand: Command = async (args) => {
       extraPlatforms: settings.extraPlatforms,
       systemFeatures: location.systemFeatures ?? settings.systemFeatures,
       maxJobs,
-      cores: settings.cores,
+      cores: count(values.cores, "cores") ?? settings.cores,
       postBuildHook: settings.postBuildHook,
     });
     return await cancellable((t) => ui.line(t), async (signal) => {
@@ -272,6 +272,7 @@ export const buildCommand: Command = async (args) => {
         ...opt(count(values.cores, "cores"), "cores"),
         ...limits,
         signal,
+        notice: (line) => ui.line(line),
         progress: ({ drvPath, result }) => {
           if (!result) {
             ui.line(`building '${drvPath}'...`);
