@@ -28,7 +28,13 @@ import { makeWritable } from "../store/canonicalise.ts";
 import { crashPoint } from "../store/crash_point.ts";
 import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
-import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import {
+  type BuildResult,
+  BuildStatus,
+  type BuildStatusCode,
+  buildStatusName,
+} from "./build_result.ts";
+import { BuildRecord } from "../store/build_record.ts";
 import { LogTail } from "./log_tail.ts";
 import { OwnedTempDir, reclaimStale } from "../sandbox/owned_temp_dir.ts";
 import { OutputLocationError } from "../sandbox/output_location.ts";
@@ -179,6 +185,22 @@ export class Builder {
     drvPath: string,
     drv: BasicDerivation,
     options: BuildOptions = {},
+  ): Promise<BuildResult> {
+    // Every build is in the store's record (`buildhost status`), its log tail too.
+    const recorded = BuildRecord.of(this.store.layout.stateDir).begin(
+      drvPath,
+      [...drv.outputs].flatMap(([n, o]) => outputPath(drv.name, n, o, this.store.storeDir) ?? []),
+    );
+    const log = (chunk: Uint8Array) => (recorded.log(chunk), options.log?.(chunk));
+    const result = await this.#buildOrFail(drvPath, drv, { ...options, log });
+    recorded.end(buildStatusName(result.status) ?? String(result.status), result.errorMsg);
+    return result;
+  }
+
+  async #buildOrFail(
+    drvPath: string,
+    drv: BasicDerivation,
+    options: BuildOptions,
   ): Promise<BuildResult> {
     const startTime = Math.floor(Date.now() / 1000);
     try {
