@@ -33,6 +33,8 @@ export const RECENT_LIMIT = 50;
 export const DURATION_BUCKETS: readonly number[] = [1, 5, 15, 60, 300, 900, 3600, 14400];
 /** The status of a build whose process died while it ran. */
 export const INTERRUPTED = "Interrupted";
+/** How many folded ids `record.json` remembers. */
+const FOLDED_LIMIT = 200;
 /** Lines of log kept with a running build. */
 export const LOG_TAIL_LINES = 10;
 /** Characters kept of one log line. */
@@ -119,6 +121,12 @@ interface RecordFile {
   version: 1;
   counters: RecordCounters;
   recent: EndedBuild[];
+  /**
+   * Ids of the running builds and sessions last folded in: their files are
+   * removed after this file is written, so one a killed writer left behind
+   * is skipped (never counted twice) and removed by the next writer.
+   */
+  folded: string[];
 }
 
 function emptyCounters(): RecordCounters {
@@ -323,12 +331,10 @@ export class RecordedBuild {
       session: e.session,
       errorMsg: plainText(errorMsg),
     };
-    this.record.update((file) => {
+    this.record.update((file, fold) => {
       file.recent.unshift(ended);
       count(file.counters, ended);
-      try {
-        Deno.removeSync(this.path);
-      } catch { /* gone */ }
+      fold(e.id, this.path);
     });
   }
 
@@ -372,12 +378,10 @@ export class RecordedSession {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.record.update((file) => {
+    this.record.update((file, fold) => {
       file.counters.bytesReceived += this.#entry.bytesReceived;
       file.counters.bytesSent += this.#entry.bytesSent;
-      try {
-        Deno.removeSync(this.path);
-      } catch { /* gone */ }
+      fold(this.#entry.id, this.path);
     });
   }
 
@@ -488,37 +492,60 @@ export class BuildRecord {
    *
    * @internal
    */
-  update(change: (file: RecordFile) => void): void {
+  update(change: (file: RecordFile, fold: (id: string, path: string) => void) => void): void {
     let lock: Deno.FsFile | undefined;
     try {
       Deno.mkdirSync(this.dir, { recursive: true });
       lock = Deno.openSync(join(this.dir, "lock"), { read: true, write: true, create: true });
       lock.lockSync(true);
       const path = join(this.dir, "record.json");
-      const file = readJson<RecordFile>(path) ??
-        { version: 1, counters: emptyCounters(), recent: [] };
+      const file = this.#readFile();
+      const folded = new Set(file.folded);
+      const remove: string[] = [];
+      const fold = (id: string, p: string) => (folded.add(id), remove.push(p));
       for (const r of listJson<RunningBuild>(this.#runningDir)) {
-        if (ownerAlive(r.value.owner)) continue;
-        const ended = interrupted(r.value, r.mtime);
-        file.recent.unshift(ended);
-        count(file.counters, ended);
-        Deno.removeSync(r.path);
+        if (folded.has(r.value.id)) remove.push(r.path);
+        else if (!ownerAlive(r.value.owner)) {
+          const ended = interrupted(r.value, r.mtime);
+          file.recent.unshift(ended);
+          count(file.counters, ended);
+          fold(r.value.id, r.path);
+        }
       }
       for (const s of listJson<SessionEntry>(this.#sessionsDir)) {
-        if (ownerAlive(s.value.owner)) continue;
-        file.counters.bytesReceived += s.value.bytesReceived;
-        file.counters.bytesSent += s.value.bytesSent;
-        Deno.removeSync(s.path);
+        if (folded.has(s.value.id)) remove.push(s.path);
+        else if (!ownerAlive(s.value.owner)) {
+          file.counters.bytesReceived += s.value.bytesReceived;
+          file.counters.bytesSent += s.value.bytesSent;
+          fold(s.value.id, s.path);
+        }
       }
-      change(file);
+      change(file, fold);
       file.recent.sort((a, b) => b.stopped - a.stopped);
       file.recent.length = Math.min(file.recent.length, RECENT_LIMIT);
+      file.folded = [...folded].slice(-FOLDED_LIMIT);
       writeAtomic(path, file);
+      for (const p of remove) {
+        try {
+          Deno.removeSync(p);
+        } catch { /* gone */ }
+      }
     } catch {
       /* best effort */
     } finally {
       lock?.close();
     }
+  }
+
+  #readFile(): RecordFile {
+    const file = readJson<RecordFile>(join(this.dir, "record.json"));
+    return {
+      version: 1,
+      counters: emptyCounters(),
+      recent: [],
+      ...file,
+      folded: file?.folded ?? [],
+    };
   }
 
   /**
@@ -534,13 +561,14 @@ export class BuildRecord {
       lock.lockSync(false);
     } catch { /* nothing recorded yet */ }
     try {
-      const file = readJson<RecordFile>(join(this.dir, "record.json")) ??
-        { version: 1, counters: emptyCounters(), recent: [] };
+      const file = this.#readFile();
+      const folded = new Set(file.folded);
       const counters = file.counters;
       const recent = [...file.recent];
       const running: RunningBuild[] = [];
       const waiting: RunningBuild[] = [];
       for (const r of listJson<RunningBuild>(this.#runningDir)) {
+        if (folded.has(r.value.id)) continue;
         if (!ownerAlive(r.value.owner)) {
           const ended = interrupted(r.value, r.mtime);
           recent.push(ended);
@@ -549,6 +577,7 @@ export class BuildRecord {
       }
       const sessions: SessionEntry[] = [];
       for (const s of listJson<SessionEntry>(this.#sessionsDir)) {
+        if (folded.has(s.value.id)) continue;
         counters.bytesReceived += s.value.bytesReceived;
         counters.bytesSent += s.value.bytesSent;
         if (ownerAlive(s.value.owner)) sessions.push(s.value);
