@@ -73,11 +73,11 @@ function inProgress(list: RunningBuild[], now: number, what: string): string {
 function recent(list: EndedBuild[]): string {
   if (list.length === 0) return `<p class="empty">no builds yet</p>`;
   const rows = list.map((b) =>
-    `<tr><td>${drvCell(b.drvPath)}</td><td class="status ${statusClass(b.status)}">${
-      escapeHtml(b.status)
-    }</td><td>${humanDuration(b.duration)}</td><td>${time(b.stopped)}</td><td>${
-      session(b)
-    }</td></tr>`
+    `<tr><td>${drvCell(b.drvPath)}</td><td class="status ${statusClass(b.status)}" title="${
+      escapeHtml(b.errorMsg)
+    }">${escapeHtml(b.status)}</td><td>${humanDuration(b.duration)}</td><td>${
+      time(b.stopped)
+    }</td><td>${session(b)}</td></tr>`
   );
   return `<table><tr><th>derivation</th><th>status</th><th>took</th><th>ended</th><th>session</th></tr>${
     rows.join("")
