@@ -3,7 +3,8 @@
  * buildhost serve host (`ssh://`) and daemon host (`ssh-ng://`): a build
  * shows in `status --json` while it runs, then as a recent build; each
  * host keeps the build's log in Nix's layout, which `buildhost log` and
- * `nix log --store` read.
+ * `nix log --store` read. A local build (the builder in this process) is
+ * recorded too.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -12,6 +13,10 @@ import { nix, NIX_CONFIG, tempDir } from "../_helpers/nix.ts";
 import { runBuildhost } from "../_helpers/buildhost.ts";
 import type { HostStatus } from "../../lib/cli/host_status.ts";
 import { buildLogPath } from "../../lib/store/build_log.ts";
+import { Builder, type SandboxRunner } from "../../lib/builder/builder.ts";
+import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { parseDerivation } from "../../lib/derivation/aterm.ts";
+import { Store } from "../../lib/store/store.ts";
 
 const CLI = new URL("../_helpers/buildhost-cli", import.meta.url).pathname;
 const GATED = new URL("../../testdata/status/gated.nix", import.meta.url).pathname;
@@ -111,3 +116,53 @@ for (const host of HOSTS) {
     assert.equal(nixLog.text + "\n", ours.stdout);
   });
 }
+
+Deno.test("status: a local build (the builder in this process) shows running while it runs, then with its status", async () => {
+  using t = tempDir();
+  const nixRoot = join(t.path, "nix");
+  const tag = ["--argstr", "tag", crypto.randomUUID()];
+  const drvPath =
+    (await nix("nix-instantiate", ["--store", nixRoot, GATED, "-A", "quick", ...tag])).text;
+  const drv = parseDerivation(Deno.readFileSync(join(nixRoot, drvPath)), { path: drvPath });
+  const root = join(t.path, "ours");
+  const store = await Store.open(root);
+  try {
+    let during: HostStatus | undefined;
+    const runner: SandboxRunner = async (spec) => {
+      spec.log(new TextEncoder().encode("a local build: halfway\n"));
+      during = await statusJson(root);
+      Deno.writeTextFileSync(spec.outputs[0]!.physical, "quick\n");
+      return { kind: "exited", code: 0 };
+    };
+    const result = await new Builder(store, runner).build(drvPath, drv);
+    assert.equal(result.status, BuildStatus.Built);
+    assert.equal(during?.running.length, 1);
+    assert.equal(during.running[0]!.drvPath, drvPath);
+    assert.equal(during.running[0]!.session.kind, "local");
+    assert.equal(during.running[0]!.session.pid, Deno.pid);
+    const out = drv.outputs.get("out")!;
+    assert.ok(out.kind === "inputAddressed");
+    assert.deepEqual(during.running[0]!.outputs, [out.path]);
+    assert.deepEqual(during.recent, []);
+
+    const failing: SandboxRunner = () => Promise.resolve({ kind: "exited", code: 2 });
+    const other =
+      (await nix("nix-instantiate", ["--store", nixRoot, GATED, "-A", "broken", ...tag])).text;
+    const otherDrv = parseDerivation(Deno.readFileSync(join(nixRoot, other)), { path: other });
+    assert.equal(
+      (await new Builder(store, failing).build(other, otherDrv)).status,
+      BuildStatus.PermanentFailure,
+    );
+
+    const after = await statusJson(root);
+    assert.deepEqual(after.running, []);
+    assert.deepEqual(after.recent.map((b) => [b.drvPath, b.status]), [
+      [other, "PermanentFailure"],
+      [drvPath, "Built"],
+    ]);
+    assert.match(after.recent[0]!.errorMsg, /^builder for '.*' failed with exit code 2$/);
+    assert.deepEqual(after.counters.builds, { Built: 1, PermanentFailure: 1 });
+  } finally {
+    store.close();
+  }
+});
