@@ -58,17 +58,15 @@ async function freeBytes(path: string): Promise<number | null> {
  */
 export async function hostStatus(store: Store, maxJobs: number): Promise<HostStatus> {
   const snapshot = BuildRecord.of(store.layout.stateDir).read();
-  const paths = store.db.allValidPaths();
-  let sizeBytes = 0;
-  for (const p of paths) sizeBytes += store.db.queryPathInfo(p)?.narSize ?? 0;
+  const { paths, narSize } = store.db.validPathsSize();
   return {
     time: Date.now(),
     host: Deno.hostname(),
     store: {
       root: store.layout.realStoreDir,
       storeDir: store.storeDir,
-      paths: paths.length,
-      sizeBytes,
+      paths,
+      sizeBytes: narSize,
       freeBytes: await freeBytes(store.layout.realStoreDir),
     },
     slots: { used: snapshot.running.length, max: maxJobs },

@@ -212,6 +212,25 @@ function listJson<T>(dir: string): { path: string; value: T; mtime: number }[] {
   return found;
 }
 
+/** The temporaries of {@linkcode writeAtomic} left by dead processes, in `dir` and below. */
+function removeDeadTemporaries(dir: string): void {
+  for (const sub of [dir, join(dir, "running"), join(dir, "sessions")]) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(sub)];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const pid = /\.tmp-(\d+)-/.exec(e.name)?.[1];
+      if (pid === undefined || startTicks(Number(pid)) !== undefined) continue;
+      try {
+        Deno.removeSync(join(sub, e.name));
+      } catch { /* gone */ }
+    }
+  }
+}
+
 /** A build whose owner died, as an ended build. */
 function interrupted(b: RunningBuild, stopped: number): EndedBuild {
   return {
@@ -521,6 +540,7 @@ export class BuildRecord {
         }
       }
       change(file, fold);
+      removeDeadTemporaries(this.dir);
       file.recent.sort((a, b) => b.stopped - a.stopped);
       file.recent.length = Math.min(file.recent.length, RECENT_LIMIT);
       file.folded = [...folded].slice(-FOLDED_LIMIT);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { existsSync } from "node:fs";
 import {
   BuildRecord,
   buildRecordDir,
@@ -81,6 +82,10 @@ Deno.test("BuildRecord: a build whose process was killed (SIGKILL) is never show
     "read() left the dead build's file for a writer",
   );
 
+  // what a writer killed between writing a temporary and renaming it leaves
+  const leftover = join(buildRecordDir(t.path), `record.json.tmp-${child.pid}-0000`);
+  Deno.writeTextFileSync(leftover, "{");
+
   record.begin(DRV, []).end("Built"); // the next writer folds it in
   s = record.read();
   assert.deepEqual(s.counters.builds, { [INTERRUPTED]: 1, Built: 1 });
@@ -92,4 +97,5 @@ Deno.test("BuildRecord: a build whose process was killed (SIGKILL) is never show
   ]);
   assert.deepEqual([...Deno.readDirSync(join(buildRecordDir(t.path), "running"))], []);
   assert.deepEqual([...Deno.readDirSync(join(buildRecordDir(t.path), "sessions"))], []);
+  assert.ok(!existsSync(leftover));
 });
