@@ -152,6 +152,8 @@ export interface BuildOptions {
    * in-memory derivation" rather than "from .drv file".
    */
   inMemory?: boolean;
+  /** Told when the builder starts (its output locks and any build slot are held). */
+  onStart?: () => void;
 }
 
 const LOG_TAIL_LINES = 10;
@@ -186,13 +188,16 @@ export class Builder {
     drv: BasicDerivation,
     options: BuildOptions = {},
   ): Promise<BuildResult> {
-    // Every build is in the store's record (`buildhost status`), its log tail too.
+    // Every build is in the store's record (`buildhost status`), its log tail too:
+    // waiting (for its output locks or a build slot) until its builder starts.
     const recorded = BuildRecord.of(this.store.layout.stateDir).begin(
       drvPath,
       [...drv.outputs].flatMap(([n, o]) => outputPath(drv.name, n, o, this.store.storeDir) ?? []),
+      "waiting",
     );
     const log = (chunk: Uint8Array) => (recorded.log(chunk), options.log?.(chunk));
-    const result = await this.#buildOrFail(drvPath, drv, { ...options, log });
+    const onStart = () => (recorded.setState("running"), options.onStart?.());
+    const result = await this.#buildOrFail(drvPath, drv, { ...options, log, onStart });
     recorded.end(buildStatusName(result.status) ?? String(result.status), result.errorMsg);
     return result;
   }
@@ -321,6 +326,7 @@ export class Builder {
         try {
           // Nix runs its builtin builders itself (in a forked process), not in the sandbox.
           const run = isBuiltin(drv.builder) ? runBuiltin : this.runner;
+          options.onStart?.();
           outcome = await run({
             drv,
             drvPath,

@@ -117,7 +117,7 @@ for (const host of HOSTS) {
   });
 }
 
-Deno.test("status: a local build (the builder in this process) shows running while it runs, then with its status", async () => {
+Deno.test("status: a local build (the builder in this process) shows waiting for its output's lock, running while it runs, then with its status", async () => {
   using t = tempDir();
   const nixRoot = join(t.path, "nix");
   const tag = ["--argstr", "tag", crypto.randomUUID()];
@@ -127,6 +127,11 @@ Deno.test("status: a local build (the builder in this process) shows running whi
   const root = join(t.path, "ours");
   const store = await Store.open(root);
   try {
+    // another build of the same output holds its lock: this one waits
+    const out = drv.outputs.get("out")!;
+    assert.ok(out.kind === "inputAddressed");
+    const held = await store.lockPath(out.path);
+    let waiting: HostStatus | undefined;
     let during: HostStatus | undefined;
     const runner: SandboxRunner = async (spec) => {
       spec.log(new TextEncoder().encode("a local build: halfway\n"));
@@ -134,15 +139,23 @@ Deno.test("status: a local build (the builder in this process) shows running whi
       Deno.writeTextFileSync(spec.outputs[0]!.physical, "quick\n");
       return { kind: "exited", code: 0 };
     };
-    const result = await new Builder(store, runner).build(drvPath, drv);
+    const building = new Builder(store, runner).build(drvPath, drv);
+    while (!waiting) {
+      const s = await statusJson(root);
+      if (s.waiting.some((b) => b.drvPath === drvPath)) waiting = s;
+    }
+    assert.deepEqual(waiting.running, []);
+    assert.equal(waiting.slots.used, 0);
+    held.release();
+    const result = await building;
     assert.equal(result.status, BuildStatus.Built);
     assert.equal(during?.running.length, 1);
     assert.equal(during.running[0]!.drvPath, drvPath);
     assert.equal(during.running[0]!.session.kind, "local");
     assert.equal(during.running[0]!.session.pid, Deno.pid);
-    const out = drv.outputs.get("out")!;
-    assert.ok(out.kind === "inputAddressed");
     assert.deepEqual(during.running[0]!.outputs, [out.path]);
+    assert.deepEqual(during.waiting, []);
+    assert.equal(during.slots.used, 1);
     assert.deepEqual(during.recent, []);
 
     const failing: SandboxRunner = () => Promise.resolve({ kind: "exited", code: 2 });
