@@ -4,7 +4,9 @@
 # util-linux is always there), bzip2 (build logs compressed as Nix keeps them; with
 # xz-utils, what tar runs for builtin:unpack-channel and builtin:fetchurl's .xz), and for
 # the tests Debian's nix-bin (the oracle), openssh-server (real sshd interop) and
-# dpkg-dev (dpkg-source unpacks Nix's own functional tests from Debian's source package).
+# dpkg-dev (dpkg-source unpacks Nix's own functional tests from Debian's source package),
+# chromium (the status page is loaded in a real headless browser) and prometheus (its
+# promtool checks the status server's /metrics).
 # usage: scripts/setup.sh [--for-tests]
 set -euo pipefail
 
@@ -24,6 +26,8 @@ if [ "${1:-}" = "--for-tests" ]; then
   command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} with apt" >&2

@@ -30,7 +30,13 @@ import { makeWritable } from "../store/canonicalise.ts";
 import { crashPoint } from "../store/crash_point.ts";
 import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
-import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import {
+  type BuildResult,
+  BuildStatus,
+  type BuildStatusCode,
+  buildStatusName,
+} from "./build_result.ts";
+import { BuildRecord } from "../store/build_record.ts";
 import { LogTail } from "./log_tail.ts";
 import { OwnedTempDir, reclaimStale } from "../sandbox/owned_temp_dir.ts";
 import { OutputLocationError } from "../sandbox/output_location.ts";
@@ -155,6 +161,8 @@ export interface BuildOptions {
    * in-memory derivation" rather than "from .drv file".
    */
   inMemory?: boolean;
+  /** Told when the builder starts (its output locks and any build slot are held). */
+  onStart?: () => void;
 }
 
 const LOG_TAIL_LINES = 10;
@@ -204,6 +212,25 @@ export class Builder {
     drvPath: string,
     drv: BasicDerivation,
     options: BuildOptions = {},
+  ): Promise<BuildResult> {
+    // Every build is in the store's record (`buildhost status`), its log tail too:
+    // waiting (for its output locks or a build slot) until its builder starts.
+    const recorded = BuildRecord.of(this.store.layout.stateDir).begin(
+      drvPath,
+      [...drv.outputs].flatMap(([n, o]) => outputPath(drv.name, n, o, this.store.storeDir) ?? []),
+      "waiting",
+    );
+    const log = (chunk: Uint8Array) => (recorded.log(chunk), options.log?.(chunk));
+    const onStart = () => (recorded.setState("running"), options.onStart?.());
+    const result = await this.#buildOrFail(drvPath, drv, { ...options, log, onStart });
+    recorded.end(buildStatusName(result.status) ?? String(result.status), result.errorMsg);
+    return result;
+  }
+
+  async #buildOrFail(
+    drvPath: string,
+    drv: BasicDerivation,
+    options: BuildOptions,
   ): Promise<BuildResult> {
     const startTime = Math.floor(Date.now() / 1000);
     try {
@@ -335,6 +362,7 @@ export class Builder {
           const run = isBuiltin(drv.builder)
             ? (spec: SandboxSpec) => runBuiltin(spec, this.host?.fetchurl)
             : this.runner;
+          options.onStart?.();
           outcome = await run({
             drv,
             drvPath,

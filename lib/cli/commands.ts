@@ -13,6 +13,7 @@ import { hashCommand } from "./hash_command.ts";
 import { logCommand } from "./log_command.ts";
 import { narCommand } from "./nar_command.ts";
 import { serveCommand } from "./serve_command.ts";
+import { statusCommand } from "./status_command.ts";
 import { storeCommand } from "./store_command.ts";
 import { derivationCommand } from "./derivation_command.ts";
 
@@ -38,6 +39,10 @@ export const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: {
     run: serveCommand,
     summary: "speak the serve protocol on stdin/stdout (--serve --write)",
+  },
+  status: {
+    run: statusCommand,
+    summary: "what the host is doing: builds, slots, sessions, store (--json, --http ADDR)",
   },
   store: { run: storeCommand, summary: "the local store: add, import, export, info, verify, gc" },
   derivation: { run: derivationCommand, summary: "show a .drv as JSON, or check its paths" },

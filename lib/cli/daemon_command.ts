@@ -2,12 +2,17 @@
  * `buildhost --stdio [--store ROOT] [--sandbox-paths P]... [--no-sandbox]` (also
  * `buildhost daemon --stdio ...`): a drop-in for `nix-daemon --stdio`, the
  * remote program of Nix's `ssh-ng://` stores, speaking the worker protocol
- * on stdin/stdout. Builds run in Nix's sandbox (see `runnerFromFlags`).
+ * on stdin/stdout. Builds run in Nix's sandbox (see `runnerFromFlags`); their
+ * logs are kept in the store as Nix keeps them (`buildhost log`, `nix log`),
+ * and the session and its builds are in the store's build record
+ * (`buildhost status`).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
+import { keepingBuildLogs } from "../store/build_log.ts";
+import { BuildRecord, countingStream } from "../store/build_record.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
@@ -33,12 +38,24 @@ export const daemonCommand: Command = async (args) => {
   const stdout = Deno.stdout.writable.getWriter();
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
+  const session = BuildRecord.of(store.layout.stateDir).openSession("daemon");
   try {
-    const builder = await hostBuilder(values, settings, store, location, log);
+    const builder = await hostBuilder(
+      values,
+      settings,
+      store,
+      location,
+      log,
+      (runner) => keepingBuildLogs(store, runner),
+    );
     const server = new DaemonServer(store, { log, ...(builder ? { builder } : {}) });
-    const { exitCode } = await server.serve(Deno.stdin.readable, { write: (c) => stdout.write(c) });
+    const input = Deno.stdin.readable.pipeThrough(countingStream((n) => session.received(n)));
+    const { exitCode } = await server.serve(input, {
+      write: (c) => (session.sent(c.byteLength), stdout.write(c)),
+    });
     return exitCode;
   } finally {
+    session.close();
     stdout.releaseLock();
     store.close();
   }

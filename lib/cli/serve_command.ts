@@ -17,6 +17,7 @@
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
+import { BuildRecord, countingStream } from "../store/build_record.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeUrlFromFlags } from "./store_options.ts";
@@ -42,6 +43,7 @@ export const serveCommand: Command = async (args) => {
   const stdout = Deno.stdout.writable.getWriter();
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
+  const session = BuildRecord.of(store.layout.stateDir).openSession("serve");
   try {
     const builder = values.write
       ? await hostBuilder(
@@ -58,9 +60,13 @@ export const serveCommand: Command = async (args) => {
       log,
       ...(builder ? { builder } : {}),
     });
-    const { exitCode } = await server.serve(Deno.stdin.readable, { write: (c) => stdout.write(c) });
+    const input = Deno.stdin.readable.pipeThrough(countingStream((n) => session.received(n)));
+    const { exitCode } = await server.serve(input, {
+      write: (c) => (session.sent(c.byteLength), stdout.write(c)),
+    });
     return exitCode;
   } finally {
+    session.close();
     stdout.releaseLock();
     store.close();
   }

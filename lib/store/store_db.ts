@@ -195,6 +195,12 @@ export class StoreDb implements Disposable {
     return info;
   }
 
+  /** How many valid paths there are, and the sum of their NAR sizes. */
+  validPathsSize(): { paths: number; narSize: number } {
+    const r = this.#stmt("select count(*) as n, sum(narSize) as size from ValidPaths").get() as Row;
+    return { paths: Number(r.n ?? 0), narSize: Number(r.size ?? 0) };
+  }
+
   /** Every valid path, sorted. */
   allValidPaths(): string[] {
     return (this.#stmt("select path from ValidPaths order by path").all() as Row[]).map((r) =>
