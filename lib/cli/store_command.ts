@@ -158,7 +158,7 @@ export const storeCommand: Command = async (args) => {
         return 0;
       }
       case "ls": {
-        await printOut(store.db.allValidPaths().map((p) => p + "\n").join(""));
+        await printOut(store.allValidPaths().map((p) => p + "\n").join(""));
         return 0;
       }
       default:

@@ -238,7 +238,7 @@ export class DaemonServer {
         return;
       case "QueryAllValidPaths":
         log.last();
-        writePathSet(w, store.db.allValidPaths(), "QueryAllValidPaths reply", codec);
+        writePathSet(w, store.allValidPaths(), "QueryAllValidPaths reply", codec);
         return;
       case "QueryPathInfo": {
         const info = store.queryPathInfo(req.path);
@@ -404,7 +404,7 @@ export class DaemonServer {
         unknown.add(p.path);
         continue;
       }
-      const outputs = store.db.derivationOutputs(p.path);
+      const outputs = store.derivationOutputs(p.path);
       const wanted = p.outputs.includes("*") ? [...outputs.keys()] : p.outputs;
       if (wanted.some((o) => !outputs.has(o) || !store.isValid(outputs.get(o)!))) {
         willBuild.add(p.path);

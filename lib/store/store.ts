@@ -25,7 +25,7 @@ import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { canonicalisePath, makeWritable } from "./canonicalise.ts";
 import { ContentAddressCheck } from "./content_address.ts";
-import { crashPoint } from "./crash_point.ts";
+import { type CrashPoint, crashPoint } from "./crash_point.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
 import type { PathInfo } from "./path_info.ts";
@@ -61,6 +61,33 @@ export interface NarImport {
   /** Unix seconds (default: now). */
   registrationTime?: number;
 }
+
+/** A path whose files are ready in a temporary of the store, and what to register for it. */
+export interface PathToInstall {
+  /** The temporary, inside the store directory, canonical already. */
+  tmp: string;
+  /** The metadata to register. */
+  info: PathInfo;
+}
+
+/** Whose crash points an install passes: an import's or a build's. */
+export type InstallKind = "import" | "build";
+
+const INSTALL_POINTS = {
+  import: {
+    moved: "import:after-rename",
+    inTransaction: undefined,
+    committed: "register:after-commit",
+  },
+  build: {
+    moved: "build:after-move",
+    inTransaction: "build:mid-register",
+    committed: "build:after-register",
+  },
+} as const satisfies Record<
+  InstallKind,
+  { moved: CrashPoint; inTransaction: CrashPoint | undefined; committed: CrashPoint }
+>;
 
 /** One problem found by {@linkcode Store.verify}. */
 export interface VerifyProblem {
@@ -116,13 +143,13 @@ async function drainNar(r: WireReader): Promise<void> {
  * ```
  */
 export class Store {
-  /** The metadata database. */
-  readonly db: StoreDb;
+  /** The metadata database: reached only through the store's own methods. */
+  readonly #db: StoreDb;
   /** This process's temporary GC roots in this store. */
   readonly tempRoots: TempRoots;
 
   private constructor(readonly layout: StoreLayout, db: StoreDb) {
-    this.db = db;
+    this.#db = db;
     this.tempRoots = new TempRoots(layout.tempRootsDir, this.gcLockPath);
   }
 
@@ -158,7 +185,7 @@ export class Store {
   /** Close the database and drop temporary roots. */
   close(): void {
     this.tempRoots.close();
-    this.db.close();
+    this.#db.close();
   }
 
   async #removeStaleTemporaries(): Promise<void> {
@@ -190,7 +217,7 @@ export class Store {
   /** Whether a path is valid. */
   isValid(path: string): boolean {
     this.parsePath(path);
-    return this.db.isValid(path);
+    return this.#db.isValid(path);
   }
 
   /** The valid ones among `paths`. */
@@ -201,7 +228,7 @@ export class Store {
   /** Metadata of a valid path, or undefined. */
   queryPathInfo(path: string): PathInfo | undefined {
     this.parsePath(path);
-    return this.db.queryPathInfo(path);
+    return this.#db.queryPathInfo(path);
   }
 
   /** Metadata of a valid path; a StoreError when it is not valid. */
@@ -211,10 +238,26 @@ export class Store {
     return info;
   }
 
+  /** Every valid path, sorted. */
+  allValidPaths(): string[] {
+    return this.#db.allValidPaths();
+  }
+
+  /**
+   * The outputs a valid `.drv` declares, as registered (output name -> path).
+   *
+   * @param drvPath The derivation's store path.
+   * @returns Its outputs; empty when it is not a valid derivation.
+   */
+  derivationOutputs(drvPath: string): Map<string, string> {
+    this.parsePath(drvPath);
+    return this.#db.derivationOutputs(drvPath);
+  }
+
   /** The valid paths that refer to `path`. */
   referrers(path: string): string[] {
     this.parsePath(path);
-    return this.db.referrers(path);
+    return this.#db.referrers(path);
   }
 
   /**
@@ -226,20 +269,22 @@ export class Store {
    * @returns The closure, sorted.
    */
   closure(paths: string[], options: { includeOutputs?: boolean } = {}): string[] {
-    for (const p of paths) this.requirePathInfo(p);
-    let result = this.db.closure(paths);
+    for (const p of paths) {
+      if (!this.isValid(p)) this.requirePathInfo(p); // throws the not-valid error
+    }
+    let result = this.#db.closure(paths);
     if (!options.includeOutputs) return result;
     while (true) {
       const have = new Set(result);
       const extra: string[] = [];
       for (const p of result) {
         if (!p.endsWith(".drv")) continue;
-        for (const out of this.db.derivationOutputs(p).values()) {
-          if (!have.has(out) && this.db.isValid(out)) extra.push(out);
+        for (const out of this.#db.derivationOutputs(p).values()) {
+          if (!have.has(out) && this.#db.isValid(out)) extra.push(out);
         }
       }
       if (extra.length === 0) return result;
-      result = this.db.closure([...result, ...extra]);
+      result = this.#db.closure([...result, ...extra]);
     }
   }
 
@@ -272,7 +317,7 @@ export class Store {
   #checkReferences(path: string, references: string[]): void {
     for (const r of references) {
       this.parsePath(r);
-      if (r !== path && !this.db.isValid(r)) {
+      if (r !== path && !this.#db.isValid(r)) {
         throw new StoreError(`Cannot add "${path}": its reference "${r}" is not valid`);
       }
     }
@@ -295,38 +340,74 @@ export class Store {
     }
   }
 
-  /**
-   * Move a finished temporary into place and register it, under the path's
-   * lock (which the caller holds).
-   */
-  #install(tmp: string, info: PathInfo): void {
-    const real = this.realPath(info.path);
+  /** Canonicalise a finished import's temporary (modes, times), before it is installed. */
+  #canonicaliseImport(tmp: string): void {
     canonicalisePath(tmp);
     crashPoint("import:after-canonicalise");
+  }
+
+  /**
+   * Rename a temporary to its final name. A valid path is never replaced
+   * (its lock should have prevented this); an unregistered leftover in the
+   * way (e.g. from a crash between rename and registration) goes.
+   */
+  #moveIntoPlace(tmp: string, real: string, path: string): void {
     try {
       Deno.renameSync(tmp, real);
     } catch (e) {
-      // A valid path is never replaced (its lock should have prevented this).
-      if (this.db.isValid(info.path)) {
-        throw new StoreError(`Cannot install "${info.path}": it became valid meanwhile`, {
-          cause: e,
-        });
+      if (this.#db.isValid(path)) {
+        throw new StoreError(`Cannot install "${path}": it became valid meanwhile`, { cause: e });
       }
-      // An unregistered leftover is in the way (e.g. from a crash between
-      // rename and registration): it goes, then the rename is repeated.
       makeWritable(real);
       Deno.removeSync(real, { recursive: true });
       Deno.renameSync(tmp, real);
     }
-    crashPoint("import:after-rename");
+  }
+
+  /**
+   * Install paths whose files are ready: the one place where paths become
+   * valid, for imports and build outputs alike. The caller holds each
+   * path's lock and has canonicalised its temporary.
+   *
+   * Order, which is the store's crash-safety promise: every temporary is
+   * renamed to its final name (an unregistered leftover in the way is
+   * replaced, a valid path never), then all are registered in one database
+   * transaction. A crash before the commit leaves unregistered paths (which
+   * the next import or build replaces) and no valid one; after it, every
+   * path is valid with its contents. On an error before the commit, the
+   * paths moved so far are removed and nothing is registered.
+   *
+   * @param items The temporaries and what to register for each.
+   * @param kind Whose crash points to pass: an import's
+   * (`import:after-rename`, `register:after-commit`) or a build's
+   * (`build:after-move`, `build:mid-register`, `build:after-register`).
+   */
+  installPaths(items: PathToInstall[], kind: InstallKind = "import"): void {
+    const points = INSTALL_POINTS[kind];
+    const moved: string[] = [];
+    const derivationOutputs = new Map<string, Map<string, string>>();
     try {
-      this.db.registerValidPaths([info], this.#derivationOutputs(info.path, real));
+      for (const { tmp, info } of items) {
+        const real = this.realPath(info.path);
+        this.#moveIntoPlace(tmp, real, info.path);
+        moved.push(real);
+        for (const [drv, outs] of this.#derivationOutputs(info.path, real)) {
+          derivationOutputs.set(drv, outs);
+        }
+      }
+      crashPoint(points.moved);
+      this.#db.transaction(() => {
+        this.#db.registerValidPaths(items.map((i) => i.info), derivationOutputs);
+        if (points.inTransaction) crashPoint(points.inTransaction);
+      });
     } catch (e) {
-      makeWritable(real);
-      Deno.removeSync(real, { recursive: true });
+      for (const real of moved) {
+        makeWritable(real);
+        Deno.removeSync(real, { recursive: true });
+      }
       throw e;
     }
-    crashPoint("register:after-commit");
+    crashPoint(points.committed);
   }
 
   #removeTemp(tmp: string): void {
@@ -350,15 +431,15 @@ export class Store {
     for (const r of imp.references) this.parsePath(r);
     if (imp.deriver) this.parsePath(imp.deriver);
     await this.tempRoots.add([imp.path, ...imp.references]);
-    if (this.db.isValid(imp.path)) {
+    if (this.#db.isValid(imp.path)) {
       await drainNar(nar);
-      return this.db.queryPathInfo(imp.path)!;
+      return this.#db.queryPathInfo(imp.path)!;
     }
     const lock = await this.lockPath(imp.path);
     try {
-      if (this.db.isValid(imp.path)) {
+      if (this.#db.isValid(imp.path)) {
         await drainNar(nar);
-        return this.db.queryPathInfo(imp.path)!;
+        return this.#db.queryPathInfo(imp.path)!;
       }
       const caCheck = imp.ca
         ? new ContentAddressCheck(imp.path, imp.ca, imp.references, this.storeDir)
@@ -401,7 +482,8 @@ export class Store {
         };
         if (imp.deriver) info.deriver = imp.deriver;
         if (imp.ca) info.ca = imp.ca;
-        this.#install(tmp, info);
+        this.#canonicaliseImport(tmp);
+        this.installPaths([{ tmp, info }]);
         return info;
       } catch (e) {
         this.#removeTemp(tmp);
@@ -557,7 +639,7 @@ export class Store {
         await this.tempRoots.add([t.path, ...t.references]);
         const lock = await this.lockPath(t.path);
         try {
-          if (!this.db.isValid(t.path)) {
+          if (!this.#db.isValid(t.path)) {
             this.#checkReferences(t.path, t.references);
             const info: PathInfo = {
               path: t.path,
@@ -569,7 +651,8 @@ export class Store {
               sigs: [],
             };
             if (t.deriver) info.deriver = t.deriver;
-            this.#install(tmp, info);
+            this.#canonicaliseImport(tmp);
+            this.installPaths([{ tmp, info }]);
             installed = true;
           }
         } finally {
@@ -592,7 +675,7 @@ export class Store {
    */
   async verify(options: { checkContents?: boolean } = {}): Promise<VerifyProblem[]> {
     const problems: VerifyProblem[] = [];
-    for (const p of this.db.allValidPaths()) {
+    for (const p of this.#db.allValidPaths()) {
       const real = this.realPath(p);
       try {
         Deno.lstatSync(real);
@@ -601,7 +684,7 @@ export class Store {
         continue;
       }
       if (!options.checkContents) continue;
-      const info = this.db.queryPathInfo(p)!;
+      const info = this.#db.queryPathInfo(p)!;
       const sink = new HashSink(info.narHash.algorithm);
       for await (const c of dumpPath(real)) sink.write(c);
       const h = sink.digest();
@@ -632,12 +715,12 @@ export class Store {
     const set = new Set(paths);
     for (const p of paths) {
       this.requirePathInfo(p);
-      const users = this.db.referrers(p).filter((r) => !set.has(r));
+      const users = this.#db.referrers(p).filter((r) => !set.has(r));
       if (users.length > 0) {
         throw new StoreError(`Cannot delete "${p}": it is still referenced by "${users[0]}"`);
       }
     }
-    this.db.invalidatePaths(paths);
+    this.#db.invalidatePaths(paths);
     for (const p of paths) {
       const real = this.realPath(p);
       makeWritable(real);
