@@ -28,6 +28,7 @@ import { ContentAddressCheck } from "./content_address.ts";
 import { type CrashPoint, crashPoint } from "./crash_point.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
+import { ImportRun } from "./import_run.ts";
 import type { PathInfo } from "./path_info.ts";
 import { StorePathLock } from "./path_lock.ts";
 import { restorePath } from "./restore_path.ts";
@@ -96,6 +97,8 @@ export interface VerifyProblem {
 }
 
 const TEMP_PREFIX = ".buildhost-tmp-";
+/** How long a run waits for a path's lock before it installs what it holds and waits on. */
+const LOCK_WAIT_MS = 20;
 let tempCounter = 0;
 
 /** The entries, the root's type and (a regular file's) contents also going to `check`. */
@@ -314,10 +317,10 @@ export class Store {
     );
   }
 
-  #checkReferences(path: string, references: string[]): void {
+  #checkReferences(path: string, references: string[], run?: ImportRun): void {
     for (const r of references) {
       this.parsePath(r);
-      if (r !== path && !this.#db.isValid(r)) {
+      if (r !== path && !run?.pending(r) && !this.#db.isValid(r)) {
         throw new StoreError(`Cannot add "${path}": its reference "${r}" is not valid`);
       }
     }
@@ -424,22 +427,28 @@ export class Store {
    *
    * @param imp What the importer states about the path.
    * @param nar A reader positioned at the NAR.
+   * @param run The run this import belongs to (see {@linkcode Store.importRun}):
+   * the path is then valid once the run installs it.
    * @returns The path's metadata.
    */
-  async addNar(imp: NarImport, nar: WireReader): Promise<PathInfo> {
+  async addNar(imp: NarImport, nar: WireReader, run?: ImportRun): Promise<PathInfo> {
     this.parsePath(imp.path);
     for (const r of imp.references) this.parsePath(r);
     if (imp.deriver) this.parsePath(imp.deriver);
     await this.tempRoots.add([imp.path, ...imp.references]);
-    if (this.#db.isValid(imp.path)) {
+    const known = () => run?.pending(imp.path) ?? this.#db.queryPathInfo(imp.path);
+    let info = known();
+    if (info) {
       await drainNar(nar);
-      return this.#db.queryPathInfo(imp.path)!;
+      return info;
     }
-    const lock = await this.lockPath(imp.path);
+    const lock = await this.#lockFor(imp.path, run);
+    let lockHeld = true;
     try {
-      if (this.#db.isValid(imp.path)) {
+      info = known();
+      if (info) {
         await drainNar(nar);
-        return this.#db.queryPathInfo(imp.path)!;
+        return info;
       }
       const caCheck = imp.ca
         ? new ContentAddressCheck(imp.path, imp.ca, imp.references, this.storeDir)
@@ -470,7 +479,7 @@ export class Store {
           );
         }
         caCheck?.finish();
-        this.#checkReferences(imp.path, imp.references);
+        this.#checkReferences(imp.path, imp.references, run);
         const info: PathInfo = {
           path: imp.path,
           narHash,
@@ -483,14 +492,19 @@ export class Store {
         if (imp.deriver) info.deriver = imp.deriver;
         if (imp.ca) info.ca = imp.ca;
         this.#canonicaliseImport(tmp);
-        this.installPaths([{ tmp, info }]);
+        if (run) {
+          lockHeld = false; // the run's now
+          run.add({ tmp, info, lock });
+        } else {
+          this.installPaths([{ tmp, info }]);
+        }
         return info;
       } catch (e) {
         this.#removeTemp(tmp);
         throw e;
       }
     } finally {
-      lock.release();
+      if (lockHeld) lock.release();
     }
   }
 
@@ -619,51 +633,108 @@ export class Store {
    * @param r The stream.
    * @returns The paths in the stream, in order.
    */
-  async importExport(r: WireReader): Promise<string[]> {
-    const paths: string[] = [];
-    while (await readExportMarker(r)) {
-      const tmp = this.tempPath();
-      const hash = new HashSink("sha256");
-      r.tap = (b) => hash.write(b);
-      try {
-        await restorePath(tmp, readNar(r));
-      } finally {
-        r.tap = undefined;
-      }
-      crashPoint("import:after-unpack");
-      let installed = false;
-      try {
-        const t = await readExportTrailer(r);
-        this.parsePath(t.path);
-        if (t.deriver) this.parsePath(t.deriver);
-        await this.tempRoots.add([t.path, ...t.references]);
-        const lock = await this.lockPath(t.path);
+  importExport(r: WireReader): Promise<string[]> {
+    return this.importRun(async (run) => {
+      const paths: string[] = [];
+      while (await readExportMarker(r)) {
+        const tmp = this.tempPath();
+        const hash = new HashSink("sha256");
+        r.tap = (b) => hash.write(b);
         try {
-          if (!this.#db.isValid(t.path)) {
-            this.#checkReferences(t.path, t.references);
-            const info: PathInfo = {
-              path: t.path,
-              narHash: hash.digest(),
-              narSize: hash.size,
-              references: [...new Set(t.references)].sort(),
-              registrationTime: Math.floor(Date.now() / 1000),
-              ultimate: false,
-              sigs: [],
-            };
-            if (t.deriver) info.deriver = t.deriver;
-            this.#canonicaliseImport(tmp);
-            this.installPaths([{ tmp, info }]);
-            installed = true;
-          }
+          await restorePath(tmp, readNar(r));
         } finally {
-          lock.release();
+          r.tap = undefined;
         }
-        paths.push(t.path);
-      } finally {
-        if (!installed) this.#removeTemp(tmp);
+        crashPoint("import:after-unpack");
+        let kept = false;
+        try {
+          const t = await readExportTrailer(r);
+          this.parsePath(t.path);
+          if (t.deriver) this.parsePath(t.deriver);
+          await this.tempRoots.add([t.path, ...t.references]);
+          if (!run.pending(t.path)) {
+            const lock = await this.#lockFor(t.path, run);
+            try {
+              if (!this.#db.isValid(t.path)) {
+                this.#checkReferences(t.path, t.references, run);
+                const info: PathInfo = {
+                  path: t.path,
+                  narHash: hash.digest(),
+                  narSize: hash.size,
+                  references: [...new Set(t.references)].sort(),
+                  registrationTime: Math.floor(Date.now() / 1000),
+                  ultimate: false,
+                  sigs: [],
+                };
+                if (t.deriver) info.deriver = t.deriver;
+                this.#canonicaliseImport(tmp);
+                kept = true; // the temporary and the lock are the run's now
+                run.add({ tmp, info, lock });
+              }
+            } finally {
+              if (!kept) lock.release();
+            }
+          }
+          paths.push(t.path);
+        } finally {
+          if (!kept) this.#removeTemp(tmp);
+        }
       }
+      return paths;
+    });
+  }
+
+  /**
+   * Do several imports as one run: the `addNar` calls `fn` makes with the
+   * run are installed together, a bounded number at a time, each path
+   * still atomic on its own (see `import_run.ts`). What is left is installed
+   * when `fn` ends, also when it throws (the paths checked before the error
+   * are installed, as they would have been one by one).
+   *
+   * @param fn The imports, one after another.
+   * @returns What `fn` returns, once every path it added is valid.
+   */
+  async importRun<T>(fn: (run: ImportRun) => Promise<T>): Promise<T> {
+    const run = new ImportRun((items) => this.installPaths(items), (t) => this.#removeTemp(t));
+    let out: T;
+    try {
+      out = await fn(run);
+    } catch (e) {
+      try {
+        run.flush();
+      } catch { /* the first error is the one to report */ }
+      throw e;
     }
-    return paths;
+    run.flush();
+    return out;
+  }
+
+  /**
+   * Take a path's lock for an import. A run holding other locks installs
+   * its paths before it waits (so that it never waits holding locks that
+   * the holder of this one may be waiting for); an uncontended lock is
+   * taken at once, without that.
+   */
+  async #lockFor(path: string, run: ImportRun | undefined): Promise<StorePathLock> {
+    const acquiring = this.lockPath(path);
+    if (!run || run.size === 0) return await acquiring;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waiting = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), LOCK_WAIT_MS);
+    });
+    try {
+      const lock = await Promise.race([acquiring, waiting]);
+      if (lock) return lock;
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      run.flush();
+    } catch (e) {
+      acquiring.then((l) => l.release(), () => {});
+      throw e;
+    }
+    return await acquiring;
   }
 
   /**
