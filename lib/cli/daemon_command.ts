@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { hostBuilder } from "./host_builder.ts";
@@ -36,7 +37,7 @@ export const daemonCommand: Command = async (args) => {
   try {
     const builder = await hostBuilder(values, settings, store, location, log);
     const server = new DaemonServer(store, { log, ...(builder ? { builder } : {}) });
-    const { exitCode } = await server.serve(Deno.stdin.readable, { write: (c) => stdout.write(c) });
+    const { exitCode } = await server.serve(stdinStream(), { write: (c) => stdout.write(c) });
     return exitCode;
   } finally {
     stdout.releaseLock();

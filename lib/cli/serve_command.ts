@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
@@ -58,7 +59,7 @@ export const serveCommand: Command = async (args) => {
       log,
       ...(builder ? { builder } : {}),
     });
-    const { exitCode } = await server.serve(Deno.stdin.readable, { write: (c) => stdout.write(c) });
+    const { exitCode } = await server.serve(stdinStream(), { write: (c) => stdout.write(c) });
     return exitCode;
   } finally {
     stdout.releaseLock();
