@@ -126,6 +126,12 @@ async function* rootContentsTo(
   }
 }
 
+/** A system error (a full disk, a database error) as a StoreError saying what it stopped. */
+function systemErrorNamed(e: unknown, what: string): unknown {
+  if (e instanceof BuildhostError) return e;
+  return new StoreError(`${what}: ${e instanceof Error ? e.message : e}`, { cause: e });
+}
+
 async function drainNar(r: WireReader): Promise<void> {
   for await (const _ of readNar(r)) { /* contents are skipped by the reader */ }
 }
@@ -432,6 +438,14 @@ export class Store {
    * @returns The path's metadata.
    */
   async addNar(imp: NarImport, nar: WireReader, run?: ImportRun): Promise<PathInfo> {
+    try {
+      return await this.#addNar(imp, nar, run);
+    } catch (e) {
+      throw systemErrorNamed(e, `Cannot add "${imp.path}"`);
+    }
+  }
+
+  async #addNar(imp: NarImport, nar: WireReader, run?: ImportRun): Promise<PathInfo> {
     this.parsePath(imp.path);
     for (const r of imp.references) this.parsePath(r);
     if (imp.deriver) this.parsePath(imp.deriver);
@@ -695,7 +709,19 @@ export class Store {
    * @returns What `fn` returns, once every path it added is valid.
    */
   async importRun<T>(fn: (run: ImportRun) => Promise<T>): Promise<T> {
-    const run = new ImportRun((items) => this.installPaths(items), (t) => this.#removeTemp(t));
+    const run = new ImportRun((items) => {
+      try {
+        this.installPaths(items);
+      } catch (e) {
+        const first = items[0]!.info.path;
+        throw systemErrorNamed(
+          e,
+          items.length === 1
+            ? `Cannot add "${first}"`
+            : `Cannot add "${first}" and ${items.length - 1} more path(s)`,
+        );
+      }
+    }, (t) => this.#removeTemp(t));
     let out: T;
     try {
       out = await fn(run);
