@@ -288,7 +288,7 @@ export class Builder {
     // As Nix: the derivation, its inputs and its outputs are temporary GC
     // roots before anything is looked at (an output found valid must stay so).
     await store.tempRoots.add([drvPath, ...drv.inputSrcs, ...outputs.map((o) => o.path)]);
-    const allValid = () => outputs.every((o) => store.db.isValid(o.path));
+    const allValid = () => outputs.every((o) => store.isValid(o.path));
     const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
     // Temporaries of builds whose process died go first, even when nothing
     // is built now (a build killed once its outputs were registered leaves
@@ -306,7 +306,7 @@ export class Builder {
         locks.push(await store.lockPath(o.path));
       }
       if (allValid()) return result(BuildStatus.AlreadyValid, "", validMap());
-      const missing = drv.inputSrcs.find((p) => !store.db.isValid(p));
+      const missing = drv.inputSrcs.find((p) => !store.isValid(p));
       if (missing !== undefined) {
         // Nix's words (there are no substituters here)
         return result(

@@ -6,7 +6,8 @@
  * the declared one and it may refer to nothing; `allowedReferences`,
  * `disallowedReferences`, `allowedRequisites` and `disallowedRequisites`
  * are enforced; then all outputs are moved into place and registered in one
- * transaction. On any failure nothing is registered.
+ * transaction by the store's one install (`Store.installPaths`, which
+ * imports use too). On any failure nothing is registered.
  *
  * An output that is valid already (a derivation with several outputs, some
  * of them built before) is left alone, as Nix does: its files, its
@@ -19,11 +20,10 @@ import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
 import { ReferenceScanner } from "../store_path/reference_scanner.ts";
 import { StorePath } from "../store_path/store_path.ts";
 import type { BasicDerivation, DerivationOutput } from "../derivation/derivation.ts";
-import { canonicalisePath, makeWritable } from "../store/canonicalise.ts";
+import { canonicalisePath } from "../store/canonicalise.ts";
 import { dumpPath } from "../store/dump_path.ts";
 import type { PathInfo } from "../store/path_info.ts";
 import type { Store } from "../store/store.ts";
-import { crashPoint } from "../store/crash_point.ts";
 import { BuildhostError } from "../errors.ts";
 import { BuildStatus, type BuildStatusCode } from "./build_result.ts";
 import { magenta, RESET } from "./nix_message.ts";
@@ -103,7 +103,7 @@ export async function registerOutputs(
   }
   const allOutputs = outputs;
   // Valid outputs are never rewritten nor registered again (the caller holds their locks).
-  outputs = outputs.filter((o) => !store.db.isValid(o.path));
+  outputs = outputs.filter((o) => !store.isValid(o.path));
   const infos: PathInfo[] = [];
   for (const out of outputs) {
     try {
@@ -175,32 +175,8 @@ export async function registerOutputs(
     infos.push(info);
   }
   checkReferenceRules(store, drv, infos, allOutputs);
-  // Move into place and register all outputs at once.
-  const moved: string[] = [];
-  try {
-    for (const out of outputs) {
-      const real = store.realPath(out.path);
-      try {
-        Deno.lstatSync(real);
-        makeWritable(real);
-        Deno.removeSync(real, { recursive: true }); // an unregistered leftover
-      } catch { /* absent, as expected */ }
-      Deno.renameSync(out.scratch, real);
-      moved.push(real);
-    }
-    crashPoint("build:after-move");
-    store.db.transaction(() => {
-      store.db.registerValidPaths(infos);
-      crashPoint("build:mid-register");
-    });
-  } catch (e) {
-    for (const real of moved) {
-      makeWritable(real);
-      Deno.removeSync(real, { recursive: true });
-    }
-    throw e;
-  }
-  crashPoint("build:after-register");
+  // Move into place and register all outputs at once (the store's one install).
+  store.installPaths(outputs.map((o, i) => ({ tmp: o.scratch, info: infos[i]! })), "build");
   return infos;
 }
 
@@ -224,7 +200,7 @@ function checkReferenceRules(
     const closure = () => {
       const own = new Set([info.path]);
       const others = info.references.filter((r) => !outputPaths.has(r));
-      for (const p of store.db.closure(others)) own.add(p);
+      for (const p of store.closure(others)) own.add(p);
       for (const r of info.references) own.add(r);
       return [...own];
     };

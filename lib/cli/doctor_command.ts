@@ -364,7 +364,7 @@ async function checkStore(root: string, storeDir: string | undefined): Promise<D
       try {
         const store = await Store.open(root, storeDir);
         try {
-          const count = store.db.allValidPaths().length;
+          const count = store.allValidPaths().length;
           const probe = join(layout.stateDir, `.doctor-${Deno.pid}`);
           Deno.writeTextFileSync(probe, "");
           Deno.removeSync(probe);

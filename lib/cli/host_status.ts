@@ -58,7 +58,7 @@ async function freeBytes(path: string): Promise<number | null> {
  */
 export async function hostStatus(store: Store, maxJobs: number): Promise<HostStatus> {
   const snapshot = BuildRecord.of(store.layout.stateDir).read();
-  const { paths, narSize } = store.db.validPathsSize();
+  const { paths, narSize } = store.validPathsSize();
   return {
     time: Date.now(),
     host: Deno.hostname(),

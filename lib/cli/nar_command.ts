@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { narEntries } from "../nar/nar_reader.ts";
 import { narListing, narListingJson, narListingLine } from "../nar/nar_listing.ts";
@@ -49,18 +50,18 @@ export const narCommand: Command = async (args) => {
     return 0;
   }
   if (sub === "restore" && rest.length === 1 && !values.json) {
-    await restorePath(rest[0]!, narEntries(Deno.stdin.readable));
+    await restorePath(rest[0]!, narEntries(stdinStream()));
     return 0;
   }
   if (sub === "ls" && rest.length === 0) {
     if (values.json) {
-      const listing = await narListing(narEntries(Deno.stdin.readable));
+      const listing = await narListing(narEntries(stdinStream()));
       await printOut(narListingJson(listing)); // no newline, as Nix
       return 0;
     }
     // As Nix, print only once the whole NAR has been read and found valid.
     const lines: string[] = [];
-    for await (const e of narEntries(Deno.stdin.readable)) {
+    for await (const e of narEntries(stdinStream())) {
       const line = narListingLine(e);
       if (line !== undefined) lines.push(line + "\n");
     }

@@ -14,10 +14,11 @@
  *
  * @module
  */
+import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
-import { BuildRecord, countingStream } from "../store/build_record.ts";
+import { BuildRecord } from "../store/build_record.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeUrlFromFlags } from "./store_options.ts";
@@ -60,7 +61,14 @@ export const serveCommand: Command = async (args) => {
       log,
       ...(builder ? { builder } : {}),
     });
-    const input = Deno.stdin.readable.pipeThrough(countingStream((n) => session.received(n)));
+    // Counted as read, so the reused buffers of stdinStream are never read ahead.
+    const input = stdinStream({
+      read: async (p) => {
+        const n = await Deno.stdin.read(p);
+        if (n) session.received(n);
+        return n;
+      },
+    });
     const { exitCode } = await server.serve(input, {
       write: (c) => (session.sent(c.byteLength), stdout.write(c)),
     });

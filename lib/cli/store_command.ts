@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { Hash, parseHashAlgorithm } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
@@ -96,12 +97,12 @@ export const storeCommand: Command = async (args) => {
           references: values.reference,
           ...(values.deriver ? { deriver: values.deriver } : {}),
           ...(values.ca ? { ca: values.ca } : {}),
-        }, new WireReader(Deno.stdin.readable));
+        }, new WireReader(stdinStream()));
         await printOut(info.path + "\n");
         return 0;
       }
       case "import-export": {
-        const paths = await store.importExport(new WireReader(Deno.stdin.readable));
+        const paths = await store.importExport(new WireReader(stdinStream()));
         await printOut(paths.map((p) => p + "\n").join(""));
         return 0;
       }
@@ -158,7 +159,7 @@ export const storeCommand: Command = async (args) => {
         return 0;
       }
       case "ls": {
-        await printOut(store.db.allValidPaths().map((p) => p + "\n").join(""));
+        await printOut(store.allValidPaths().map((p) => p + "\n").join(""));
         return 0;
       }
       default:

@@ -25,6 +25,7 @@ import { WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError, WireError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
+import type { ImportRun } from "../store/import_run.ts";
 import type { Builder, BuildOptions } from "../builder/builder.ts";
 import {
   type BuildResult,
@@ -238,7 +239,7 @@ export class DaemonServer {
         return;
       case "QueryAllValidPaths":
         log.last();
-        writePathSet(w, store.db.allValidPaths(), "QueryAllValidPaths reply", codec);
+        writePathSet(w, store.allValidPaths(), "QueryAllValidPaths reply", codec);
         return;
       case "QueryPathInfo": {
         const info = store.queryPathInfo(req.path);
@@ -368,27 +369,39 @@ export class DaemonServer {
     await this.#import(info, pulled);
   }
 
-  async #import(info: AddToStoreNarHeader, nar: WireReader, ultimate?: boolean): Promise<void> {
-    await this.store.addNar({
-      path: info.path,
-      narHash: info.narHash,
-      narSize: info.narSize,
-      references: info.references,
-      registrationTime: info.registrationTime,
-      ultimate: ultimate ?? info.ultimate,
-      sigs: info.sigs,
-      ...(info.deriver ? { deriver: info.deriver } : {}),
-      ...(info.ca ? { ca: info.ca } : {}),
-    }, nar);
+  async #import(
+    info: AddToStoreNarHeader,
+    nar: WireReader,
+    ultimate?: boolean,
+    run?: ImportRun,
+  ): Promise<void> {
+    await this.store.addNar(
+      {
+        path: info.path,
+        narHash: info.narHash,
+        narSize: info.narSize,
+        references: info.references,
+        registrationTime: info.registrationTime,
+        ultimate: ultimate ?? info.ultimate,
+        sigs: info.sigs,
+        ...(info.deriver ? { deriver: info.deriver } : {}),
+        ...(info.ca ? { ca: info.ca } : {}),
+      },
+      nar,
+      run,
+    );
   }
 
   /** AddMultipleToStore's stream: a count, then per path its info and NAR. */
   async #importFramed(inner: WireReader): Promise<void> {
     const count = await inner.readNumber("path count", WORKER_LIMITS.pathCount);
-    for (let i = 0; i < count; i++) {
-      const info = await readAddToStoreNarHeader(inner, { storeDir: this.store.storeDir });
-      await this.#import(info, inner, false); // Nix: imported paths are never ultimate
-    }
+    // One run: the paths are installed together, a bounded number at a time.
+    await this.store.importRun(async (run) => {
+      for (let i = 0; i < count; i++) {
+        const info = await readAddToStoreNarHeader(inner, { storeDir: this.store.storeDir });
+        await this.#import(info, inner, false, run); // Nix: imported paths are never ultimate
+      }
+    });
   }
 
   #missing(paths: DerivedPath[]) {
@@ -404,7 +417,7 @@ export class DaemonServer {
         unknown.add(p.path);
         continue;
       }
-      const outputs = store.db.derivationOutputs(p.path);
+      const outputs = store.derivationOutputs(p.path);
       const wanted = p.outputs.includes("*") ? [...outputs.keys()] : p.outputs;
       if (wanted.some((o) => !outputs.has(o) || !store.isValid(outputs.get(o)!))) {
         willBuild.add(p.path);

@@ -616,20 +616,3 @@ export class BuildRecord {
     }
   }
 }
-
-/**
- * Count the bytes that flow through a stream into a callback.
- *
- * @param count Called with each chunk's length.
- * @returns A pass-through transform.
- */
-export function countingStream(
-  count: (n: number) => void,
-): TransformStream<Uint8Array, Uint8Array> {
-  return new TransformStream({
-    transform(chunk, controller) {
-      count(chunk.byteLength);
-      controller.enqueue(chunk);
-    },
-  });
-}

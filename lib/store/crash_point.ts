@@ -9,7 +9,8 @@
  * The import points, in the order an import reaches them:
  * - `import:after-unpack`: the NAR is in a temporary in the store directory;
  * - `import:after-canonicalise`: its modes and times are canonical;
- * - `import:after-rename`: it is at its final name, not yet registered;
+ * - `import:after-rename`: it is at its final name, not yet registered (in
+ *   a run of imports, see `import_run.ts`: every path of the run is);
  * - `register:mid-transaction`: inside the database transaction, the path
  *   row written, its references not yet;
  * - `register:after-commit`: registered, its lock not yet released.

@@ -96,19 +96,19 @@ export async function collectGarbage(
     ...readGcRoots(store.layout.gcRootsDir, store.storeDir),
     ...readTempRoots(store.layout.tempRootsDir),
   ]);
-  const valid = store.db.allValidPaths();
+  const valid = store.allValidPaths();
   const validSet = new Set(valid);
-  let live = new Set(store.db.closure([...roots].filter((r) => validSet.has(r))));
+  let live = new Set(store.closure([...roots].filter((r) => validSet.has(r))));
   while (true) {
     const derivers = [...live]
-      .map((p) => store.db.queryPathInfo(p)?.deriver)
+      .map((p) => store.queryPathInfo(p)?.deriver)
       .filter((d): d is string => d !== undefined && validSet.has(d) && !live.has(d));
     if (derivers.length === 0) break;
-    live = new Set(store.db.closure([...live, ...derivers]));
+    live = new Set(store.closure([...live, ...derivers]));
   }
   const dead = valid.filter((p) => !live.has(p));
   let bytes = 0;
-  for (const p of dead) bytes += store.db.queryPathInfo(p)?.narSize ?? 0;
+  for (const p of dead) bytes += store.queryPathInfo(p)?.narSize ?? 0;
   if (!options.dryRun && dead.length > 0) store.deletePaths(dead);
   return { deleted: dead, bytes };
 }

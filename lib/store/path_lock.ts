@@ -36,27 +36,27 @@ export interface FileLockOptions {
  */
 function openLockFile(path: string): Deno.FsFile {
   while (true) {
-    const st = lstatOrUndefined(path);
-    if (st?.isSymlink) throw new LockIsSymlinkError(`Cannot lock "${path}": it is a symlink`);
-    if (st) {
-      let file: Deno.FsFile;
-      try {
-        // Writable when it can be (to mark it stale before deleting it, as
-        // Nix does), never truncated; a directory is opened read-only.
-        file = st.isFile ? openWritableOrNot(path) : Deno.openSync(path, { read: true });
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) continue; // deleted meanwhile
-        throw e;
-      }
-      if (sameFile(file.statSync(), st)) return file;
-      file.close(); // replaced meanwhile: look again
-      continue;
-    }
+    // The common case first: no lock file yet. An exclusive create never
+    // follows a symlink (an existing one makes it fail as any name does).
     try {
       return Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
     } catch (e) {
-      if (!(e instanceof Deno.errors.AlreadyExists)) throw e; // made meanwhile: open it
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e; // there is one: open it
     }
+    const st = lstatOrUndefined(path);
+    if (!st) continue; // deleted meanwhile: create it
+    if (st.isSymlink) throw new LockIsSymlinkError(`Cannot lock "${path}": it is a symlink`);
+    let file: Deno.FsFile;
+    try {
+      // Writable when it can be (to mark it stale before deleting it, as
+      // Nix does), never truncated; a directory is opened read-only.
+      file = st.isFile ? openWritableOrNot(path) : Deno.openSync(path, { read: true });
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue; // deleted meanwhile
+      throw e;
+    }
+    if (sameFile(file.statSync(), st)) return file;
+    file.close(); // replaced meanwhile: look again
   }
 }
 

@@ -25,9 +25,10 @@ import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { canonicalisePath, makeWritable } from "./canonicalise.ts";
 import { ContentAddressCheck } from "./content_address.ts";
-import { crashPoint } from "./crash_point.ts";
+import { type CrashPoint, crashPoint } from "./crash_point.ts";
 import { dumpPath } from "./dump_path.ts";
 import { readExportMarker, readExportTrailer, writeExportTrailer } from "./export_format.ts";
+import { ImportRun } from "./import_run.ts";
 import type { PathInfo } from "./path_info.ts";
 import { StorePathLock } from "./path_lock.ts";
 import { restorePath } from "./restore_path.ts";
@@ -62,6 +63,33 @@ export interface NarImport {
   registrationTime?: number;
 }
 
+/** A path whose files are ready in a temporary of the store, and what to register for it. */
+export interface PathToInstall {
+  /** The temporary, inside the store directory, canonical already. */
+  tmp: string;
+  /** The metadata to register. */
+  info: PathInfo;
+}
+
+/** Whose crash points an install passes: an import's or a build's. */
+export type InstallKind = "import" | "build";
+
+const INSTALL_POINTS = {
+  import: {
+    moved: "import:after-rename",
+    inTransaction: undefined,
+    committed: "register:after-commit",
+  },
+  build: {
+    moved: "build:after-move",
+    inTransaction: "build:mid-register",
+    committed: "build:after-register",
+  },
+} as const satisfies Record<
+  InstallKind,
+  { moved: CrashPoint; inTransaction: CrashPoint | undefined; committed: CrashPoint }
+>;
+
 /** One problem found by {@linkcode Store.verify}. */
 export interface VerifyProblem {
   path: string;
@@ -69,6 +97,8 @@ export interface VerifyProblem {
 }
 
 const TEMP_PREFIX = ".buildhost-tmp-";
+/** How long a run waits for a path's lock before it installs what it holds and waits on. */
+const LOCK_WAIT_MS = 20;
 let tempCounter = 0;
 
 /** The entries, the root's type and (a regular file's) contents also going to `check`. */
@@ -96,6 +126,12 @@ async function* rootContentsTo(
   }
 }
 
+/** A system error (a full disk, a database error) as a StoreError saying what it stopped. */
+function systemErrorNamed(e: unknown, what: string): unknown {
+  if (e instanceof BuildhostError) return e;
+  return new StoreError(`${what}: ${e instanceof Error ? e.message : e}`, { cause: e });
+}
+
 async function drainNar(r: WireReader): Promise<void> {
   for await (const _ of readNar(r)) { /* contents are skipped by the reader */ }
 }
@@ -116,13 +152,13 @@ async function drainNar(r: WireReader): Promise<void> {
  * ```
  */
 export class Store {
-  /** The metadata database. */
-  readonly db: StoreDb;
+  /** The metadata database: reached only through the store's own methods. */
+  readonly #db: StoreDb;
   /** This process's temporary GC roots in this store. */
   readonly tempRoots: TempRoots;
 
   private constructor(readonly layout: StoreLayout, db: StoreDb) {
-    this.db = db;
+    this.#db = db;
     this.tempRoots = new TempRoots(layout.tempRootsDir, this.gcLockPath);
   }
 
@@ -158,7 +194,7 @@ export class Store {
   /** Close the database and drop temporary roots. */
   close(): void {
     this.tempRoots.close();
-    this.db.close();
+    this.#db.close();
   }
 
   async #removeStaleTemporaries(): Promise<void> {
@@ -190,7 +226,7 @@ export class Store {
   /** Whether a path is valid. */
   isValid(path: string): boolean {
     this.parsePath(path);
-    return this.db.isValid(path);
+    return this.#db.isValid(path);
   }
 
   /** The valid ones among `paths`. */
@@ -201,7 +237,7 @@ export class Store {
   /** Metadata of a valid path, or undefined. */
   queryPathInfo(path: string): PathInfo | undefined {
     this.parsePath(path);
-    return this.db.queryPathInfo(path);
+    return this.#db.queryPathInfo(path);
   }
 
   /** Metadata of a valid path; a StoreError when it is not valid. */
@@ -211,10 +247,31 @@ export class Store {
     return info;
   }
 
+  /** Every valid path, sorted. */
+  allValidPaths(): string[] {
+    return this.#db.allValidPaths();
+  }
+
+  /** How many paths are valid and the sum of their NAR sizes. */
+  validPathsSize(): { paths: number; narSize: number } {
+    return this.#db.validPathsSize();
+  }
+
+  /**
+   * The outputs a valid `.drv` declares, as registered (output name -> path).
+   *
+   * @param drvPath The derivation's store path.
+   * @returns Its outputs; empty when it is not a valid derivation.
+   */
+  derivationOutputs(drvPath: string): Map<string, string> {
+    this.parsePath(drvPath);
+    return this.#db.derivationOutputs(drvPath);
+  }
+
   /** The valid paths that refer to `path`. */
   referrers(path: string): string[] {
     this.parsePath(path);
-    return this.db.referrers(path);
+    return this.#db.referrers(path);
   }
 
   /**
@@ -226,20 +283,22 @@ export class Store {
    * @returns The closure, sorted.
    */
   closure(paths: string[], options: { includeOutputs?: boolean } = {}): string[] {
-    for (const p of paths) this.requirePathInfo(p);
-    let result = this.db.closure(paths);
+    for (const p of paths) {
+      if (!this.isValid(p)) this.requirePathInfo(p); // throws the not-valid error
+    }
+    let result = this.#db.closure(paths);
     if (!options.includeOutputs) return result;
     while (true) {
       const have = new Set(result);
       const extra: string[] = [];
       for (const p of result) {
         if (!p.endsWith(".drv")) continue;
-        for (const out of this.db.derivationOutputs(p).values()) {
-          if (!have.has(out) && this.db.isValid(out)) extra.push(out);
+        for (const out of this.#db.derivationOutputs(p).values()) {
+          if (!have.has(out) && this.#db.isValid(out)) extra.push(out);
         }
       }
       if (extra.length === 0) return result;
-      result = this.db.closure([...result, ...extra]);
+      result = this.#db.closure([...result, ...extra]);
     }
   }
 
@@ -269,10 +328,10 @@ export class Store {
     );
   }
 
-  #checkReferences(path: string, references: string[]): void {
+  #checkReferences(path: string, references: string[], run?: ImportRun): void {
     for (const r of references) {
       this.parsePath(r);
-      if (r !== path && !this.db.isValid(r)) {
+      if (r !== path && !run?.pending(r) && !this.#db.isValid(r)) {
         throw new StoreError(`Cannot add "${path}": its reference "${r}" is not valid`);
       }
     }
@@ -295,38 +354,74 @@ export class Store {
     }
   }
 
-  /**
-   * Move a finished temporary into place and register it, under the path's
-   * lock (which the caller holds).
-   */
-  #install(tmp: string, info: PathInfo): void {
-    const real = this.realPath(info.path);
+  /** Canonicalise a finished import's temporary (modes, times), before it is installed. */
+  #canonicaliseImport(tmp: string): void {
     canonicalisePath(tmp);
     crashPoint("import:after-canonicalise");
+  }
+
+  /**
+   * Rename a temporary to its final name. A valid path is never replaced
+   * (its lock should have prevented this); an unregistered leftover in the
+   * way (e.g. from a crash between rename and registration) goes.
+   */
+  #moveIntoPlace(tmp: string, real: string, path: string): void {
     try {
       Deno.renameSync(tmp, real);
     } catch (e) {
-      // A valid path is never replaced (its lock should have prevented this).
-      if (this.db.isValid(info.path)) {
-        throw new StoreError(`Cannot install "${info.path}": it became valid meanwhile`, {
-          cause: e,
-        });
+      if (this.#db.isValid(path)) {
+        throw new StoreError(`Cannot install "${path}": it became valid meanwhile`, { cause: e });
       }
-      // An unregistered leftover is in the way (e.g. from a crash between
-      // rename and registration): it goes, then the rename is repeated.
       makeWritable(real);
       Deno.removeSync(real, { recursive: true });
       Deno.renameSync(tmp, real);
     }
-    crashPoint("import:after-rename");
+  }
+
+  /**
+   * Install paths whose files are ready: the one place where paths become
+   * valid, for imports and build outputs alike. The caller holds each
+   * path's lock and has canonicalised its temporary.
+   *
+   * Order, which is the store's crash-safety promise: every temporary is
+   * renamed to its final name (an unregistered leftover in the way is
+   * replaced, a valid path never), then all are registered in one database
+   * transaction. A crash before the commit leaves unregistered paths (which
+   * the next import or build replaces) and no valid one; after it, every
+   * path is valid with its contents. On an error before the commit, the
+   * paths moved so far are removed and nothing is registered.
+   *
+   * @param items The temporaries and what to register for each.
+   * @param kind Whose crash points to pass: an import's
+   * (`import:after-rename`, `register:after-commit`) or a build's
+   * (`build:after-move`, `build:mid-register`, `build:after-register`).
+   */
+  installPaths(items: PathToInstall[], kind: InstallKind = "import"): void {
+    const points = INSTALL_POINTS[kind];
+    const moved: string[] = [];
+    const derivationOutputs = new Map<string, Map<string, string>>();
     try {
-      this.db.registerValidPaths([info], this.#derivationOutputs(info.path, real));
+      for (const { tmp, info } of items) {
+        const real = this.realPath(info.path);
+        this.#moveIntoPlace(tmp, real, info.path);
+        moved.push(real);
+        for (const [drv, outs] of this.#derivationOutputs(info.path, real)) {
+          derivationOutputs.set(drv, outs);
+        }
+      }
+      crashPoint(points.moved);
+      this.#db.transaction(() => {
+        this.#db.registerValidPaths(items.map((i) => i.info), derivationOutputs);
+        if (points.inTransaction) crashPoint(points.inTransaction);
+      });
     } catch (e) {
-      makeWritable(real);
-      Deno.removeSync(real, { recursive: true });
+      for (const real of moved) {
+        makeWritable(real);
+        Deno.removeSync(real, { recursive: true });
+      }
       throw e;
     }
-    crashPoint("register:after-commit");
+    crashPoint(points.committed);
   }
 
   #removeTemp(tmp: string): void {
@@ -343,34 +438,36 @@ export class Store {
    *
    * @param imp What the importer states about the path.
    * @param nar A reader positioned at the NAR.
+   * @param run The run this import belongs to (see {@linkcode Store.importRun}):
+   * the path is then valid once the run installs it.
    * @returns The path's metadata.
    */
-  async addNar(imp: NarImport, nar: WireReader): Promise<PathInfo> {
+  async addNar(imp: NarImport, nar: WireReader, run?: ImportRun): Promise<PathInfo> {
     try {
-      return await this.#addNar(imp, nar);
+      return await this.#addNar(imp, nar, run);
     } catch (e) {
-      // A system error (a full disk, a database error) is named with the path it stopped.
-      if (e instanceof BuildhostError) throw e;
-      throw new StoreError(`Cannot add "${imp.path}": ${e instanceof Error ? e.message : e}`, {
-        cause: e,
-      });
+      throw systemErrorNamed(e, `Cannot add "${imp.path}"`);
     }
   }
 
-  async #addNar(imp: NarImport, nar: WireReader): Promise<PathInfo> {
+  async #addNar(imp: NarImport, nar: WireReader, run?: ImportRun): Promise<PathInfo> {
     this.parsePath(imp.path);
     for (const r of imp.references) this.parsePath(r);
     if (imp.deriver) this.parsePath(imp.deriver);
     await this.tempRoots.add([imp.path, ...imp.references]);
-    if (this.db.isValid(imp.path)) {
+    const known = () => run?.pending(imp.path) ?? this.#db.queryPathInfo(imp.path);
+    let info = known();
+    if (info) {
       await drainNar(nar);
-      return this.db.queryPathInfo(imp.path)!;
+      return info;
     }
-    const lock = await this.lockPath(imp.path);
+    const lock = await this.#lockFor(imp.path, run);
+    let lockHeld = true;
     try {
-      if (this.db.isValid(imp.path)) {
+      info = known();
+      if (info) {
         await drainNar(nar);
-        return this.db.queryPathInfo(imp.path)!;
+        return info;
       }
       const caCheck = imp.ca
         ? new ContentAddressCheck(imp.path, imp.ca, imp.references, this.storeDir)
@@ -401,7 +498,7 @@ export class Store {
           );
         }
         caCheck?.finish();
-        this.#checkReferences(imp.path, imp.references);
+        this.#checkReferences(imp.path, imp.references, run);
         const info: PathInfo = {
           path: imp.path,
           narHash,
@@ -413,14 +510,20 @@ export class Store {
         };
         if (imp.deriver) info.deriver = imp.deriver;
         if (imp.ca) info.ca = imp.ca;
-        this.#install(tmp, info);
+        this.#canonicaliseImport(tmp);
+        if (run) {
+          lockHeld = false; // the run's now
+          run.add({ tmp, info, lock });
+        } else {
+          this.installPaths([{ tmp, info }]);
+        }
         return info;
       } catch (e) {
         this.#removeTemp(tmp);
         throw e;
       }
     } finally {
-      lock.release();
+      if (lockHeld) lock.release();
     }
   }
 
@@ -549,50 +652,120 @@ export class Store {
    * @param r The stream.
    * @returns The paths in the stream, in order.
    */
-  async importExport(r: WireReader): Promise<string[]> {
-    const paths: string[] = [];
-    while (await readExportMarker(r)) {
-      const tmp = this.tempPath();
-      const hash = new HashSink("sha256");
-      r.tap = (b) => hash.write(b);
-      try {
-        await restorePath(tmp, readNar(r));
-      } finally {
-        r.tap = undefined;
-      }
-      crashPoint("import:after-unpack");
-      let installed = false;
-      try {
-        const t = await readExportTrailer(r);
-        this.parsePath(t.path);
-        if (t.deriver) this.parsePath(t.deriver);
-        await this.tempRoots.add([t.path, ...t.references]);
-        const lock = await this.lockPath(t.path);
+  importExport(r: WireReader): Promise<string[]> {
+    return this.importRun(async (run) => {
+      const paths: string[] = [];
+      while (await readExportMarker(r)) {
+        const tmp = this.tempPath();
+        const hash = new HashSink("sha256");
+        r.tap = (b) => hash.write(b);
         try {
-          if (!this.db.isValid(t.path)) {
-            this.#checkReferences(t.path, t.references);
-            const info: PathInfo = {
-              path: t.path,
-              narHash: hash.digest(),
-              narSize: hash.size,
-              references: [...new Set(t.references)].sort(),
-              registrationTime: Math.floor(Date.now() / 1000),
-              ultimate: false,
-              sigs: [],
-            };
-            if (t.deriver) info.deriver = t.deriver;
-            this.#install(tmp, info);
-            installed = true;
-          }
+          await restorePath(tmp, readNar(r));
         } finally {
-          lock.release();
+          r.tap = undefined;
         }
-        paths.push(t.path);
-      } finally {
-        if (!installed) this.#removeTemp(tmp);
+        crashPoint("import:after-unpack");
+        let kept = false;
+        try {
+          const t = await readExportTrailer(r);
+          this.parsePath(t.path);
+          if (t.deriver) this.parsePath(t.deriver);
+          await this.tempRoots.add([t.path, ...t.references]);
+          if (!run.pending(t.path)) {
+            const lock = await this.#lockFor(t.path, run);
+            try {
+              if (!this.#db.isValid(t.path)) {
+                this.#checkReferences(t.path, t.references, run);
+                const info: PathInfo = {
+                  path: t.path,
+                  narHash: hash.digest(),
+                  narSize: hash.size,
+                  references: [...new Set(t.references)].sort(),
+                  registrationTime: Math.floor(Date.now() / 1000),
+                  ultimate: false,
+                  sigs: [],
+                };
+                if (t.deriver) info.deriver = t.deriver;
+                this.#canonicaliseImport(tmp);
+                kept = true; // the temporary and the lock are the run's now
+                run.add({ tmp, info, lock });
+              }
+            } finally {
+              if (!kept) lock.release();
+            }
+          }
+          paths.push(t.path);
+        } finally {
+          if (!kept) this.#removeTemp(tmp);
+        }
       }
+      return paths;
+    });
+  }
+
+  /**
+   * Do several imports as one run: the `addNar` calls `fn` makes with the
+   * run are installed together, a bounded number at a time, each path
+   * still atomic on its own (see `import_run.ts`). What is left is installed
+   * when `fn` ends, also when it throws (the paths checked before the error
+   * are installed, as they would have been one by one).
+   *
+   * @param fn The imports, one after another.
+   * @returns What `fn` returns, once every path it added is valid.
+   */
+  async importRun<T>(fn: (run: ImportRun) => Promise<T>): Promise<T> {
+    const run = new ImportRun((items) => {
+      try {
+        this.installPaths(items);
+      } catch (e) {
+        const first = items[0]!.info.path;
+        throw systemErrorNamed(
+          e,
+          items.length === 1
+            ? `Cannot add "${first}"`
+            : `Cannot add "${first}" and ${items.length - 1} more path(s)`,
+        );
+      }
+    }, (t) => this.#removeTemp(t));
+    let out: T;
+    try {
+      out = await fn(run);
+    } catch (e) {
+      try {
+        run.flush();
+      } catch { /* the first error is the one to report */ }
+      throw e;
     }
-    return paths;
+    run.flush();
+    return out;
+  }
+
+  /**
+   * Take a path's lock for an import. A run holding other locks installs
+   * its paths before it waits (so that it never waits holding locks that
+   * the holder of this one may be waiting for); an uncontended lock is
+   * taken at once, without that.
+   */
+  async #lockFor(path: string, run: ImportRun | undefined): Promise<StorePathLock> {
+    const acquiring = this.lockPath(path);
+    if (!run || run.size === 0) return await acquiring;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waiting = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), LOCK_WAIT_MS);
+    });
+    try {
+      const lock = await Promise.race([acquiring, waiting]);
+      if (lock) return lock;
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      run.flush();
+    } catch (e) {
+      acquiring.then((l) => l.release(), () => {});
+      throw e;
+    }
+    return await acquiring;
   }
 
   /**
@@ -604,7 +777,7 @@ export class Store {
    */
   async verify(options: { checkContents?: boolean } = {}): Promise<VerifyProblem[]> {
     const problems: VerifyProblem[] = [];
-    for (const p of this.db.allValidPaths()) {
+    for (const p of this.#db.allValidPaths()) {
       const real = this.realPath(p);
       try {
         Deno.lstatSync(real);
@@ -613,7 +786,7 @@ export class Store {
         continue;
       }
       if (!options.checkContents) continue;
-      const info = this.db.queryPathInfo(p)!;
+      const info = this.#db.queryPathInfo(p)!;
       const sink = new HashSink(info.narHash.algorithm);
       for await (const c of dumpPath(real)) sink.write(c);
       const h = sink.digest();
@@ -644,12 +817,12 @@ export class Store {
     const set = new Set(paths);
     for (const p of paths) {
       this.requirePathInfo(p);
-      const users = this.db.referrers(p).filter((r) => !set.has(r));
+      const users = this.#db.referrers(p).filter((r) => !set.has(r));
       if (users.length > 0) {
         throw new StoreError(`Cannot delete "${p}": it is still referenced by "${users[0]}"`);
       }
     }
-    this.db.invalidatePaths(paths);
+    this.#db.invalidatePaths(paths);
     for (const p of paths) {
       const real = this.realPath(p);
       makeWritable(real);

@@ -9,11 +9,13 @@
  * @module
  */
 import { join } from "node:path";
-import { FileLock } from "./path_lock.ts";
 
 /** This process's temporary roots in one store. */
 export class TempRoots {
   #file: Deno.FsFile | undefined;
+  /** `gc.lock`, opened once and locked shared for each addition. */
+  #gcLock: Deno.FsFile | undefined;
+  #gcHolders = 0;
   #added = new Set<string>();
 
   /**
@@ -42,26 +44,43 @@ export class TempRoots {
   async add(paths: Iterable<string>): Promise<void> {
     const fresh = [...paths].filter((p) => !this.#added.has(p));
     if (fresh.length === 0) return;
-    using _gc = await FileLock.acquire(this.gcLockPath, { exclusive: false });
     if (!this.#file) {
       Deno.mkdirSync(this.tempRootsDir, { recursive: true });
-      this.#file = Deno.openSync(join(this.tempRootsDir, String(Deno.pid)), {
+      const file = Deno.openSync(join(this.tempRootsDir, String(Deno.pid)), {
         write: true,
         create: true,
         append: true,
       });
       // Held (shared) while the process lives: Nix's collector takes a free
       // lock on this file as the sign of a dead process.
-      await this.#file.lock(false);
+      await file.lock(false);
+      if (this.#file) file.close(); // another addition opened it meanwhile
+      else this.#file = file;
     }
-    const data = new TextEncoder().encode(fresh.map((p) => p + "\0").join(""));
-    let off = 0;
-    while (off < data.length) off += this.#file.writeSync(data.subarray(off));
+    // gc.lock is never deleted, so the file opened once stays the one to lock.
+    const gcLock = this.#gcLock ??= Deno.openSync(this.gcLockPath, {
+      read: true,
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+    // Additions running at once share the one lock: the last one out unlocks.
+    this.#gcHolders++;
+    try {
+      await gcLock.lock(false);
+      const data = new TextEncoder().encode(fresh.map((p) => p + "\0").join(""));
+      let off = 0;
+      while (off < data.length) off += this.#file!.writeSync(data.subarray(off));
+    } finally {
+      if (--this.#gcHolders === 0) gcLock.unlockSync();
+    }
     for (const p of fresh) this.#added.add(p);
   }
 
   /** Drop this process's roots. */
   close(): void {
+    this.#gcLock?.close();
+    this.#gcLock = undefined;
     if (!this.#file) return;
     this.#file.close();
     this.#file = undefined;

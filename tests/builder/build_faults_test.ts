@@ -55,7 +55,7 @@ async function checkSound(root: string, unregistered: string[], why: string) {
   const store = await Store.open(root); // removes the dead build's store temporaries
   try {
     assert.deepEqual(await store.verify({ checkContents: true }), [], why);
-    const valid = new Set(store.db.allValidPaths().map((p) => p.slice(store.storeDir.length + 1)));
+    const valid = new Set(store.allValidPaths().map((p) => p.slice(store.storeDir.length + 1)));
     const allowed = unregistered.map((p) => p.slice(store.storeDir.length + 1));
     const left = entries(store.layout.realStoreDir).filter((n) =>
       !valid.has(n) && n !== ".links" && !n.endsWith(".lock") && !allowed.includes(n)
@@ -87,7 +87,7 @@ for (const point of BUILD_CRASH_POINTS) {
     let out: string;
     try {
       await store.importExport(new WireReader(ReadableStream.from([exp])));
-      out = store.db.derivationOutputs(drv).get("out")!;
+      out = store.derivationOutputs(drv).get("out")!;
     } finally {
       store.close();
     }

@@ -87,7 +87,7 @@ Deno.test("a builder that puts a symlink to a host directory on its output's way
       new RegExp(`made '/nix' a symlink in its sandbox; output '${out.path}' is not looked for`),
     );
     assert.deepEqual(snapshot(victim), before, "the host directory changed");
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
     assert.deepEqual([...Deno.readDirSync(store.layout.realStoreDir)], []);
     assert.deepEqual([...Deno.readDirSync(join(store.layout.stateDir, "builds"))], []);
   } finally {

@@ -118,7 +118,7 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
   using t = tempDir();
   const { nixRoot, file, store, builder } = await setup(t);
   try {
-    const before = store.db.allValidPaths();
+    const before = store.allValidPaths();
     const cases: [string, number, RegExp, Record<string, number>][] = [
       ["fail", BuildStatus.PermanentFailure, /failed with exit code 3/, {}],
       ["noOut", BuildStatus.OutputRejected, /failed to produce output path/, {}],
@@ -147,7 +147,7 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
         assert.match(log, /to stderr/);
         assert.deepEqual(r.logTail, ["about to fail", "to stderr"]);
       }
-      assert.deepEqual(store.db.allValidPaths(), before);
+      assert.deepEqual(store.allValidPaths(), before);
     }
     // no process of a killed build is left, the background daemon included. A build killed
     // while its sandbox is still being set up (a loaded machine) has its namespace emptied by
@@ -289,7 +289,7 @@ Deno.test("a builder killed by a signal fails as under Nix: 'failed due to signa
     const [r] = await Promise.all([builder.build(drvPath, drv), killBuilder()]);
     assert.equal(r.status, BuildStatus.PermanentFailure);
     assert.match(r.errorMsg, /failed due to signal 9 \(Killed\)/);
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
     assert.deepEqual(findProcesses(marker), []);
   } finally {
     store.close();

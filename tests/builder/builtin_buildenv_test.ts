@@ -96,7 +96,7 @@ Deno.test("builtin:buildenv makes the profile nix-build makes: merged directorie
       ])).text,
     ];
     const same = parseDerivation(Deno.readFileSync(join(nixRoot, samePath)), { path: samePath });
-    const before = store.db.allValidPaths();
+    const before = store.allValidPaths();
     let log = "";
     const failed = await new Builder(store, nixSandboxRunner()).build(samePath, same, {
       log: (c) => log += new TextDecoder().decode(c),
@@ -106,7 +106,7 @@ Deno.test("builtin:buildenv makes the profile nix-build makes: merged directorie
       log,
       /packages '.*-[ab]\/bin\/tool' and '.*-[ab]\/bin\/tool' have the same priority 5/,
     );
-    assert.deepEqual(store.db.allValidPaths(), before);
+    assert.deepEqual(store.allValidPaths(), before);
   } finally {
     store.close();
   }

@@ -132,7 +132,7 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
   const store = await Store.open(join(t.path, "ours"));
   try {
     const builder = new Builder(store, nixSandboxRunner());
-    const before = store.db.allValidPaths();
+    const before = store.allValidPaths();
     const cases: [string, number, RegExp, RegExp][] = [
       ["wrongHash", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, /^/],
       [
@@ -171,7 +171,7 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
       assert.match(r.errorMsg, message, attr);
       assert.match(log, logged, `${attr}: ${log}`);
     }
-    assert.deepEqual(store.db.allValidPaths(), before);
+    assert.deepEqual(store.allValidPaths(), before);
     assert.deepEqual(await store.verify({ checkContents: true }), []);
   } finally {
     store.close();
@@ -215,7 +215,7 @@ Deno.test("real Nix with -j0 builds <nix/fetchurl.nix> on a buildhost serve host
   const store = await Store.open(remote);
   try {
     assert.deepEqual(await store.verify({ checkContents: true }), []);
-    assert.ok(store.db.allValidPaths().some((p) => p.endsWith("-file.txt")));
+    assert.ok(store.allValidPaths().some((p) => p.endsWith("-file.txt")));
   } finally {
     store.close();
   }

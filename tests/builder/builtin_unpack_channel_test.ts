@@ -185,7 +185,7 @@ Deno.test("builtin:unpack-channel refuses bad tarballs and names with a clear er
       const exp = (await nix("nix-store", ["--store", nixRoot, "--export", ...drv.inputSrcs]))
         .bytes;
       await store.importExport(new WireReader(ReadableStream.from([exp])));
-      before = store.db.allValidPaths();
+      before = store.allValidPaths();
       let log = "";
       const r = await builder.build(drvPath, drv, {
         log: (c) => log += new TextDecoder().decode(c),
@@ -193,7 +193,7 @@ Deno.test("builtin:unpack-channel refuses bad tarballs and names with a clear er
       assert.equal(r.status, BuildStatus.PermanentFailure, `${attr}: ${r.errorMsg}`);
       assert.match(r.errorMsg, /failed with exit code 1/, attr);
       assert.match(log, logged, attr);
-      assert.deepEqual(store.db.allValidPaths(), before, attr);
+      assert.deepEqual(store.allValidPaths(), before, attr);
     }
     // nothing was written outside the output
     assert.throws(() => Deno.lstatSync("/tmp/evil"), Deno.errors.NotFound);
@@ -240,7 +240,7 @@ Deno.test("real Nix with -j0 builds a builtin:unpack-channel derivation on a bui
   const store = await Store.open(remote);
   try {
     assert.deepEqual(await store.verify({ checkContents: true }), []);
-    assert.equal(store.db.allValidPaths().filter((p) => p.endsWith("-channel")).length, 2);
+    assert.equal(store.allValidPaths().filter((p) => p.endsWith("-channel")).length, 2);
   } finally {
     store.close();
   }

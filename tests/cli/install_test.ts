@@ -303,8 +303,8 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
         // Both landed in the store the client named (remote-store), not in the real /nix.
         const remote = await Store.open(hostStore);
         try {
-          assert.ok(remote.db.isValid(src), "the copied path is on the host");
-          assert.ok(remote.db.isValid(built.text), "the output is registered on the host");
+          assert.ok(remote.isValid(src), "the copied path is on the host");
+          assert.ok(remote.isValid(built.text), "the output is registered on the host");
         } finally {
           remote.close();
         }

@@ -109,7 +109,7 @@ Deno.test("DaemonServer rejects absurd lengths and counts before reading them", 
       assert.equal(res.exitCode, 1, what);
       assert.match(errorOf((await firstAnswer(res.out)).msgs), /above the limit/, what);
     }
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
   });
 });
 
@@ -170,11 +170,11 @@ Deno.test("DaemonServer given Nix's copy session cut at every byte leaves only w
       const res = await session(store, input.subarray(0, cut));
       assert.ok(res.exitCode === 0 || res.exitCode === 1, `cut ${cut}`);
       assert.doesNotMatch(res.log, /TypeError|RangeError|undefined/, `cut ${cut}`);
-      for (const p of store.db.allValidPaths()) names.add(p);
+      for (const p of store.allValidPaths()) names.add(p);
     }
     // whole paths only: every name in the store directory is a valid path, and all verify
     const inDir = [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name).sort();
-    assert.deepEqual(inDir, store.db.allValidPaths().map((p) => p.slice("/nix/store/".length)));
+    assert.deepEqual(inDir, store.allValidPaths().map((p) => p.slice("/nix/store/".length)));
     assert.deepEqual(await store.verify({ checkContents: true }), []);
     assert.ok(names.size <= 2);
   });

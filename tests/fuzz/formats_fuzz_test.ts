@@ -89,7 +89,7 @@ Deno.test("fuzz: importing export streams into a temporary store", async () => {
       );
       if (!r.ok) assert.ok(m.edits > 0, `a real export stream failed: ${r.error.message}`);
       const valid = new Set(
-        store.db.allValidPaths().map((p) => p.slice(store.storeDir.length + 1)),
+        store.allValidPaths().map((p) => p.slice(store.storeDir.length + 1)),
       );
       for (const e of Deno.readDirSync(store.layout.realStoreDir)) {
         assert.ok(valid.has(e.name), `the store holds "${e.name}", which is not a valid path`);

@@ -111,7 +111,7 @@ Deno.test("fuzz: serve loop over a store (mutated Nix 2.8 sessions)", async () =
           throw new Error(`an untyped exception ended the session: ${e}`, { cause: e });
         }
       }
-      const valid = new Set(s.db.allValidPaths().map((p) => p.slice(s.storeDir.length + 1)));
+      const valid = new Set(s.allValidPaths().map((p) => p.slice(s.storeDir.length + 1)));
       for (const e of Deno.readDirSync(s.layout.realStoreDir)) {
         assert.ok(valid.has(e.name), `the store holds "${e.name}", which is not a valid path`);
       }

@@ -144,7 +144,7 @@ Deno.test("buildhost --serve --write cancels a build whose client goes away, lea
   assert.equal(new TextDecoder().decode(ps.stdout).trim(), "");
   const store = await Store.open(root);
   try {
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
   } finally {
     store.close();
   }

@@ -271,10 +271,10 @@ Deno.test("a FIFO output, a NUL in the environment, arguments over the kernel's 
           );
           break;
       }
-      assert.ok(!store.db.isValid(out), attr);
+      assert.ok(!store.isValid(out), attr);
     }
     // nothing but the successful builds' outputs in the store
-    assert.equal(store.db.allValidPaths().length, cases.length);
+    assert.equal(store.allValidPaths().length, cases.length);
     assert.equal([...Deno.readDirSync(store.layout.realStoreDir)].length, cases.length);
     assert.deepEqual(await store.verify({ checkContents: true }), []);
   } finally {
@@ -441,7 +441,7 @@ Deno.test("missing outputs, outputs that break the derivation's rules, a missing
       "MiscFailure: error: dependency '/nix/store/missing' of '/nix/store/after-failures.drv' " +
       "does not exist, and substitution is disabled",
     ]);
-    assert.deepEqual(store.db.allValidPaths(), [...deps].sort());
+    assert.deepEqual(store.allValidPaths(), [...deps].sort());
   } finally {
     store.close();
   }

@@ -46,7 +46,7 @@ Deno.test("nix copy --to and --from a buildhost serve host, both stores verify",
 
   const store = await Store.open(remote);
   try {
-    assert.deepEqual(store.db.allValidPaths(), [dep, top].sort());
+    assert.deepEqual(store.allValidPaths(), [dep, top].sort());
     const ours = [dep, top].sort().map((p) => {
       const j = pathInfoToJson(store.requirePathInfo(p));
       delete j.registrationTime;
@@ -89,7 +89,7 @@ Deno.test("without --write a buildhost serve host answers queries and refuses co
   assert.match(err, /importing paths is not allowed/);
   const store = await Store.open(remote);
   try {
-    assert.deepEqual(store.db.allValidPaths(), [dep]);
+    assert.deepEqual(store.allValidPaths(), [dep]);
     assert.deepEqual(await store.verify({ checkContents: true }), []);
   } finally {
     store.close();
@@ -113,7 +113,7 @@ Deno.test("nix-copy-closure --to and --from a host whose nix-store is buildhost"
   await nix("nix-copy-closure", ["--store", client, "--to", "remotehost", top], { env: ccEnv });
   const store = await Store.open(remote);
   try {
-    assert.deepEqual(store.db.allValidPaths(), [dep, top].sort());
+    assert.deepEqual(store.allValidPaths(), [dep, top].sort());
     assert.deepEqual(await store.verify({ checkContents: true }), []);
   } finally {
     store.close();

@@ -57,7 +57,7 @@ Deno.test("an unknown command, absurd lengths and bad bools end the session with
       assert.equal(r.exitCode, 1);
       assert.match(r.log, re);
     }
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
   } finally {
     store.close();
   }
@@ -69,7 +69,7 @@ Deno.test("a copy session cut at any byte registers only whole paths and leaves 
     const store = await Store.open(join(tmp.path, `s${cut}`));
     try {
       const r = await session(store, A1.subarray(0, cut));
-      const valid = store.db.allValidPaths();
+      const valid = store.allValidPaths();
       if (cut === A1.length) {
         assert.equal(r.exitCode, 0);
         assert.equal(valid.length, 2);
@@ -100,7 +100,7 @@ Deno.test("AddToStoreNar with a NAR that does not match its declared hash regist
     const r = await session(store, bad);
     assert.equal(r.exitCode, 1);
     assert.match(r.log, /hash is .* was declared/);
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
     assert.deepEqual([...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name), []);
   } finally {
     store.close();

@@ -61,7 +61,7 @@ async function scenarios(
   {
     const store = await Store.open(remote);
     try {
-      assert.deepEqual(store.db.allValidPaths(), [dep, top].sort());
+      assert.deepEqual(store.allValidPaths(), [dep, top].sort());
       assert.deepEqual(store.requirePathInfo(top).references, [dep]);
       assert.deepEqual(await store.verify({ checkContents: true }), []);
     } finally {
@@ -102,7 +102,7 @@ async function scenarios(
   assert.match(built.stderr, /building over sshd/);
   const store = await Store.open(remote);
   try {
-    assert.ok(store.db.isValid(out), "the output is registered on the build host");
+    assert.ok(store.isValid(out), "the output is registered on the build host");
   } finally {
     store.close();
   }

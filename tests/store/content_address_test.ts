@@ -174,7 +174,7 @@ Deno.test("Store.addNar() checks a content address against the contents and the 
       [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name).sort(),
       before,
     );
-    assert.deepEqual(store.db.allValidPaths().sort(), good.map((g) => g.path).sort());
+    assert.deepEqual(store.allValidPaths().sort(), good.map((g) => g.path).sort());
     assert.deepEqual(await store.verify({ checkContents: true }), []);
   } finally {
     store.close();
@@ -216,7 +216,7 @@ Deno.test("AddToStoreNar with a wrong ca fails as with nix-store --serve --write
     const { exitCode } = await new ServeServer(store, { write: true, log: (t) => void (log += t) })
       .serve(ReadableStream.from([input]), new BufferSink());
     assert.equal(exitCode, 1);
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
     assert.deepEqual([...Deno.readDirSync(store.layout.realStoreDir)], []);
   } finally {
     store.close();

@@ -20,7 +20,7 @@ const SANDBOX = "/bin /lib /lib64 /usr";
 async function validPaths(root: string): Promise<string[]> {
   const store = await Store.open(root);
   try {
-    return store.db.allValidPaths();
+    return store.allValidPaths();
   } finally {
     store.close();
   }

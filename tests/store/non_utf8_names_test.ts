@@ -69,7 +69,7 @@ Deno.test("Store.addNar() of a Latin-1 name registers nothing and leaves nothing
       store.addNar({ path, references: [] }, new WireReader(ReadableStream.from([nar]))),
       (e) => e instanceof NarError && e.path === "sub/caf\\xe9",
     );
-    assert.deepEqual(store.db.allValidPaths(), []);
+    assert.deepEqual(store.allValidPaths(), []);
     assert.deepEqual([...Deno.readDirSync(store.layout.realStoreDir)], []);
   } finally {
     store.close();

@@ -170,7 +170,7 @@ Deno.test("export streams go both ways between buildhost and nix-store --export/
     assert.deepEqual(await ours2.verify({ checkContents: true }), []);
     // importing again changes nothing
     await ours2.importExport(new WireReader(ReadableStream.from([back])));
-    assert.deepEqual(ours2.db.allValidPaths(), [a.path, b.path, c.path].sort());
+    assert.deepEqual(ours2.allValidPaths(), [a.path, b.path, c.path].sort());
     assert.equal(makeTextPath("a", "a").toString(), a.path);
   } finally {
     ours1.close();
@@ -204,8 +204,8 @@ Deno.test("closure with outputs follows DerivationOutputs as nix-store -qR --inc
       assert.deepEqual(mine.closure([drv], { includeOutputs: true }), want);
       assert.deepEqual(mine.closure([drv]), theirs.closure([drv]));
       assert.deepEqual(
-        mine.db.derivationOutputs(drv),
-        theirs.db.derivationOutputs(drv),
+        mine.derivationOutputs(drv),
+        theirs.derivationOutputs(drv),
       );
     } finally {
       mine.close();
