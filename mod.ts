@@ -45,7 +45,7 @@ export * from "./lib/store/export_format.ts";
 export * from "./lib/store/store.ts";
 export * from "./lib/store/gc.ts";
 export * from "./lib/serve/server.ts";
-export * from "./lib/builder/build_result.ts";
+export * from "./lib/derivation/build_result.ts";
 export * from "./lib/builder/builder.ts";
 export * from "./lib/builder/register_outputs.ts";
 export * from "./lib/builder/unsandboxed_runner.ts";

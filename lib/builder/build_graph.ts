@@ -10,14 +10,18 @@ import { outputPath } from "../derivation/derivation.ts";
 import { StoreError } from "../store/store.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { Builder, BuildOptions } from "./builder.ts";
-import { type BuildResult, BuildStatus, isSuccess } from "./build_result.ts";
+import {
+  BuildStatus,
+  type CompleteBuildResult,
+  isBuildSuccess,
+} from "../derivation/build_result.ts";
 
 /** Options of {@linkcode buildGraph}. */
 export interface BuildGraphOptions extends BuildOptions {
   /** How many builds run at once (default 1). */
   maxJobs?: number;
   /** Told when a derivation starts and ends. */
-  progress?: (event: { drvPath: string; result?: BuildResult }) => void;
+  progress?: (event: { drvPath: string; result?: CompleteBuildResult }) => void;
 }
 
 /**
@@ -32,11 +36,11 @@ export async function buildGraph(
   builder: Builder,
   drvPaths: string[],
   options: BuildGraphOptions = {},
-): Promise<Map<string, BuildResult>> {
+): Promise<Map<string, CompleteBuildResult>> {
   const store = builder.store;
   const drvs = readDerivationGraph(store, drvPaths);
 
-  const results = new Map<string, BuildResult>();
+  const results = new Map<string, CompleteBuildResult>();
   const running = new Map<string, Promise<void>>();
   const maxJobs = Math.max(1, options.maxJobs ?? 1);
   const now = () => Math.floor(Date.now() / 1000);
@@ -45,9 +49,11 @@ export async function buildGraph(
   while (results.size < drvs.size) {
     for (const [p, d] of drvs) {
       if (results.has(p) || running.has(p) || !ready(p) || running.size >= maxJobs) continue;
-      const failedInput = [...d.inputDrvs.keys()].find((i) => !isSuccess(results.get(i)!.status));
+      const failedInput = [...d.inputDrvs.keys()].find((i) =>
+        !isBuildSuccess(results.get(i)!.status)
+      );
       if (failedInput) {
-        const result: BuildResult = {
+        const result: CompleteBuildResult = {
           status: BuildStatus.DependencyFailed,
           errorMsg: `dependency '${failedInput}' of '${p}' failed`,
           timesBuilt: 0,

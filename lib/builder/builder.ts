@@ -28,7 +28,12 @@ import { makeWritable } from "../store/canonicalise.ts";
 import { crashPoint } from "../store/crash_point.ts";
 import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
-import { type BuildResult, BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import {
+  BuildStatus,
+  builtHere,
+  type CompleteBuildResult,
+  type Realisation,
+} from "../derivation/build_result.ts";
 import { LogTail } from "./log_tail.ts";
 import { OwnedTempDir, reclaimStale } from "../sandbox/owned_temp_dir.ts";
 import { OutputLocationError } from "../sandbox/output_location.ts";
@@ -179,7 +184,7 @@ export class Builder {
     drvPath: string,
     drv: BasicDerivation,
     options: BuildOptions = {},
-  ): Promise<BuildResult> {
+  ): Promise<CompleteBuildResult> {
     const startTime = Math.floor(Date.now() / 1000);
     try {
       return await this.#build(drvPath, drv, options, startTime);
@@ -203,13 +208,13 @@ export class Builder {
     drv: BasicDerivation,
     options: BuildOptions,
     startTime: number,
-  ): Promise<BuildResult> {
+  ): Promise<CompleteBuildResult> {
     const result = (
-      status: BuildStatusCode,
+      status: BuildStatus,
       errorMsg = "",
-      built = new Map<string, string>(),
+      built = new Map<string, Realisation>(),
       timesBuilt = 0,
-    ): BuildResult => ({
+    ): CompleteBuildResult => ({
       status,
       errorMsg,
       timesBuilt,
@@ -234,7 +239,7 @@ export class Builder {
       outputs.push({ name, path });
     }
     const allValid = () => outputs.every((o) => store.db.isValid(o.path));
-    const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
+    const validMap = () => new Map(outputs.map((o) => [o.name, builtHere(o.path)]));
     // Temporaries of builds whose process died go first, even when nothing
     // is built now (a build killed once its outputs were registered leaves
     // only valid outputs behind); this one's are held (a lock) so that no
@@ -276,7 +281,11 @@ export class Builder {
         options.log?.(chunk);
         tail.push(chunk);
       };
-      const failed = (status: BuildStatusCode, message: string, timesBuilt = 1): BuildResult => {
+      const failed = (
+        status: BuildStatus,
+        message: string,
+        timesBuilt = 1,
+      ): CompleteBuildResult => {
         // Nix says where it kept the directory on stderr, not in the result nor the log tail.
         if (options.keepFailed) {
           options.log?.(encoder.encode(`note: keeping build directory '${buildDir}'\n`));

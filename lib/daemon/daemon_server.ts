@@ -28,10 +28,9 @@ import type { Store } from "../store/store.ts";
 import type { Builder, BuildOptions } from "../builder/builder.ts";
 import {
   type BuildResult,
-  BuildStatus,
-  buildStatusName,
-  isSuccess,
-} from "../builder/build_result.ts";
+  type CompleteBuildResult,
+  isBuildSuccess,
+} from "../derivation/build_result.ts";
 import { buildGraph } from "../builder/build_graph.ts";
 import { type BasicDerivation, outputPath } from "../derivation/derivation.ts";
 import { builtRealisations } from "../serve/built_realisations.ts";
@@ -52,11 +51,7 @@ import {
   type WorkerRequest,
 } from "../worker_protocol/requests.ts";
 import { writeMissingReply, writePathInfoReply, writePathSet } from "../worker_protocol/replies.ts";
-import {
-  type WorkerBuildResult,
-  writeKeyedBuildResults,
-  writeWorkerBuildResult,
-} from "../worker_protocol/build_result.ts";
+import { writeKeyedBuildResults, writeWorkerBuildResult } from "../worker_protocol/build_result.ts";
 import type { DerivedPath } from "../worker_protocol/derived_path.ts";
 import { FramedReader } from "../worker_protocol/framed.ts";
 import { WorkerProtocolError } from "../worker_protocol/worker_protocol_error.ts";
@@ -314,7 +309,7 @@ export class DaemonServer {
       case "BuildPathsWithResults": {
         const results = await this.#buildPaths(req.paths, r, log);
         if (req.op === "BuildPaths") {
-          const failed = results.filter((x) => !isSuccess(buildStatusCode(x.result)));
+          const failed = results.filter((x) => !isBuildSuccess(x.result.status));
           if (failed.length === 1) throw new DaemonError(failed[0]!.result.errorMsg);
           if (failed.length > 1) {
             throw new DaemonError(
@@ -444,7 +439,7 @@ export class DaemonServer {
     drv: BasicDerivation,
     r: WireReader,
     log: TunnelLogger,
-  ): Promise<WorkerBuildResult> {
+  ): Promise<BuildResult> {
     const builder = this.#builder();
     const activities = new BuildActivities(log);
     const outputs = [...drv.outputs].map(([name, o]) =>
@@ -453,7 +448,7 @@ export class DaemonServer {
     if (!outputs.every((p) => p !== undefined && this.store.isValid(p))) {
       activities.building(drvPath);
     }
-    let result: BuildResult;
+    let result: CompleteBuildResult;
     try {
       result = await this.#whileConnected(r, log, (signal) =>
         builder.build(drvPath, drv, {
@@ -465,7 +460,7 @@ export class DaemonServer {
       activities.finish(false);
       throw e;
     }
-    activities.finish(isSuccess(result.status));
+    activities.finish(isBuildSuccess(result.status));
     return await this.#wireResult(result, drv, drvPath);
   }
 
@@ -474,13 +469,13 @@ export class DaemonServer {
     paths: DerivedPath[],
     r: WireReader,
     log: TunnelLogger,
-  ): Promise<{ path: DerivedPath; result: WorkerBuildResult }[]> {
+  ): Promise<{ path: DerivedPath; result: BuildResult }[]> {
     const store = this.store;
     const activities = new BuildActivities(log);
-    const out: { path: DerivedPath; result: WorkerBuildResult }[] = [];
+    const out: { path: DerivedPath; result: BuildResult }[] = [];
     try {
       const drvs = paths.filter((p) => p.outputs !== undefined).map((p) => p.path);
-      let built = new Map<string, BuildResult>();
+      let built = new Map<string, CompleteBuildResult>();
       if (drvs.length > 0) {
         const missing = drvs.find((d) => !store.isValid(d));
         if (missing === undefined) {
@@ -525,29 +520,21 @@ export class DaemonServer {
     return out;
   }
 
-  /** A BuildResult for the wire: realisations keyed by hash modulo; Nix's log tail on failure. */
+  /** The result as the daemon reports it: realisations keyed by hash modulo; Nix's log tail on failure. */
   async #wireResult(
-    result: BuildResult,
+    result: CompleteBuildResult,
     drv: BasicDerivation | undefined,
     drvPath: string,
-  ): Promise<WorkerBuildResult> {
+  ): Promise<BuildResult> {
     const builtOutputs = await builtRealisations(result.builtOutputs, drv, this.store.storeDir);
     let errorMsg = result.errorMsg;
     const tail = result.logTail;
-    if (!isSuccess(result.status) && tail.length > 0) {
+    if (!isBuildSuccess(result.status) && tail.length > 0) {
       // As nix-daemon words it: its clients are not verbose, so the tail goes in the message.
       errorMsg += `;\nlast ${tail.length} log lines:\n${tail.map((l) => `> ${l}\n`).join("")}` +
         `For full logs, run '\x1b[1mnix log ${drvPath}\x1b[0m'.`;
     }
-    return {
-      status: buildStatusName(result.status) ?? "MiscFailure",
-      errorMsg,
-      timesBuilt: result.timesBuilt,
-      isNonDeterministic: result.isNonDeterministic,
-      startTime: result.startTime,
-      stopTime: result.stopTime,
-      builtOutputs,
-    };
+    return { ...result, errorMsg, builtOutputs };
   }
 
   /**
@@ -580,8 +567,4 @@ export class DaemonServer {
       clearInterval(timer);
     }
   }
-}
-
-function buildStatusCode(r: WorkerBuildResult): number {
-  return BuildStatus[r.status as keyof typeof BuildStatus] ?? BuildStatus.MiscFailure;
 }

@@ -31,7 +31,7 @@ import type { Store } from "../store/store.ts";
 import { openBuildLog } from "../store/build_log.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
-import { isBuildSuccess, type ServeBuildStatus } from "../serve_protocol/build_result.ts";
+import { type BuildResult, type BuildStatus, isBuildSuccess } from "../derivation/build_result.ts";
 import type { Machine, SessionTimeouts } from "./machine_spec.ts";
 import { basicDerivationFor, buildOnHost } from "./remote_build.ts";
 import type { CopyReport } from "./copy_paths.ts";
@@ -52,7 +52,7 @@ export interface BuildAttempt {
 /** How one derivation of the graph ended. */
 export interface MachineBuildOutcome {
   /** Nix's status. */
-  status: ServeBuildStatus;
+  status: BuildStatus;
   /** Why it failed (empty on success). */
   errorMsg: string;
   /** The machine that built it (its URI), if one did. */
@@ -118,14 +118,14 @@ export interface LocalMachine {
   /**
    * Build a derivation whose inputs are valid here.
    *
-   * @returns Nix's status and message.
+   * @returns The result (its status and message are kept).
    */
   build(
     drvPath: string,
     drv: BasicDerivation,
     log: (chunk: Uint8Array) => void,
     signal: AbortSignal,
-  ): Promise<{ status: ServeBuildStatus; errorMsg: string }>;
+  ): Promise<BuildResult>;
 }
 
 /** The default of `maxAttempts`. */

@@ -3,6 +3,8 @@
  * both of Nix's remote protocols send them: keyed by output name, each with
  * the hash modulo of the in-memory derivation it was built from (its input
  * derivations are never sent, so they take no part: Nix computes it so too).
+ * The builder knows no hash modulo; the session that has the derivation
+ * adds it.
  *
  * @module
  */
@@ -10,18 +12,19 @@ import { BuildhostError } from "../errors.ts";
 import type { Hash } from "../hash/hash.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
-import type { Realisation } from "../serve_protocol/build_result.ts";
+import type { Realisation } from "../derivation/build_result.ts";
 
 /**
- * Realisations of the given outputs, sorted by output name.
+ * The given realisations with the derivation's hash modulo, sorted by
+ * output name.
  *
- * @param outputs Output name and store path of each output to report.
+ * @param outputs Output name and realisation of each output to report.
  * @param drv The derivation they were built from; without it, no hash modulo.
  * @param storeDir The store directory.
  * @returns Output name to its realisation.
  */
 export async function builtRealisations(
-  outputs: Iterable<[string, string]>,
+  outputs: Iterable<[string, Realisation]>,
   drv: BasicDerivation | undefined,
   storeDir: string,
 ): Promise<Map<string, Realisation>> {
@@ -32,14 +35,9 @@ export async function builtRealisations(
     }, storeDir).hash({ ...drv, inputDrvs: new Map() }, true)).hashes
     : new Map<string, Hash>();
   const realisations = new Map<string, Realisation>();
-  for (const [name, path] of built) {
+  for (const [name, realisation] of built) {
     const drvHash = hashes.get(name);
-    realisations.set(name, {
-      outPath: path,
-      signatures: [],
-      dependentRealisations: new Map(),
-      ...(drvHash ? { drvHash } : {}),
-    });
+    realisations.set(name, { ...realisation, ...(drvHash ? { drvHash } : {}) });
   }
   return realisations;
 }
