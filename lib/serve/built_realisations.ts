@@ -9,6 +9,7 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import type { Hash } from "../hash/hash.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
@@ -28,7 +29,7 @@ export async function builtRealisations(
   drv: BasicDerivation | undefined,
   storeDir: string,
 ): Promise<Map<string, Realisation>> {
-  const built = [...outputs].sort(([a], [b]) => (a < b ? -1 : 1));
+  const built = [...outputs].sort(([a], [b]) => compareUtf8(a, b));
   const hashes = built.length > 0 && drv !== undefined
     ? (await new HashModulo(() => {
       throw new BuildhostError("input derivations are not sent with BuildDerivation");

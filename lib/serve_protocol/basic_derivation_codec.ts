@@ -34,7 +34,7 @@ import {
   methodAlgo,
 } from "../derivation/derivation.ts";
 import { DerivationError } from "../derivation/derivation_error.ts";
-import { compareNixStrings } from "../derivation/nix_string.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { FieldReader, FieldWriter } from "./_fields.ts";
 import { SERVE_LIMITS, type ServeCodecOptions } from "./protocol.ts";
 
@@ -123,12 +123,12 @@ export async function readBasicDerivation(
   }
   return {
     name,
-    outputs: new Map([...outputs].sort(([a], [b]) => compareNixStrings(a, b))),
+    outputs: new Map([...outputs].sort(([a], [b]) => compareUtf8(a, b))),
     inputSrcs,
     platform,
     builder,
     args,
-    env: new Map([...env].sort(([a], [b]) => compareNixStrings(a, b))),
+    env: new Map([...env].sort(([a], [b]) => compareUtf8(a, b))),
   };
 }
 
@@ -210,7 +210,7 @@ export function writeBasicDerivation(
   options: BasicDerivationCodecOptions = {},
 ): void {
   const fw = new FieldWriter(w, options.command ?? COMMAND, options);
-  const outputs = [...drv.outputs].sort(([a], [b]) => compareNixStrings(a, b));
+  const outputs = [...drv.outputs].sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("drv.outputs count", outputs.length);
   outputs.forEach(([name, o], i) => {
     const field = `drv.outputs[${i}]`;
@@ -250,7 +250,7 @@ export function writeBasicDerivation(
   fw.text("drv.platform", drv.platform, SERVE_LIMITS.shortLength);
   fw.text("drv.builder", drv.builder);
   fw.texts("drv.args", drv.args, SERVE_LIMITS.textLength);
-  const env = [...drv.env].sort(([a], [b]) => compareNixStrings(a, b));
+  const env = [...drv.env].sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("drv.env count", env.length);
   env.forEach(([key, value], i) => {
     fw.text(`drv.env[${i}].key`, key);

@@ -34,7 +34,7 @@
 import { Hash, HashError } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import { compareNixStrings } from "../derivation/nix_string.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { StorePath, StorePathError } from "../store_path/store_path.ts";
 import type { BuildResult, BuildStatus, Realisation } from "../derivation/build_result.ts";
 import { FieldReader, FieldWriter, MAX_U32, sortedSet } from "./_fields.ts";
@@ -259,7 +259,7 @@ export async function readOutputsById(fr: FieldReader): Promise<Map<string, Real
         map.set(depId, baseNameToPath(fr, depPath as string, jsonAt, f));
       }
       realisation.dependentRealisations = new Map(
-        [...map].sort(([a], [b]) => compareNixStrings(a, b)),
+        [...map].sort(([a], [b]) => compareUtf8(a, b)),
       );
     }
     if (out.has(outputName)) fr.fail(idAt, idField, `output "${outputName}" appears twice`);
@@ -295,7 +295,7 @@ function baseNameToPath(fr: FieldReader, base: string, at: number, field: string
 }
 
 function sortedMap<V>(map: Map<string, V>): Map<string, V> {
-  return new Map([...map].sort(([a], [b]) => compareNixStrings(a, b)));
+  return new Map([...map].sort(([a], [b]) => compareUtf8(a, b)));
 }
 
 /**
@@ -359,7 +359,7 @@ export function writeBuildResult(
 }
 
 function writeOutputsByName(fw: FieldWriter, outputs: Map<string, Realisation>): void {
-  const entries = [...outputs].sort(([a], [b]) => compareNixStrings(a, b));
+  const entries = [...outputs].sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("builtOutputs count", entries.length);
   entries.forEach(([name, real], i) => {
     fw.text(`builtOutputs[${i}].name`, name, SERVE_LIMITS.shortLength);
@@ -383,7 +383,7 @@ export function writeOutputsById(fw: FieldWriter, outputs: Map<string, Realisati
   const entries = [...outputs].map(([name, real]) => {
     const hash = real.drvHash ?? ZERO_SHA256;
     return [`${hash.toString("base16", true)}!${name}`, real] as const;
-  }).sort(([a], [b]) => compareNixStrings(a, b));
+  }).sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("builtOutputs count", entries.length);
   entries.forEach(([id, real], i) => {
     const field = `builtOutputs[${i}].realisation`;
@@ -396,7 +396,7 @@ export function writeOutputsById(fw: FieldWriter, outputs: Map<string, Realisati
       const deps: Record<string, string> = {};
       for (
         const [depId, depPath] of [...real.dependentRealisations].sort(([a], [b]) =>
-          compareNixStrings(a, b)
+          compareUtf8(a, b)
         )
       ) {
         deps[depId] = fw.checkPath(`${field}.dependentRealisations`, depPath).baseName;
