@@ -1,20 +1,18 @@
 /**
  * Building `.drv` files that are in the store, with their input derivations
- * first: the graph of derivations is read from the store, then built in
- * dependency order, up to `maxJobs` at a time. A derivation whose input
- * failed is not run (`DependencyFailed`).
+ * first: the graph of derivations is read from the store, then built here
+ * in dependency order, up to `maxJobs` at a time, by the derivation
+ * scheduler (`lib/derivation/derivation_scheduler.ts`; this machine's slots
+ * are its one place). A derivation whose input failed is not run
+ * (`DependencyFailed`).
  *
  * @module
  */
 import { outputPath } from "../derivation/derivation.ts";
-import { StoreError } from "../store/store.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { Builder, BuildOptions } from "./builder.ts";
-import {
-  BuildStatus,
-  type CompleteBuildResult,
-  isBuildSuccess,
-} from "../derivation/build_result.ts";
+import { BuildStatus, type CompleteBuildResult } from "../derivation/build_result.ts";
+import { scheduleDerivations } from "../derivation/derivation_scheduler.ts";
 
 /** Options of {@linkcode buildGraph}. */
 export interface BuildGraphOptions extends BuildOptions {
@@ -39,34 +37,13 @@ export async function buildGraph(
 ): Promise<Map<string, CompleteBuildResult>> {
   const store = builder.store;
   const drvs = readDerivationGraph(store, drvPaths);
-
-  const results = new Map<string, CompleteBuildResult>();
-  const running = new Map<string, Promise<void>>();
-  const maxJobs = Math.max(1, options.maxJobs ?? 1);
   const now = () => Math.floor(Date.now() / 1000);
-  const ready = (p: string) => [...drvs.get(p)!.inputDrvs.keys()].every((i) => results.has(i));
-
-  while (results.size < drvs.size) {
-    for (const [p, d] of drvs) {
-      if (results.has(p) || running.has(p) || !ready(p) || running.size >= maxJobs) continue;
-      const failedInput = [...d.inputDrvs.keys()].find((i) =>
-        !isBuildSuccess(results.get(i)!.status)
-      );
-      if (failedInput) {
-        const result: CompleteBuildResult = {
-          status: BuildStatus.DependencyFailed,
-          errorMsg: `dependency '${failedInput}' of '${p}' failed`,
-          timesBuilt: 0,
-          isNonDeterministic: false,
-          startTime: now(),
-          stopTime: now(),
-          builtOutputs: new Map(),
-          logTail: [],
-        };
-        results.set(p, result);
-        options.progress?.({ drvPath: p, result });
-        continue;
-      }
+  const here = { maxJobs: Math.max(1, options.maxJobs ?? 1) };
+  return await scheduleDerivations(drvs, {
+    places: [here],
+    place: (_, free) => (free.length > 0 ? { place: here } : { wait: true }),
+    build: (p) => {
+      const d = drvs.get(p)!;
       // The builder sees the outputs of the input derivations as input sources.
       const inputs = new Set(d.inputSrcs);
       for (const [input, outs] of d.inputDrvs) {
@@ -78,22 +55,18 @@ export async function buildGraph(
         }
       }
       options.progress?.({ drvPath: p });
-      running.set(
-        p,
-        builder.build(p, { ...d, inputSrcs: [...inputs].sort() }, options).then((r) => {
-          results.set(p, r);
-          running.delete(p);
-          options.progress?.({ drvPath: p, result: r });
-        }),
-      );
-    }
-    if (running.size === 0) {
-      if (results.size < drvs.size) {
-        throw new StoreError("Cannot build: the derivation graph has a cycle");
-      }
-      break;
-    }
-    await Promise.race(running.values());
-  }
-  return results;
+      return builder.build(p, { ...d, inputSrcs: [...inputs].sort() }, options);
+    },
+    dependencyFailed: (p, failedInput) => ({
+      status: BuildStatus.DependencyFailed,
+      errorMsg: `dependency '${failedInput}' of '${p}' failed`,
+      timesBuilt: 0,
+      isNonDeterministic: false,
+      startTime: now(),
+      stopTime: now(),
+      builtOutputs: new Map(),
+      logTail: [],
+    }),
+    settled: (drvPath, result) => options.progress?.({ drvPath, result }),
+  });
 }
