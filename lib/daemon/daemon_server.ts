@@ -34,6 +34,7 @@ import {
 import { buildGraph } from "../builder/build_graph.ts";
 import { type BasicDerivation, outputPath } from "../derivation/derivation.ts";
 import { builtRealisations } from "../serve/built_realisations.ts";
+import { whileConnected } from "../serve/while_connected.ts";
 import { ServeProtocolError } from "../serve_protocol/serve_protocol_error.ts";
 import { readAddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
 import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
@@ -537,34 +538,15 @@ export class DaemonServer {
     return { ...result, errorMsg, builtOutputs };
   }
 
-  /**
-   * Run a build, cancelling it when the client goes away: its side of the
-   * stream ends (the client sends nothing while it waits for the reply) or
-   * a log message cannot be written.
-   */
-  async #whileConnected<T>(
+  /** Run a build, cancelling it when the client goes away (see `lib/serve/while_connected.ts`). */
+  #whileConnected<T>(
     r: WireReader,
     log: TunnelLogger,
     run: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const abort = new AbortController();
-    let building = true;
-    r.atEnd().then((ended) => {
-      if (ended && building) abort.abort();
-    }, () => abort.abort());
-    const timer = setInterval(() => {
-      if (log.broken) abort.abort();
-    }, 200);
-    const gone = () => new BadRequest("interrupted: the client went away");
-    try {
-      const result = await run(abort.signal).catch((e) => {
-        throw abort.signal.aborted ? gone() : e;
-      });
-      if (abort.signal.aborted) throw gone();
-      return result;
-    } finally {
-      building = false;
-      clearInterval(timer);
-    }
+    return whileConnected(r, run, {
+      gone: () => new BadRequest("interrupted: the client went away"),
+      broken: () => log.broken,
+    });
   }
 }

@@ -53,6 +53,7 @@ import { writeBuildResult } from "../serve_protocol/build_result.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
 import { ServeProtocolError, UnknownCommandError } from "../serve_protocol/serve_protocol_error.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { whileConnected } from "./while_connected.ts";
 
 /** A session that must end: the message is what the client is shown. */
 export class ServeError extends BuildhostError {
@@ -279,35 +280,19 @@ export class ServeServer {
     return { ...result, builtOutputs };
   }
 
-  /**
-   * Run a build, cancelling it when the client goes away (its side of the
-   * stream ends while it waits for the reply: ssh died, Nix was killed).
-   * The client sends nothing during a build, so watching for the end of the
-   * stream consumes nothing.
-   */
+  /** Run a build with heartbeats, cancelling it when the client goes away (see `while_connected.ts`). */
   async #whileConnected<T>(
     r: WireReader,
     options: BuildOptions,
     run: (options: BuildOptions) => Promise<T>,
   ): Promise<T> {
-    const abort = new AbortController();
     const stopBeats = this.#heartbeat.start(this.options.log);
-    let building = true;
-    r.atEnd().then((ended) => {
-      if (ended && building) {
-        this.options.log("error: the client went away; cancelling the build\n");
-        abort.abort();
-      }
-    }, () => abort.abort());
-    const gone = () => new ServeError("interrupted: the client went away");
     try {
-      const result = await run({ ...options, signal: abort.signal }).catch((e) => {
-        throw abort.signal.aborted ? gone() : e; // the cancellation, not what it interrupted
+      return await whileConnected(r, (signal) => run({ ...options, signal }), {
+        gone: () => new ServeError("interrupted: the client went away"),
+        onEnd: () => this.options.log("error: the client went away; cancelling the build\n"),
       });
-      if (abort.signal.aborted) throw gone();
-      return result;
     } finally {
-      building = false;
       stopBeats();
     }
   }
