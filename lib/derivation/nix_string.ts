@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { compareUtf8 } from "../wire/utf8_order.ts";
+import { compareUtf8, utf8Bytes } from "../wire/utf8_order.ts";
 import { DerivationError } from "./derivation_error.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -106,32 +106,13 @@ export function decodeNixString(bytes: Uint8Array): string {
  */
 export function encodeNixString(text: string): Uint8Array {
   if (!SURROGATE.test(text)) return encoder.encode(text);
-  const out: number[] = [];
-  let index = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x80) out.push(cp);
-    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
-    else if (cp >= 0xdc80 && cp <= 0xdcff) out.push(cp - 0xdc00);
-    else if (cp >= 0xd800 && cp <= 0xdfff) {
-      throw new DerivationError(
-        `Cannot encode text: it has the lone surrogate U+${
-          cp.toString(16).toUpperCase()
-        } at index ${index}, which stands for no bytes`,
-      );
-    } else if (cp < 0x10000) {
-      out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
-    } else {
-      out.push(
-        0xf0 | (cp >> 18),
-        0x80 | ((cp >> 12) & 0x3f),
-        0x80 | ((cp >> 6) & 0x3f),
-        0x80 | (cp & 0x3f),
-      );
-    }
-    index += ch.length;
-  }
-  return new Uint8Array(out);
+  return new Uint8Array(utf8Bytes(text, (cp, index) => {
+    throw new DerivationError(
+      `Cannot encode text: it has the lone surrogate U+${
+        cp.toString(16).toUpperCase()
+      } at index ${index}, which stands for no bytes`,
+    );
+  }));
 }
 
 /**

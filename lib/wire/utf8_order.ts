@@ -20,18 +20,36 @@
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-/** The bytes buildhost writes for a string (see the module doc). */
-function bytesOf(text: string): number[] {
+const FFFD = [0xef, 0xbf, 0xbd];
+
+/**
+ * The UTF-8 bytes of a string, each surrogate escape U+DC80..U+DCFF as the
+ * raw byte 0x80..0xFF it stands for (see `lib/derivation/nix_string.ts`).
+ *
+ * @param text The string.
+ * @param lone The bytes of any other lone surrogate (given it and its
+ *   UTF-16 index), or a throw (default: U+FFFD's, as `TextEncoder` writes).
+ * @returns The bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { utf8Bytes } from "./utf8_order.ts";
+ * assert.deepEqual(utf8Bytes("ü\udcff\ud800"), [0xc3, 0xbc, 0xff, 0xef, 0xbf, 0xbd]);
+ * ```
+ */
+export function utf8Bytes(
+  text: string,
+  lone: (codePoint: number, index: number) => readonly number[] = () => FFFD,
+): number[] {
   const out: number[] = [];
+  let index = 0;
   for (const ch of text) {
-    let cp = ch.codePointAt(0)!;
-    if (cp >= 0xdc80 && cp <= 0xdcff) {
-      out.push(cp - 0xdc00);
-      continue;
-    }
-    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    const cp = ch.codePointAt(0)!;
     if (cp < 0x80) out.push(cp);
     else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp >= 0xdc80 && cp <= 0xdcff) out.push(cp - 0xdc00);
+    else if (cp >= 0xd800 && cp <= 0xdfff) out.push(...lone(cp, index));
     else if (cp < 0x10000) {
       out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
     } else {
@@ -42,6 +60,7 @@ function bytesOf(text: string): number[] {
         0x80 | (cp & 0x3f),
       );
     }
+    index += ch.length;
   }
   return out;
 }
@@ -65,7 +84,7 @@ function bytesOf(text: string): number[] {
  */
 export function compareUtf8(a: string, b: string): number {
   if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
-  const x = bytesOf(a), y = bytesOf(b);
+  const x = utf8Bytes(a), y = utf8Bytes(b);
   const n = Math.min(x.length, y.length);
   for (let i = 0; i < n; i++) {
     if (x[i] !== y[i]) return x[i]! - y[i]!;
