@@ -527,7 +527,7 @@ export class DaemonServer {
     drv: BasicDerivation | undefined,
     drvPath: string,
   ): Promise<BuildResult> {
-    const builtOutputs = await builtRealisations(result.builtOutputs, drv, this.store.storeDir);
+    const builtOutputs = await builtRealisations(result, drv, this.store.storeDir);
     let errorMsg = result.errorMsg;
     const tail = result.logTail;
     if (!isBuildSuccess(result.status) && tail.length > 0) {

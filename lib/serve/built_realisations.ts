@@ -13,23 +13,27 @@ import { compareUtf8 } from "../wire/utf8_order.ts";
 import type { Hash } from "../hash/hash.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
-import type { Realisation } from "../derivation/build_result.ts";
+import type { CompleteBuildResult, Realisation } from "../derivation/build_result.ts";
 
 /**
- * The given realisations with the derivation's hash modulo, sorted by
- * output name.
+ * Realisations of the outputs a build reports, with the derivation's hash
+ * modulo, sorted by output name: like Nix, only those the build registered
+ * itself when it built (not those that were valid before it), every output
+ * when all were valid already.
  *
- * @param outputs Output name and realisation of each output to report.
+ * @param result The build's result.
  * @param drv The derivation they were built from; without it, no hash modulo.
  * @param storeDir The store directory.
  * @returns Output name to its realisation.
  */
 export async function builtRealisations(
-  outputs: Iterable<[string, Realisation]>,
+  result: Pick<CompleteBuildResult, "builtOutputs" | "newlyBuilt">,
   drv: BasicDerivation | undefined,
   storeDir: string,
 ): Promise<Map<string, Realisation>> {
-  const built = [...outputs].sort(([a], [b]) => compareUtf8(a, b));
+  const built = [...result.builtOutputs]
+    .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
+    .sort(([a], [b]) => compareUtf8(a, b));
   const hashes = built.length > 0 && drv !== undefined
     ? (await new HashModulo(() => {
       throw new BuildhostError("input derivations are not sent with BuildDerivation");

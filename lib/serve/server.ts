@@ -272,12 +272,7 @@ export class ServeServer {
    * this build registered (not those valid before), keyed by the hash modulo.
    */
   async #reported(result: CompleteBuildResult, drv: BasicDerivation): Promise<BuildResult> {
-    const builtOutputs = await builtRealisations(
-      [...result.builtOutputs].filter(([name]) => result.newlyBuilt?.includes(name) ?? true),
-      drv,
-      this.store.storeDir,
-    );
-    return { ...result, builtOutputs };
+    return { ...result, builtOutputs: await builtRealisations(result, drv, this.store.storeDir) };
   }
 
   /** Run a build with heartbeats, cancelling it when the client goes away (see `while_connected.ts`). */
