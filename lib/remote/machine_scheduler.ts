@@ -3,7 +3,8 @@
  * hook does. The derivation scheduler (`lib/derivation/derivation_scheduler.ts`:
  * readiness, `DependencyFailed`, each machine's job limit, cancellation)
  * has the machines for places; this file chooses among them. Each
- * derivation whose inputs are built goes to a machine that builds its platform and has the features it requires (and every mandatory
+ * derivation whose inputs are built goes to a machine that builds its
+ * platform and has the features it requires (and every mandatory
  * feature of the machine is among them), the fastest free one first, up
  * to each machine's `maxJobs` at once. Each build is its own session with
  * its machine (inputs over, BuildDerivation, outputs back, as
