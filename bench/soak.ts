@@ -17,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { Builder } from "../lib/builder/builder.ts";
-import { BuildStatus } from "../lib/builder/build_result.ts";
+import { BuildStatus } from "../lib/derivation/build_result.ts";
 import { findProcesses } from "../lib/sandbox/process_tree.ts";
 import { nixSandboxRunner } from "../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../lib/sandbox/sandbox_paths.ts";

@@ -7,7 +7,7 @@ const ALLOWED: Record<string, string[]> = {
   hash: [],
   store_path: ["hash"],
   nar: ["wire"],
-  derivation: ["hash", "store_path"],
+  derivation: ["wire", "hash", "store_path"],
   // the serve protocol's pure codecs (no store, no builder, no I/O)
   serve_protocol: ["wire", "hash", "store_path", "nar", "derivation"],
   // the worker protocol's pure codecs share the serve codecs where the structures are shared

@@ -34,7 +34,7 @@ import { hashPlaceholder } from "../derivation/output_paths.ts";
 import { dumpNJson } from "./nlohmann_json.ts";
 import { SANDBOX_BUILD_DIR } from "../sandbox/sandbox_files.ts";
 import type { SandboxSpec } from "./builder.ts";
-import { compareBytes } from "../sandbox/sandbox_mounts.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { attrsShell, structuredAttrs } from "./structured_attrs.ts";
 import { SandboxError } from "../sandbox/sandbox_error.ts";
 
@@ -106,8 +106,8 @@ function entries(
  */
 export function validityRegistration(closure: ReadonlyMap<string, readonly string[]>): string {
   let s = "";
-  for (const path of [...closure.keys()].sort(compareBytes)) {
-    const refs = [...closure.get(path)!].sort(compareBytes);
+  for (const path of [...closure.keys()].sort(compareUtf8)) {
+    const refs = [...closure.get(path)!].sort(compareUtf8);
     s += `${path}\n\n${refs.length}\n${refs.map((r) => r + "\n").join("")}`;
   }
   return s;
@@ -141,7 +141,7 @@ export function validityRegistration(closure: ReadonlyMap<string, readonly strin
 export function nixBuildEnv(input: BuildEnvInput): BuildEnv {
   const drvEnv = entries(input.env);
   const rewrites = [...input.outputs].map(([name, path]) => [hashPlaceholder(name), path] as const)
-    .sort(([a], [b]) => compareBytes(a, b));
+    .sort(([a], [b]) => compareUtf8(a, b));
   const rewrite = (s: string) => {
     for (const [from, to] of rewrites) s = s.replaceAll(from, to);
     return s;
@@ -242,7 +242,7 @@ export function nixBuildEnv(input: BuildEnvInput): BuildEnv {
 
   const sorted = new Map(
     [...env].map(([k, v]) => [rewrite(k), rewrite(v)] as [string, string])
-      .sort(([a], [b]) => compareBytes(a, b)),
+      .sort(([a], [b]) => compareUtf8(a, b)),
   );
   return { env: sorted, args: input.args.map(rewrite), files };
 }

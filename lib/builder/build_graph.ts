@@ -1,23 +1,25 @@
 /**
  * Building `.drv` files that are in the store, with their input derivations
- * first: the graph of derivations is read from the store, then built in
- * dependency order, up to `maxJobs` at a time. A derivation whose input
- * failed is not run (`DependencyFailed`).
+ * first: the graph of derivations is read from the store, then built here
+ * in dependency order, up to `maxJobs` at a time, by the derivation
+ * scheduler (`lib/derivation/derivation_scheduler.ts`; this machine's slots
+ * are its one place). A derivation whose input failed is not run
+ * (`DependencyFailed`).
  *
  * @module
  */
 import { outputPath } from "../derivation/derivation.ts";
-import { StoreError } from "../store/store.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { Builder, BuildOptions } from "./builder.ts";
-import { type BuildResult, BuildStatus, isSuccess } from "./build_result.ts";
+import { BuildStatus, type CompleteBuildResult } from "../derivation/build_result.ts";
+import { scheduleDerivations } from "../derivation/derivation_scheduler.ts";
 
 /** Options of {@linkcode buildGraph}. */
 export interface BuildGraphOptions extends BuildOptions {
   /** How many builds run at once (default 1). */
   maxJobs?: number;
   /** Told when a derivation starts and ends. */
-  progress?: (event: { drvPath: string; result?: BuildResult }) => void;
+  progress?: (event: { drvPath: string; result?: CompleteBuildResult }) => void;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function buildGraph(
   builder: Builder,
   drvPaths: string[],
   options: BuildGraphOptions = {},
-): Promise<Map<string, BuildResult>> {
+): Promise<Map<string, CompleteBuildResult>> {
   const store = builder.store;
   // As Nix, the derivations are temporary GC roots before they are read, and
   // so are all their outputs: one found valid now stays valid for the builds
@@ -43,32 +45,13 @@ export async function buildGraph(
     [...d.outputs].map(([name, o]) => outputPath(d.name, name, o, store.storeDir))
   );
   await store.tempRoots.add(outputs.filter((p) => p !== undefined));
-
-  const results = new Map<string, BuildResult>();
-  const running = new Map<string, Promise<void>>();
-  const maxJobs = Math.max(1, options.maxJobs ?? 1);
   const now = () => Math.floor(Date.now() / 1000);
-  const ready = (p: string) => [...drvs.get(p)!.inputDrvs.keys()].every((i) => results.has(i));
-
-  while (results.size < drvs.size) {
-    for (const [p, d] of drvs) {
-      if (results.has(p) || running.has(p) || !ready(p) || running.size >= maxJobs) continue;
-      const failedInput = [...d.inputDrvs.keys()].find((i) => !isSuccess(results.get(i)!.status));
-      if (failedInput) {
-        const result: BuildResult = {
-          status: BuildStatus.DependencyFailed,
-          errorMsg: `dependency '${failedInput}' of '${p}' failed`,
-          timesBuilt: 0,
-          isNonDeterministic: false,
-          startTime: now(),
-          stopTime: now(),
-          builtOutputs: new Map(),
-          logTail: [],
-        };
-        results.set(p, result);
-        options.progress?.({ drvPath: p, result });
-        continue;
-      }
+  const here = { maxJobs: Math.max(1, options.maxJobs ?? 1) };
+  return await scheduleDerivations(drvs, {
+    places: [here],
+    place: (_, free) => (free.length > 0 ? { place: here } : { wait: true }),
+    build: (p) => {
+      const d = drvs.get(p)!;
       // The builder sees the outputs of the input derivations as input sources.
       const inputs = new Set(d.inputSrcs);
       for (const [input, outs] of d.inputDrvs) {
@@ -80,22 +63,18 @@ export async function buildGraph(
         }
       }
       options.progress?.({ drvPath: p });
-      running.set(
-        p,
-        builder.build(p, { ...d, inputSrcs: [...inputs].sort() }, options).then((r) => {
-          results.set(p, r);
-          running.delete(p);
-          options.progress?.({ drvPath: p, result: r });
-        }),
-      );
-    }
-    if (running.size === 0) {
-      if (results.size < drvs.size) {
-        throw new StoreError("Cannot build: the derivation graph has a cycle");
-      }
-      break;
-    }
-    await Promise.race(running.values());
-  }
-  return results;
+      return builder.build(p, { ...d, inputSrcs: [...inputs].sort() }, options);
+    },
+    dependencyFailed: (p, failedInput) => ({
+      status: BuildStatus.DependencyFailed,
+      errorMsg: `dependency '${failedInput}' of '${p}' failed`,
+      timesBuilt: 0,
+      isNonDeterministic: false,
+      startTime: now(),
+      stopTime: now(),
+      builtOutputs: new Map(),
+      logTail: [],
+    }),
+    settled: (drvPath, result) => options.progress?.({ drvPath, result }),
+  });
 }

@@ -31,11 +31,11 @@ import { crashPoint } from "../store/crash_point.ts";
 import type { StorePathLock } from "../store/path_lock.ts";
 import type { Store } from "../store/store.ts";
 import {
-  type BuildResult,
   BuildStatus,
-  type BuildStatusCode,
-  buildStatusName,
-} from "./build_result.ts";
+  builtHere,
+  type CompleteBuildResult,
+  type Realisation,
+} from "../derivation/build_result.ts";
 import { BuildRecord } from "../store/build_record.ts";
 import { LogTail } from "./log_tail.ts";
 import { OwnedTempDir, reclaimStale } from "../sandbox/owned_temp_dir.ts";
@@ -212,7 +212,7 @@ export class Builder {
     drvPath: string,
     drv: BasicDerivation,
     options: BuildOptions = {},
-  ): Promise<BuildResult> {
+  ): Promise<CompleteBuildResult> {
     // Every build is in the store's record (`buildhost status`), its log tail too:
     // waiting (for its output locks or a build slot) until its builder starts.
     const recorded = BuildRecord.of(this.store.layout.stateDir).begin(
@@ -223,7 +223,7 @@ export class Builder {
     const log = (chunk: Uint8Array) => (recorded.log(chunk), options.log?.(chunk));
     const onStart = () => (recorded.setState("running"), options.onStart?.());
     const result = await this.#buildOrFail(drvPath, drv, { ...options, log, onStart });
-    recorded.end(buildStatusName(result.status) ?? String(result.status), result.errorMsg);
+    recorded.end(result.status, result.errorMsg);
     return result;
   }
 
@@ -231,7 +231,7 @@ export class Builder {
     drvPath: string,
     drv: BasicDerivation,
     options: BuildOptions,
-  ): Promise<BuildResult> {
+  ): Promise<CompleteBuildResult> {
     const startTime = Math.floor(Date.now() / 1000);
     try {
       return await this.#build(drvPath, drv, options, startTime);
@@ -255,13 +255,13 @@ export class Builder {
     drv: BasicDerivation,
     options: BuildOptions,
     startTime: number,
-  ): Promise<BuildResult> {
+  ): Promise<CompleteBuildResult> {
     const result = (
-      status: BuildStatusCode,
+      status: BuildStatus,
       errorMsg = "",
-      built = new Map<string, string>(),
+      built = new Map<string, Realisation>(),
       timesBuilt = 0,
-    ): BuildResult => ({
+    ): CompleteBuildResult => ({
       status,
       errorMsg,
       timesBuilt,
@@ -289,7 +289,7 @@ export class Builder {
     // roots before anything is looked at (an output found valid must stay so).
     await store.tempRoots.add([drvPath, ...drv.inputSrcs, ...outputs.map((o) => o.path)]);
     const allValid = () => outputs.every((o) => store.isValid(o.path));
-    const validMap = () => new Map(outputs.map((o) => [o.name, o.path]));
+    const validMap = () => new Map(outputs.map((o) => [o.name, builtHere(o.path)]));
     // Temporaries of builds whose process died go first, even when nothing
     // is built now (a build killed once its outputs were registered leaves
     // only valid outputs behind); this one's are held (a lock) so that no
@@ -337,7 +337,11 @@ export class Builder {
         options.log?.(chunk);
         tail.push(chunk);
       };
-      const failed = (status: BuildStatusCode, message: string, timesBuilt = 1): BuildResult => {
+      const failed = (
+        status: BuildStatus,
+        message: string,
+        timesBuilt = 1,
+      ): CompleteBuildResult => {
         // Nix says where it kept the directory on stderr, not in the result nor the log tail.
         if (options.keepFailed) {
           options.log?.(encoder.encode(`note: keeping build directory '${buildDir}'\n`));

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { compareBytes } from "../sandbox/sandbox_mounts.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 
 /** A parsed JSON value; numbers keep their text and kind. */
 export type NJson =
@@ -230,7 +230,7 @@ export function dumpNJson(v: NJson): string {
   if (Array.isArray(v)) return "[" + v.map(dumpNJson).join(",") + "]";
   if (v.kind === "int") return v.value.toString();
   if (v.kind === "float") return formatNJsonFloat(v.value);
-  const keys = [...v.entries.keys()].sort(compareBytes);
+  const keys = [...v.entries.keys()].sort(compareUtf8);
   return "{" + keys.map((k) => escapeString(k) + ":" + dumpNJson(v.entries.get(k)!)).join(",") +
     "}";
 }

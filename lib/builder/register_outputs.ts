@@ -25,7 +25,7 @@ import { dumpPath } from "../store/dump_path.ts";
 import type { PathInfo } from "../store/path_info.ts";
 import type { Store } from "../store/store.ts";
 import { BuildhostError } from "../errors.ts";
-import { BuildStatus, type BuildStatusCode } from "./build_result.ts";
+import { BuildStatus } from "../derivation/build_result.ts";
 import { magenta, RESET } from "./nix_message.ts";
 
 /** An output that breaks the derivation's rules; carries the status to report. */
@@ -35,7 +35,7 @@ export class OutputRejectedError extends BuildhostError {
    * @param status The build status to report.
    * @param message What is wrong, naming the output.
    */
-  constructor(readonly status: BuildStatusCode, message: string) {
+  constructor(readonly status: BuildStatus, message: string) {
     super(message);
   }
 }

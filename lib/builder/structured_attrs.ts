@@ -18,7 +18,7 @@
  * @module
  */
 import { type NJson, parseNJson } from "./nlohmann_json.ts";
-import { compareBytes } from "../sandbox/sandbox_mounts.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { shellQuote } from "../sandbox/sandbox_script.ts";
 
 /**
@@ -88,7 +88,7 @@ export function attrsShell(attrs: NJson): string {
   if (attrs === null || typeof attrs !== "object" || Array.isArray(attrs)) return "";
   if (attrs.kind !== "object") return "";
   let out = "";
-  const keys = [...attrs.entries.keys()].sort(compareBytes);
+  const keys = [...attrs.entries.keys()].sort(compareUtf8);
   for (const key of keys) {
     if (!SH_NAME.test(key)) continue;
     const value = attrs.entries.get(key)!;
@@ -103,7 +103,7 @@ export function attrsShell(attrs: NJson): string {
         out += `declare -a ${key}=(${items.map((x) => x + " ").join("")})\n`;
       }
     } else if (typeof value === "object" && value !== null && value.kind === "object") {
-      const ks = [...value.entries.keys()].sort(compareBytes);
+      const ks = [...value.entries.keys()].sort(compareUtf8);
       const items = ks.map((k) => [k, simple(value.entries.get(k)!)] as const);
       if (items.every(([, x]) => x !== undefined)) {
         out += `declare -A ${key}=(${

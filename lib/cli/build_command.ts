@@ -26,10 +26,9 @@ import {
   type LocalMachine,
 } from "../remote/machine_scheduler.ts";
 import { LogLines } from "../remote/log_lines.ts";
-import { isBuildSuccess } from "../serve_protocol/build_result.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
 import { buildGraph } from "../builder/build_graph.ts";
-import { buildStatusName, isSuccess } from "../builder/build_result.ts";
+import { isBuildSuccess } from "../derivation/build_result.ts";
 import { BuildConsole } from "./build_status.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 
@@ -240,7 +239,7 @@ export const buildCommand: Command = async (args) => {
               errorMsg += `\nlast ${r.logTail.length} log lines:\n` +
                 r.logTail.map((l) => `> ${l}`).join("\n");
             }
-            return { status: buildStatusName(r.status) ?? "MiscFailure", errorMsg };
+            return { ...r, errorMsg };
           },
         };
       }
@@ -282,8 +281,8 @@ export const buildCommand: Command = async (args) => {
           }
           ui.counts.done++;
           if (started.delete(drvPath)) ui.running("local", -1);
-          if (!isSuccess(result.status)) {
-            ui.line(`error: ${buildStatusName(result.status)}: ${result.errorMsg}`);
+          if (!isBuildSuccess(result.status)) {
+            ui.line(`error: ${result.status}: ${result.errorMsg}`);
             if (result.logTail.length > 0) {
               ui.line(`last ${result.logTail.length} log lines:`);
               for (const l of result.logTail) ui.line(`> ${l}`);
@@ -295,8 +294,8 @@ export const buildCommand: Command = async (args) => {
       let failed = 0;
       for (const p of positionals) {
         const r = results.get(p)!;
-        if (isSuccess(r.status)) {
-          await printOut([...r.builtOutputs.values()].map((o) => o + "\n").join(""));
+        if (isBuildSuccess(r.status)) {
+          await printOut([...r.builtOutputs.values()].map((o) => o.outPath + "\n").join(""));
         } else failed++;
       }
       return failed === 0 ? 0 : 1;

@@ -29,7 +29,7 @@ import { NIX_SCHEMA_VERSION } from "../store/store_db.ts";
 import { defaultStoreRoot, storeLayout } from "../store/store_layout.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { Builder } from "../builder/builder.ts";
-import { BuildStatus, buildStatusName } from "../builder/build_result.ts";
+import { BuildStatus } from "../derivation/build_result.ts";
 import type { SandboxTools } from "../sandbox/sandbox.ts";
 import { nixSandboxRunner } from "../builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../sandbox/sandbox_paths.ts";
@@ -477,7 +477,7 @@ async function checkSandboxBuild(tools: Partial<SandboxTools>): Promise<DoctorCh
         return {
           status: "FAIL",
           name,
-          detail: `${buildStatusName(result.status)}: ${result.errorMsg || text}` +
+          detail: `${result.status}: ${result.errorMsg || text}` +
             " (buildhost build --no-sandbox works without the sandbox, for a store at /nix only)",
         };
       }

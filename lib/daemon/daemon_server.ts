@@ -29,13 +29,13 @@ import type { ImportRun } from "../store/import_run.ts";
 import type { Builder, BuildOptions } from "../builder/builder.ts";
 import {
   type BuildResult,
-  BuildStatus,
-  buildStatusName,
-  isSuccess,
-} from "../builder/build_result.ts";
+  type CompleteBuildResult,
+  isBuildSuccess,
+} from "../derivation/build_result.ts";
 import { buildGraph } from "../builder/build_graph.ts";
 import { type BasicDerivation, outputPath } from "../derivation/derivation.ts";
 import { builtRealisations } from "../serve/built_realisations.ts";
+import { whileConnected } from "../serve/while_connected.ts";
 import { ServeProtocolError } from "../serve_protocol/serve_protocol_error.ts";
 import { readAddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
 import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
@@ -53,11 +53,7 @@ import {
   type WorkerRequest,
 } from "../worker_protocol/requests.ts";
 import { writeMissingReply, writePathInfoReply, writePathSet } from "../worker_protocol/replies.ts";
-import {
-  type WorkerBuildResult,
-  writeKeyedBuildResults,
-  writeWorkerBuildResult,
-} from "../worker_protocol/build_result.ts";
+import { writeKeyedBuildResults, writeWorkerBuildResult } from "../worker_protocol/build_result.ts";
 import type { DerivedPath } from "../worker_protocol/derived_path.ts";
 import { FramedReader } from "../worker_protocol/framed.ts";
 import { WorkerProtocolError } from "../worker_protocol/worker_protocol_error.ts";
@@ -315,7 +311,7 @@ export class DaemonServer {
       case "BuildPathsWithResults": {
         const results = await this.#buildPaths(req.paths, r, log);
         if (req.op === "BuildPaths") {
-          const failed = results.filter((x) => !isSuccess(buildStatusCode(x.result)));
+          const failed = results.filter((x) => !isBuildSuccess(x.result.status));
           if (failed.length === 1) throw new DaemonError(failed[0]!.result.errorMsg);
           if (failed.length > 1) {
             throw new DaemonError(
@@ -457,7 +453,7 @@ export class DaemonServer {
     drv: BasicDerivation,
     r: WireReader,
     log: TunnelLogger,
-  ): Promise<WorkerBuildResult> {
+  ): Promise<BuildResult> {
     const builder = this.#builder();
     const activities = new BuildActivities(log);
     const outputs = [...drv.outputs].map(([name, o]) =>
@@ -466,7 +462,7 @@ export class DaemonServer {
     if (!outputs.every((p) => p !== undefined && this.store.isValid(p))) {
       activities.building(drvPath);
     }
-    let result: BuildResult;
+    let result: CompleteBuildResult;
     try {
       result = await this.#whileConnected(r, log, (signal) =>
         builder.build(drvPath, drv, {
@@ -478,7 +474,7 @@ export class DaemonServer {
       activities.finish(false);
       throw e;
     }
-    activities.finish(isSuccess(result.status));
+    activities.finish(isBuildSuccess(result.status));
     return await this.#wireResult(result, drv, drvPath);
   }
 
@@ -487,13 +483,13 @@ export class DaemonServer {
     paths: DerivedPath[],
     r: WireReader,
     log: TunnelLogger,
-  ): Promise<{ path: DerivedPath; result: WorkerBuildResult }[]> {
+  ): Promise<{ path: DerivedPath; result: BuildResult }[]> {
     const store = this.store;
     const activities = new BuildActivities(log);
-    const out: { path: DerivedPath; result: WorkerBuildResult }[] = [];
+    const out: { path: DerivedPath; result: BuildResult }[] = [];
     try {
       const drvs = paths.filter((p) => p.outputs !== undefined).map((p) => p.path);
-      let built = new Map<string, BuildResult>();
+      let built = new Map<string, CompleteBuildResult>();
       if (drvs.length > 0) {
         const missing = drvs.find((d) => !store.isValid(d));
         if (missing === undefined) {
@@ -538,63 +534,32 @@ export class DaemonServer {
     return out;
   }
 
-  /** A BuildResult for the wire: realisations keyed by hash modulo; Nix's log tail on failure. */
+  /** The result as the daemon reports it: realisations keyed by hash modulo; Nix's log tail on failure. */
   async #wireResult(
-    result: BuildResult,
+    result: CompleteBuildResult,
     drv: BasicDerivation | undefined,
     drvPath: string,
-  ): Promise<WorkerBuildResult> {
+  ): Promise<BuildResult> {
     const builtOutputs = await builtRealisations(result, drv, this.store.storeDir);
     let errorMsg = result.errorMsg;
     const tail = result.logTail;
-    if (!isSuccess(result.status) && tail.length > 0) {
+    if (!isBuildSuccess(result.status) && tail.length > 0) {
       // As nix-daemon words it: its clients are not verbose, so the tail goes in the message.
       errorMsg += `;\nlast ${tail.length} log lines:\n${tail.map((l) => `> ${l}\n`).join("")}` +
         `For full logs, run '\x1b[1mnix log ${drvPath}\x1b[0m'.`;
     }
-    return {
-      status: buildStatusName(result.status) ?? "MiscFailure",
-      errorMsg,
-      timesBuilt: result.timesBuilt,
-      isNonDeterministic: result.isNonDeterministic,
-      startTime: result.startTime,
-      stopTime: result.stopTime,
-      builtOutputs,
-    };
+    return { ...result, errorMsg, builtOutputs };
   }
 
-  /**
-   * Run a build, cancelling it when the client goes away: its side of the
-   * stream ends (the client sends nothing while it waits for the reply) or
-   * a log message cannot be written.
-   */
-  async #whileConnected<T>(
+  /** Run a build, cancelling it when the client goes away (see `lib/serve/while_connected.ts`). */
+  #whileConnected<T>(
     r: WireReader,
     log: TunnelLogger,
     run: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const abort = new AbortController();
-    let building = true;
-    r.atEnd().then((ended) => {
-      if (ended && building) abort.abort();
-    }, () => abort.abort());
-    const timer = setInterval(() => {
-      if (log.broken) abort.abort();
-    }, 200);
-    const gone = () => new BadRequest("interrupted: the client went away");
-    try {
-      const result = await run(abort.signal).catch((e) => {
-        throw abort.signal.aborted ? gone() : e;
-      });
-      if (abort.signal.aborted) throw gone();
-      return result;
-    } finally {
-      building = false;
-      clearInterval(timer);
-    }
+    return whileConnected(r, run, {
+      gone: () => new BadRequest("interrupted: the client went away"),
+      broken: () => log.broken,
+    });
   }
-}
-
-function buildStatusCode(r: WorkerBuildResult): number {
-  return BuildStatus[r.status as keyof typeof BuildStatus] ?? BuildStatus.MiscFailure;
 }

@@ -33,7 +33,6 @@
  *
  * @module
  */
-import { Hash, HASH_SIZES, type HashAlgorithm, HashError } from "../hash/hash.ts";
 import {
   checkStorePathName,
   DEFAULT_STORE_DIR,
@@ -44,6 +43,7 @@ import { outputPathName } from "../store_path/make_store_path.ts";
 import { decodeNixString, encodeNixString, sortByNixKey, sortNixStrings } from "./nix_string.ts";
 import { type Derivation, derivationNameFromPath, type DerivationOutput } from "./derivation.ts";
 import { DerivationError } from "./derivation_error.ts";
+import { outputFromTriple, type OutputTriple, type OutputTripleField } from "./output_triple.ts";
 
 /**
  * Options of {@linkcode parseDerivation}.
@@ -216,49 +216,15 @@ class AtermReader {
     }
   }
 
-  /** The output tuple's fields made into an output, as Nix 2.8 does. */
-  output(
-    name: string,
-    [path, algoText, hash]: string[],
-    [pathAt, algoAt, hashAt]: number[],
-  ): DerivationOutput {
+  /** The output tuple's fields made into an output (see `output_triple.ts`). */
+  output(name: string, triple: OutputTriple, offsets: number[]): DerivationOutput {
+    const at = (f: OutputTripleField) => offsets[f === "path" ? 0 : f === "hashAlgo" ? 1 : 2]!;
     const field = (f: string) => `output "${name}" ${f}`;
-    if (algoText === "") {
-      if (hash !== "") this.fail(hashAt!, field("hash"), "a hash without a hash algorithm");
-      if (path === "") return { kind: "deferred" };
-      this.checkStorePath(path!, pathAt!, field("path"));
-      return { kind: "inputAddressed", path: path! };
-    }
-    const method = algoText!.startsWith("r:") ? "recursive" : "flat";
-    const algo = method === "recursive" ? algoText!.slice(2) : algoText!;
-    if (!Object.hasOwn(HASH_SIZES, algo)) {
-      this.fail(
-        algoAt!,
-        field("hashAlgo"),
-        `unknown hash algorithm "${algoText}" (md5, sha1, sha256 or sha512, "r:" first for recursive)`,
-      );
-    }
-    const hashAlgo = algo as HashAlgorithm;
-    if (hash === "impure" || hash === "") {
-      if (path !== "") {
-        this.fail(
-          pathAt!,
-          field("path"),
-          `a ${hash === "" ? "floating" : "impure"} content-addressed output has no path`,
-        );
-      }
-      return { kind: hash === "" ? "floating" : "impure", method, hashAlgo };
-    }
-    this.checkStorePath(path!, pathAt!, field("path"));
-    if (/[:-]/.test(hash!)) {
-      this.fail(hashAt!, field("hash"), `"${hash}" is not a bare base16, nix32 or base64 hash`);
-    }
-    try {
-      return { kind: "fixed", path: path!, method, hash: Hash.parse(hash!, hashAlgo) };
-    } catch (e) {
-      if (!(e instanceof HashError)) throw e;
-      return this.fail(hashAt!, field("hash"), e.message);
-    }
+    return outputFromTriple(triple, {
+      checkPath: (path) => this.checkStorePath(path, at("path"), field("path")),
+      fail: (f, detail) => this.fail(at(f), field(f), detail),
+      describe: (kind) => `${kind} content-addressed`,
+    });
   }
 }
 
@@ -300,13 +266,13 @@ export function parseDerivation(
   r.list("outputs", (_, at) => {
     r.expect("(", "outputs");
     const name = r.string("output name", false);
-    const values: string[] = [];
+    const values: OutputTriple = ["", "", ""];
     const offsets: number[] = [];
-    for (const f of ["path", "hashAlgo", "hash"]) {
+    (["path", "hashAlgo", "hash"] as const).forEach((f, i) => {
       r.expect(",", `output "${name}"`);
       offsets.push(r.pos);
-      values.push(r.string(`output "${name}" ${f}`, false));
-    }
+      values[i] = r.string(`output "${name}" ${f}`, false);
+    });
     r.expect(")", `output "${name}"`);
     if (outputs.has(name)) duplicate(at, "output name", `output "${name}"`);
     outputs.set(name, r.output(name, values, offsets));

@@ -14,7 +14,8 @@
  */
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { encodeNixString, sortByNixKey, sortNixStrings } from "./nix_string.ts";
-import { type BasicDerivation, fixedOutputPath, methodAlgo } from "./derivation.ts";
+import type { BasicDerivation } from "./derivation.ts";
+import { outputTriple } from "./output_triple.ts";
 
 /**
  * Options of {@linkcode printDerivation}.
@@ -87,31 +88,9 @@ export function printDerivation(
 ): string {
   const mask = options.maskOutputs === true;
   const storeDir = options.storeDir ?? DEFAULT_STORE_DIR;
-  const outputs = sortByNixKey(drv.outputs).map(([name, o]) => {
-    let fields: [string, string, string];
-    switch (o.kind) {
-      case "inputAddressed":
-        fields = [mask ? "" : o.path, "", ""];
-        break;
-      case "fixed":
-        fields = [
-          mask ? "" : fixedOutputPath(drv.name, name, o, storeDir),
-          methodAlgo(o.method, o.hash.algorithm),
-          o.hash.toString("base16"),
-        ];
-        break;
-      case "floating":
-        fields = ["", methodAlgo(o.method, o.hashAlgo), ""];
-        break;
-      case "impure":
-        fields = ["", methodAlgo(o.method, o.hashAlgo), "impure"];
-        break;
-      case "deferred":
-        fields = ["", "", ""];
-        break;
-    }
-    return `(${raw(name)},${fields.map(raw).join(",")})`;
-  });
+  const outputs = sortByNixKey(drv.outputs).map(([name, o]) =>
+    `(${raw(name)},${outputTriple(drv.name, name, o, storeDir, mask).map(raw).join(",")})`
+  );
   const inputDrvs = sortByNixKey(options.inputDrvs ?? drv.inputDrvs ?? new Map()).map(
     ([path, outs]) => `(${raw(path)},[${sortNixStrings(outs).map(raw).join(",")}])`,
   );

@@ -19,12 +19,8 @@
  */
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { sortByNixKey, sortNixStrings } from "./nix_string.ts";
-import {
-  type Derivation,
-  type DerivationOutput,
-  fixedOutputPath,
-  methodAlgo,
-} from "./derivation.ts";
+import type { Derivation, DerivationOutput } from "./derivation.ts";
+import { outputTriple } from "./output_triple.ts";
 
 /**
  * One output in the JSON.
@@ -79,28 +75,20 @@ export interface DerivationJson {
   env: Record<string, string>;
 }
 
+/** The output's triple with its empty fields left out, `hash` "impure" as `impure: true`. */
 function outputJson(
   drv: Derivation,
   name: string,
   o: DerivationOutput,
   storeDir: string,
 ): DerivationOutputJson {
-  switch (o.kind) {
-    case "inputAddressed":
-      return { path: o.path };
-    case "fixed":
-      return {
-        path: fixedOutputPath(drv.name, name, o, storeDir),
-        hashAlgo: methodAlgo(o.method, o.hash.algorithm),
-        hash: o.hash.toString("base16"),
-      };
-    case "floating":
-      return { hashAlgo: methodAlgo(o.method, o.hashAlgo) };
-    case "impure":
-      return { hashAlgo: methodAlgo(o.method, o.hashAlgo), impure: true };
-    case "deferred":
-      return {};
-  }
+  const [path, hashAlgo, hash] = outputTriple(drv.name, name, o, storeDir);
+  const json: DerivationOutputJson = {};
+  if (path !== "") json.path = path;
+  if (hashAlgo !== "") json.hashAlgo = hashAlgo;
+  if (hash === "impure") json.impure = true;
+  else if (hash !== "") json.hash = hash;
+  return json;
 }
 
 /**

@@ -13,10 +13,13 @@
  * one) can use the same two functions to stay byte-exact.
  *
  * Sorting follows Nix's `std::map<std::string, ...>`: byte-wise on the UTF-8
- * (not UTF-16 code units, which differ above U+FFFF).
+ * (not UTF-16 code units, which differ above U+FFFF), with
+ * `compareUtf8` (`lib/wire/utf8_order.ts`), which orders a surrogate
+ * escape as the byte it stands for.
  *
  * @module
  */
+import { compareUtf8, utf8Bytes } from "../wire/utf8_order.ts";
 import { DerivationError } from "./derivation_error.ts";
 
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -103,63 +106,18 @@ export function decodeNixString(bytes: Uint8Array): string {
  */
 export function encodeNixString(text: string): Uint8Array {
   if (!SURROGATE.test(text)) return encoder.encode(text);
-  const out: number[] = [];
-  let index = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x80) out.push(cp);
-    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
-    else if (cp >= 0xdc80 && cp <= 0xdcff) out.push(cp - 0xdc00);
-    else if (cp >= 0xd800 && cp <= 0xdfff) {
-      throw new DerivationError(
-        `Cannot encode text: it has the lone surrogate U+${
-          cp.toString(16).toUpperCase()
-        } at index ${index}, which stands for no bytes`,
-      );
-    } else if (cp < 0x10000) {
-      out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
-    } else {
-      out.push(
-        0xf0 | (cp >> 18),
-        0x80 | ((cp >> 12) & 0x3f),
-        0x80 | ((cp >> 6) & 0x3f),
-        0x80 | (cp & 0x3f),
-      );
-    }
-    index += ch.length;
-  }
-  return new Uint8Array(out);
-}
-
-/**
- * Compare two strings as Nix compares `std::string`s: byte-wise on their
- * encoding ({@linkcode encodeNixString}).
- *
- * @param a One string.
- * @param b The other.
- * @returns Negative, zero or positive.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { compareNixStrings } from "./nix_string.ts";
- * assert.ok(compareNixStrings("B", "a") < 0);
- * assert.ok(compareNixStrings("\uffff", "🙂") < 0); // UTF-16 code units would say the opposite
- * ```
- */
-export function compareNixStrings(a: string, b: string): number {
-  if (!SURROGATE.test(a) && !SURROGATE.test(b)) return a < b ? -1 : a > b ? 1 : 0;
-  const x = encodeNixString(a), y = encodeNixString(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) {
-    if (x[i] !== y[i]) return x[i]! - y[i]!;
-  }
-  return x.length - y.length;
+  return new Uint8Array(utf8Bytes(text, (cp, index) => {
+    throw new DerivationError(
+      `Cannot encode text: it has the lone surrogate U+${
+        cp.toString(16).toUpperCase()
+      } at index ${index}, which stands for no bytes`,
+    );
+  }));
 }
 
 /**
  * Strings sorted by
- * {@linkcode compareNixStrings} and without duplicates (as Nix's sets and maps).
+ * {@linkcode compareUtf8} and without duplicates (as Nix's sets and maps).
  *
  * @param items Strings.
  * @returns A new sorted array.
@@ -172,11 +130,11 @@ export function compareNixStrings(a: string, b: string): number {
  * ```
  */
 export function sortNixStrings(items: Iterable<string>): string[] {
-  return [...new Set(items)].sort(compareNixStrings);
+  return [...new Set(items)].sort(compareUtf8);
 }
 
 /**
- * A map's entries sorted by key with {@linkcode compareNixStrings}.
+ * A map's entries sorted by key with {@linkcode compareUtf8}.
  *
  * @param map The map.
  * @returns A new sorted array of entries.
@@ -189,5 +147,5 @@ export function sortNixStrings(items: Iterable<string>): string[] {
  * ```
  */
 export function sortByNixKey<V>(map: ReadonlyMap<string, V>): [string, V][] {
-  return [...map].sort(([a], [b]) => compareNixStrings(a, b));
+  return [...map].sort(([a], [b]) => compareUtf8(a, b));
 }

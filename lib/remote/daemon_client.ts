@@ -11,7 +11,7 @@ import type { BasicDerivation } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
-import type { ServeBuildResult } from "../serve_protocol/build_result.ts";
+import type { BuildResult } from "../derivation/build_result.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
 import type { ServePathInfo } from "../serve_protocol/path_infos.ts";
 import {
@@ -224,7 +224,7 @@ export class DaemonClient implements RemoteClient {
     drvPath: string,
     drv: BasicDerivation,
     options?: ServeBuildOptions,
-  ): Promise<ServeBuildResult> {
+  ): Promise<BuildResult> {
     if (options) {
       const overrides = new Map<string, string>();
       if (options.buildTimeout) overrides.set("build-timeout", String(options.buildTimeout));

@@ -1,7 +1,10 @@
 /**
  * Building a graph of derivations on several build machines, as Nix's build
- * hook does: each derivation whose inputs are built goes to a machine that
- * builds its platform and has the features it requires (and every mandatory
+ * hook does. The derivation scheduler (`lib/derivation/derivation_scheduler.ts`:
+ * readiness, `DependencyFailed`, each machine's job limit, cancellation)
+ * has the machines for places; this file chooses among them. Each
+ * derivation whose inputs are built goes to a machine that builds its
+ * platform and has the features it requires (and every mandatory
  * feature of the machine is among them), the fastest free one first, up
  * to each machine's `maxJobs` at once. Each build is its own session with
  * its machine (inputs over, BuildDerivation, outputs back, as
@@ -31,7 +34,7 @@ import type { Store } from "../store/store.ts";
 import { openBuildLog } from "../store/build_log.ts";
 import { readDerivationGraph } from "../store/store_derivation.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
-import { isBuildSuccess, type ServeBuildStatus } from "../serve_protocol/build_result.ts";
+import type { BuildResult, BuildStatus } from "../derivation/build_result.ts";
 import type { Machine, SessionTimeouts } from "./machine_spec.ts";
 import { basicDerivationFor, buildOnHost } from "./remote_build.ts";
 import type { CopyReport } from "./copy_paths.ts";
@@ -39,6 +42,7 @@ import { isHostLoss } from "./host_lost_error.ts";
 import { RemoteError } from "./remote_error.ts";
 import { LogLines } from "./log_lines.ts";
 import { startMachineHost } from "./machine_host.ts";
+import { type Placement, scheduleDerivations } from "../derivation/derivation_scheduler.ts";
 import type { RemoteHostProcess } from "./remote_client.ts";
 
 /** One try of a derivation on a machine that was lost. */
@@ -52,7 +56,7 @@ export interface BuildAttempt {
 /** How one derivation of the graph ended. */
 export interface MachineBuildOutcome {
   /** Nix's status. */
-  status: ServeBuildStatus;
+  status: BuildStatus;
   /** Why it failed (empty on success). */
   errorMsg: string;
   /** The machine that built it (its URI), if one did. */
@@ -118,14 +122,14 @@ export interface LocalMachine {
   /**
    * Build a derivation whose inputs are valid here.
    *
-   * @returns Nix's status and message.
+   * @returns The result (its status and message are kept).
    */
   build(
     drvPath: string,
     drv: BasicDerivation,
     log: (chunk: Uint8Array) => void,
     signal: AbortSignal,
-  ): Promise<{ status: ServeBuildStatus; errorMsg: string }>;
+  ): Promise<BuildResult>;
 }
 
 /** The default of `maxAttempts`. */
@@ -228,10 +232,7 @@ export async function buildOnMachines(
   const backoff = (n: number) => Math.min(30_000, backoffMs * 2 ** Math.max(0, n - 1));
   const signal = options.signal;
 
-  const results = new Map<string, MachineBuildOutcome>();
-  const running = new Map<string, Promise<void>>();
   const sessions = new Set<RemoteHostProcess>();
-  const load = new Map<Machine, number>(machines.map((m) => [m, 0]));
   /** Lost attempts of each derivation, and when it may go back to a machine it tried. */
   const attempts = new Map<string, BuildAttempt[]>();
   const notBefore = new Map<string, number>();
@@ -239,7 +240,6 @@ export async function buildOnMachines(
   const downUntil = new Map<Machine, number>();
   const downCount = new Map<Machine, number>();
   const finish = (drvPath: string, outcome: MachineBuildOutcome, machine?: Machine) => {
-    results.set(drvPath, outcome);
     options.progress?.({ drvPath, ...(machine ? { machine } : {}), outcome });
     options.events?.({ kind: "end", drvPath, ...(machine ? { machine } : {}), outcome });
   };
@@ -254,7 +254,11 @@ export async function buildOnMachines(
     cancelled: true,
   });
 
-  const run = async (drvPath: string, machine: Machine) => {
+  /** Build on a machine: the outcome, or undefined when the machine was lost. */
+  const run = async (
+    drvPath: string,
+    machine: Machine,
+  ): Promise<MachineBuildOutcome | undefined> => {
     const drv = drvs.get(drvPath)!;
     const outputs = outputsOf(store, drv);
     const kept = options.keepLogs === false || machine === local
@@ -275,14 +279,13 @@ export async function buildOnMachines(
           localAbort.signal,
         );
         if (signal?.aborted) throw signal.reason;
-        finish(drvPath, {
+        return {
           status: r.status,
           errorMsg: r.errorMsg,
           machine: machine.uri,
           outputs,
           attempts: attempts.get(drvPath) ?? [],
-        }, machine);
-        return;
+        };
       }
       session = await connect(machine, log);
       sessions.add(session);
@@ -292,7 +295,7 @@ export async function buildOnMachines(
         progress: (path, bytes) =>
           options.events?.({ kind: "copy", drvPath, machine, path, bytes }),
       });
-      finish(drvPath, {
+      return {
         status: report.result.status,
         errorMsg: report.result.errorMsg,
         machine: machine.uri,
@@ -300,11 +303,10 @@ export async function buildOnMachines(
         sent: report.sent,
         ...(report.fetched ? { fetched: report.fetched } : {}),
         attempts: attempts.get(drvPath) ?? [],
-      }, machine);
+      };
     } catch (e) {
-      if (signal?.aborted) {
-        finish(drvPath, cancelledOutcome(drvPath, machine), machine);
-      } else if (isHostLoss(e) || session?.lostReason) {
+      if (signal?.aborted) return cancelledOutcome(drvPath, machine);
+      if (isHostLoss(e) || session?.lostReason) {
         // Back to the queue: another machine, or this one after a back-off.
         const lost = session?.lostReason ?? e;
         const error = lost instanceof RemoteError
@@ -320,15 +322,15 @@ export async function buildOnMachines(
           downUntil.set(machine, Date.now() + backoff(n));
         }
         options.events?.({ kind: "lost", drvPath, machine, error });
-      } else {
-        finish(drvPath, {
-          status: "MiscFailure",
-          errorMsg: `building '${drvPath}' on '${machine.uri}': ${(e as Error).message}`,
-          machine: machine.uri,
-          outputs,
-          attempts: attempts.get(drvPath) ?? [],
-        }, machine);
+        return undefined;
       }
+      return {
+        status: "MiscFailure",
+        errorMsg: `building '${drvPath}' on '${machine.uri}': ${(e as Error).message}`,
+        machine: machine.uri,
+        outputs,
+        attempts: attempts.get(drvPath) ?? [],
+      };
     } finally {
       if (session) {
         sessions.delete(session);
@@ -337,130 +339,97 @@ export async function buildOnMachines(
       }
       lines.end();
       await kept?.close();
-      load.set(machine, load.get(machine)! - 1);
-      running.delete(drvPath);
     }
   };
 
-  let cancelling = false;
-  const aborted = new Promise<void>((resolve) => {
-    if (!signal) return;
-    if (signal.aborted) resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-  try {
-    for (;;) {
-      if (signal?.aborted && !cancelling) {
-        cancelling = true;
-        localAbort.abort(signal.reason);
-        await Promise.all([...sessions].map((s) => s.cancel?.() ?? s.close()));
-      }
-      let progressed = false;
-      let wakeAt = Infinity;
-      const now = Date.now();
-      for (const [drvPath, drv] of drvs) {
-        if (results.has(drvPath) || running.has(drvPath)) continue;
-        const outputs = outputsOf(store, drv);
-        const tried = attempts.get(drvPath) ?? [];
-        if (cancelling) {
-          finish(drvPath, cancelledOutcome(drvPath));
-          progressed = true;
-          continue;
-        }
-        const inputs = [...drv.inputDrvs.keys()];
-        const failed = inputs.find((i) =>
-          results.has(i) && !isBuildSuccess(results.get(i)!.status)
-        );
-        if (failed) {
-          finish(drvPath, {
-            status: "DependencyFailed",
-            errorMsg: `dependency '${failed}' of '${drvPath}' failed`,
-            outputs,
-            attempts: tried,
-          });
-          progressed = true;
-          continue;
-        }
-        if (!inputs.every((i) => results.has(i))) continue;
-        if (
-          outputs.size === drv.outputs.size && [...outputs.values()].every((p) => store.isValid(p))
-        ) {
-          finish(drvPath, { status: "AlreadyValid", errorMsg: "", outputs, attempts: tried });
-          progressed = true;
-          continue;
-        }
-        const fitting = machines.filter((m) => machineFits(m, drv));
-        if (fitting.length === 0) {
-          const features = requiredFeatures(drv);
-          finish(drvPath, {
-            status: "MiscFailure",
-            errorMsg:
-              `no build machine can build '${drvPath}': it needs a '${drv.platform}' machine` +
-              (features.length > 0 ? ` with features {${features.join(", ")}}` : ""),
-            outputs,
-            attempts: tried,
-          });
-          progressed = true;
-          continue;
-        }
-        if (tried.length >= maxAttempts) {
-          finish(drvPath, {
-            status: "MiscFailure",
-            errorMsg: `cannot build '${drvPath}': its build machines were lost ${tried.length} ` +
-              `time(s): ${
-                tried.map((a, i) => `attempt ${i + 1} on '${a.machine}': ${a.error}`).join("; ")
-              }`,
-            outputs,
-            attempts: tried,
-          });
-          progressed = true;
-          continue;
-        }
-        // Machines this derivation has not tried come first; when it has
-        // tried them all, any of them after its back-off.
-        const up = fitting.filter((m) => (downUntil.get(m) ?? 0) <= now);
-        const untried = up.filter((m) => !tried.some((a) => a.machine === m.uri));
-        let pool = untried;
-        if (pool.length === 0 && !fitting.some((m) => !tried.some((a) => a.machine === m.uri))) {
-          const at = notBefore.get(drvPath) ?? 0;
-          if (at > now) {
-            wakeAt = Math.min(wakeAt, at);
-            continue;
-          }
-          pool = up;
-        }
-        if (pool.length === 0) {
-          for (const m of fitting) wakeAt = Math.min(wakeAt, downUntil.get(m) ?? Infinity);
-          continue;
-        }
-        const machine = pool.filter((m) => load.get(m)! < m.maxJobs)
-          .sort((a, b) =>
-            b.speedFactor - a.speedFactor || load.get(a)! / a.maxJobs - load.get(b)! / b.maxJobs
-          )[0];
-        if (!machine) continue;
-        load.set(machine, load.get(machine)! + 1);
-        options.progress?.({ drvPath, machine });
-        options.events?.({ kind: "start", drvPath, machine, attempt: tried.length + 1 });
-        running.set(drvPath, run(drvPath, machine));
-        progressed = true;
-      }
-      if (results.size === drvs.size) break;
-      if (!progressed) {
-        if (running.size === 0 && wakeAt === Infinity) {
-          throw new Error("the derivation graph has a cycle");
-        }
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const waits: Promise<unknown>[] = [...running.values()];
-        if (!cancelling) waits.push(aborted);
-        if (wakeAt !== Infinity) {
-          waits.push(new Promise((r) => timer = setTimeout(r, Math.max(0, wakeAt - Date.now()))));
-        }
-        await Promise.race(waits);
-        clearTimeout(timer);
-      }
+  /** Where a ready derivation goes: a fitting machine with a free slot, or its outcome. */
+  const place = (
+    drvPath: string,
+    free: readonly Machine[],
+    load: ReadonlyMap<Machine, number>,
+  ): Placement<Machine, MachineBuildOutcome> => {
+    const drv = drvs.get(drvPath)!;
+    const outputs = outputsOf(store, drv);
+    const tried = attempts.get(drvPath) ?? [];
+    const now = Date.now();
+    if (
+      outputs.size === drv.outputs.size && [...outputs.values()].every((p) => store.isValid(p))
+    ) {
+      return { result: { status: "AlreadyValid", errorMsg: "", outputs, attempts: tried } };
     }
-  } finally {
-    await Promise.all(running.values());
-  }
-  return results;
+    const fitting = machines.filter((m) => machineFits(m, drv));
+    if (fitting.length === 0) {
+      const features = requiredFeatures(drv);
+      return {
+        result: {
+          status: "MiscFailure",
+          errorMsg:
+            `no build machine can build '${drvPath}': it needs a '${drv.platform}' machine` +
+            (features.length > 0 ? ` with features {${features.join(", ")}}` : ""),
+          outputs,
+          attempts: tried,
+        },
+      };
+    }
+    if (tried.length >= maxAttempts) {
+      return {
+        result: {
+          status: "MiscFailure",
+          errorMsg: `cannot build '${drvPath}': its build machines were lost ${tried.length} ` +
+            `time(s): ${
+              tried.map((a, i) => `attempt ${i + 1} on '${a.machine}': ${a.error}`).join("; ")
+            }`,
+          outputs,
+          attempts: tried,
+        },
+      };
+    }
+    // Machines this derivation has not tried come first; when it has
+    // tried them all, any of them after its back-off.
+    const up = fitting.filter((m) => (downUntil.get(m) ?? 0) <= now);
+    const untried = up.filter((m) => !tried.some((a) => a.machine === m.uri));
+    let pool = untried;
+    if (pool.length === 0 && !fitting.some((m) => !tried.some((a) => a.machine === m.uri))) {
+      const at = notBefore.get(drvPath) ?? 0;
+      if (at > now) return { wait: true, until: at };
+      pool = up;
+    }
+    if (pool.length === 0) {
+      const until = Math.min(...fitting.map((m) => downUntil.get(m) ?? Infinity));
+      return until === Infinity ? { wait: true } : { wait: true, until };
+    }
+    const machine = pool.filter((m) => free.includes(m))
+      .sort((a, b) =>
+        b.speedFactor - a.speedFactor || load.get(a)! / a.maxJobs - load.get(b)! / b.maxJobs
+      )[0];
+    if (!machine) return { wait: true };
+    options.progress?.({ drvPath, machine });
+    options.events?.({ kind: "start", drvPath, machine, attempt: tried.length + 1 });
+    return { place: machine };
+  };
+
+  return await scheduleDerivations(drvs, {
+    places: machines,
+    place,
+    build: run,
+    dependencyFailed: (drvPath, input) => ({
+      status: "DependencyFailed",
+      errorMsg: `dependency '${input}' of '${drvPath}' failed`,
+      outputs: outputsOf(store, drvs.get(drvPath)!),
+      attempts: attempts.get(drvPath) ?? [],
+    }),
+    settled: (drvPath, outcome, machine) => finish(drvPath, outcome, machine),
+    ...(signal
+      ? {
+        cancel: {
+          signal,
+          aborted: async () => {
+            localAbort.abort(signal.reason);
+            await Promise.all([...sessions].map((s) => s.cancel?.() ?? s.close()));
+          },
+          result: (drvPath: string) => cancelledOutcome(drvPath),
+        },
+      }
+      : {}),
+  });
 }

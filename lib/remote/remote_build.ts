@@ -12,7 +12,7 @@ import { type BasicDerivation, type Derivation, outputPath } from "../derivation
 import type { Store } from "../store/store.ts";
 import { readStoreDerivation } from "../store/store_derivation.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
-import { isBuildSuccess, type ServeBuildResult } from "../serve_protocol/build_result.ts";
+import { type BuildResult, isBuildSuccess } from "../derivation/build_result.ts";
 import { copyFromHost, type CopyOptions, type CopyReport, copyToHost } from "./copy_paths.ts";
 import { RemoteError } from "./remote_error.ts";
 import type { RemoteClient } from "./remote_client.ts";
@@ -20,7 +20,7 @@ import type { RemoteClient } from "./remote_client.ts";
 /** What a remote build did. */
 export interface RemoteBuildReport {
   /** The host's answer. */
-  result: ServeBuildResult;
+  result: BuildResult;
   /** The inputs sent. */
   sent: CopyReport;
   /** The outputs fetched (on success). */

@@ -10,7 +10,7 @@ import type { BasicDerivation } from "../derivation/derivation.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
-import type { ServeBuildResult } from "../serve_protocol/build_result.ts";
+import type { BuildResult } from "../derivation/build_result.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
 import type { ServePathInfo } from "../serve_protocol/path_infos.ts";
 
@@ -37,7 +37,7 @@ export interface RemoteClient {
     drvPath: string,
     drv: BasicDerivation,
     options?: ServeBuildOptions,
-  ): Promise<ServeBuildResult>;
+  ): Promise<BuildResult>;
   /** End the session. */
   close(): Promise<void>;
 }

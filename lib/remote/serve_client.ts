@@ -10,7 +10,8 @@ import type { BasicDerivation } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { AddToStoreNarHeader } from "../serve_protocol/add_to_store_nar.ts";
-import { readBuildResult, type ServeBuildResult } from "../serve_protocol/build_result.ts";
+import { readBuildResult } from "../serve_protocol/build_result.ts";
+import type { BuildResult } from "../derivation/build_result.ts";
 import { BUILD_OPTION_DEFAULTS, type ServeBuildOptions } from "../serve_protocol/build_options.ts";
 import { clientHandshake } from "../serve_protocol/handshake.ts";
 import { readPathInfos, type ServePathInfo } from "../serve_protocol/path_infos.ts";
@@ -224,7 +225,7 @@ export class ServeClient {
     drvPath: string,
     drv: BasicDerivation,
     options: ServeBuildOptions = BUILD_OPTION_DEFAULTS,
-  ): Promise<ServeBuildResult> {
+  ): Promise<BuildResult> {
     await this.#send({ command: "BuildDerivation", drvPath, drv, options });
     return readBuildResult(this.reader, this.version, this.#codec);
   }

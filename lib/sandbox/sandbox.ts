@@ -36,6 +36,7 @@
  */
 import { dirname, isAbsolute, normalize } from "node:path";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { mountOf, readHostMounts, remountOptions } from "./host_mounts.ts";
 import { locateOutput } from "./output_location.ts";
@@ -356,13 +357,6 @@ function entries(
   return m instanceof Map ? [...m.entries()] : Object.entries(m);
 }
 
-function byteOrder(a: string, b: string): number {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
-}
-
 function personality(platform: string): { arch: string; seccomp: SeccompArch } {
   const machine = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
   const linux32 = ["i686-linux", "armv7l-linux", "armv6l-linux"].includes(platform);
@@ -624,7 +618,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     const faults = o.faults ?? {};
     const setup = setupScript(tools, paths, tailScript(paths, capLast, faults), faults);
 
-    const env = entries(o.env).sort(([a], [b]) => byteOrder(a, b));
+    const env = entries(o.env).sort(([a], [b]) => compareUtf8(a, b));
     const builderPath = o.builder.includes("/") ? o.builder : `./${o.builder}`;
     const argv0 = o.builder.slice(o.builder.lastIndexOf("/") + 1);
     const tailArgs = [

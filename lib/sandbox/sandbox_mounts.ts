@@ -25,6 +25,7 @@
  *
  * @module
  */
+import { compareUtf8 } from "../wire/utf8_order.ts";
 
 /** A host path to make visible inside. */
 export interface BindSpec {
@@ -71,32 +72,6 @@ export interface MountPlanInput {
   readOnly: boolean;
   /** Whether a host path exists, and is a directory (following symlinks). */
   stat: (path: string) => { directory: boolean } | null;
-}
-
-const encoder = new TextEncoder();
-
-/**
- * Compare two strings by the bytes of their UTF-8 encoding, as `std::map`
- * orders `std::string` keys.
- *
- * @param a A string.
- * @param b Another string.
- * @returns Negative, zero or positive.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { compareBytes } from "./sandbox_mounts.ts";
- * assert.ok(compareBytes("/nix/store/\u{1F600}", "/nix/store/\uFFFD") > 0);
- * assert.ok(compareBytes("/build", "/dev") < 0);
- * ```
- */
-export function compareBytes(a: string, b: string): number {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
-  return x.length - y.length;
 }
 
 /** The device nodes Nix binds when `/dev` is not a sandbox path. */
@@ -161,7 +136,7 @@ export function bindMap(input: MountPlanInput): Array<Extract<MountOp, { kind: "
   for (const e of extra) if (!map.has(e.target)) map.set(e.target, e);
 
   const out: Array<Extract<MountOp, { kind: "bind" }>> = [];
-  for (const key of [...map.keys()].sort(compareBytes)) {
+  for (const key of [...map.keys()].sort(compareUtf8)) {
     const spec = map.get(key)!;
     if (spec.source === "/proc") continue;
     const st = input.stat(spec.source);

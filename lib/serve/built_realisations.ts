@@ -3,20 +3,23 @@
  * both of Nix's remote protocols send them: keyed by output name, each with
  * the hash modulo of the in-memory derivation it was built from (its input
  * derivations are never sent, so they take no part: Nix computes it so too).
+ * The builder knows no hash modulo; the session that has the derivation
+ * adds it.
  *
  * @module
  */
 import { BuildhostError } from "../errors.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import type { Hash } from "../hash/hash.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
-import type { Realisation } from "../serve_protocol/build_result.ts";
-import type { BuildResult } from "../builder/build_result.ts";
+import type { CompleteBuildResult, Realisation } from "../derivation/build_result.ts";
 
 /**
- * Realisations of the outputs a build reports, sorted by output name: like
- * Nix, only those the build registered itself when it built (not those that
- * were valid before it), every output when all were valid already.
+ * Realisations of the outputs a build reports, with the derivation's hash
+ * modulo, sorted by output name: like Nix, only those the build registered
+ * itself when it built (not those that were valid before it), every output
+ * when all were valid already.
  *
  * @param result The build's result.
  * @param drv The derivation they were built from; without it, no hash modulo.
@@ -24,27 +27,22 @@ import type { BuildResult } from "../builder/build_result.ts";
  * @returns Output name to its realisation.
  */
 export async function builtRealisations(
-  result: Pick<BuildResult, "builtOutputs" | "newlyBuilt">,
+  result: Pick<CompleteBuildResult, "builtOutputs" | "newlyBuilt">,
   drv: BasicDerivation | undefined,
   storeDir: string,
 ): Promise<Map<string, Realisation>> {
   const built = [...result.builtOutputs]
     .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
-    .sort(([a], [b]) => (a < b ? -1 : 1));
+    .sort(([a], [b]) => compareUtf8(a, b));
   const hashes = built.length > 0 && drv !== undefined
     ? (await new HashModulo(() => {
       throw new BuildhostError("input derivations are not sent with BuildDerivation");
     }, storeDir).hash({ ...drv, inputDrvs: new Map() }, true)).hashes
     : new Map<string, Hash>();
   const realisations = new Map<string, Realisation>();
-  for (const [name, path] of built) {
+  for (const [name, realisation] of built) {
     const drvHash = hashes.get(name);
-    realisations.set(name, {
-      outPath: path,
-      signatures: [],
-      dependentRealisations: new Map(),
-      ...(drvHash ? { drvHash } : {}),
-    });
+    realisations.set(name, { ...realisation, ...(drvHash ? { drvHash } : {}) });
   }
   return realisations;
 }

@@ -31,7 +31,11 @@ import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
 import type { Builder, BuildOptions } from "../builder/builder.ts";
-import { type BuildResult, buildStatusName, isSuccess } from "../builder/build_result.ts";
+import {
+  type BuildResult,
+  type CompleteBuildResult,
+  isBuildSuccess,
+} from "../derivation/build_result.ts";
 import { buildGraph } from "../builder/build_graph.ts";
 import { StoreError } from "../store/store.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
@@ -45,10 +49,11 @@ import {
   writePathsReply,
 } from "../serve_protocol/replies.ts";
 import { writePathInfos } from "../serve_protocol/path_infos.ts";
-import { type ServeBuildResult, writeBuildResult } from "../serve_protocol/build_result.ts";
+import { writeBuildResult } from "../serve_protocol/build_result.ts";
 import type { ServeBuildOptions } from "../serve_protocol/build_options.ts";
 import { ServeProtocolError, UnknownCommandError } from "../serve_protocol/serve_protocol_error.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { whileConnected } from "./while_connected.ts";
 
 /** A session that must end: the message is what the client is shown. */
 export class ServeError extends BuildhostError {
@@ -240,7 +245,7 @@ export class ServeServer {
             options,
             (o) => this.#builder().build(req.drvPath, req.drv, { ...o, inMemory: true }),
           );
-          writeBuildResult(w, await this.#serveResult(result, req.drv), version, codec);
+          writeBuildResult(w, await this.#reported(result, req.drv), version, codec);
           break;
         }
       }
@@ -262,49 +267,27 @@ export class ServeServer {
     return out;
   }
 
-  /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
-  async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
-    const builtOutputs = await builtRealisations(result, drv, this.store.storeDir);
-    return {
-      status: buildStatusName(result.status) ?? "MiscFailure",
-      errorMsg: result.errorMsg,
-      timesBuilt: result.timesBuilt,
-      isNonDeterministic: result.isNonDeterministic,
-      startTime: result.startTime,
-      stopTime: result.stopTime,
-      builtOutputs,
-    };
+  /**
+   * The result as BuildDerivation reports it: like Nix, only the outputs
+   * this build registered (not those valid before), keyed by the hash modulo.
+   */
+  async #reported(result: CompleteBuildResult, drv: BasicDerivation): Promise<BuildResult> {
+    return { ...result, builtOutputs: await builtRealisations(result, drv, this.store.storeDir) };
   }
 
-  /**
-   * Run a build, cancelling it when the client goes away (its side of the
-   * stream ends while it waits for the reply: ssh died, Nix was killed).
-   * The client sends nothing during a build, so watching for the end of the
-   * stream consumes nothing.
-   */
+  /** Run a build with heartbeats, cancelling it when the client goes away (see `while_connected.ts`). */
   async #whileConnected<T>(
     r: WireReader,
     options: BuildOptions,
     run: (options: BuildOptions) => Promise<T>,
   ): Promise<T> {
-    const abort = new AbortController();
     const stopBeats = this.#heartbeat.start(this.options.log);
-    let building = true;
-    r.atEnd().then((ended) => {
-      if (ended && building) {
-        this.options.log("error: the client went away; cancelling the build\n");
-        abort.abort();
-      }
-    }, () => abort.abort());
-    const gone = () => new ServeError("interrupted: the client went away");
     try {
-      const result = await run({ ...options, signal: abort.signal }).catch((e) => {
-        throw abort.signal.aborted ? gone() : e; // the cancellation, not what it interrupted
+      return await whileConnected(r, (signal) => run({ ...options, signal }), {
+        gone: () => new ServeError("interrupted: the client went away"),
+        onEnd: () => this.options.log("error: the client went away; cancelling the build\n"),
       });
-      if (abort.signal.aborted) throw gone();
-      return result;
     } finally {
-      building = false;
       stopBeats();
     }
   }
@@ -318,14 +301,14 @@ export class ServeServer {
   async #buildPaths(targets: string[], options: BuildOptions): Promise<string | undefined> {
     const drvPaths = targets.map((t) => t.split("!")[0]!);
     for (const p of drvPaths) this.store.parsePath(p);
-    let results: Map<string, BuildResult>;
+    let results: Map<string, CompleteBuildResult>;
     try {
       results = await buildGraph(this.#builder(), drvPaths, options);
     } catch (e) {
       if (e instanceof StoreError) return `error: cannot build missing derivation '${drvPaths[0]}'`;
       throw e;
     }
-    const failed = [...results.values()].find((r) => !isSuccess(r.status));
+    const failed = [...results.values()].find((r) => !isBuildSuccess(r.status));
     return failed?.errorMsg;
   }
 

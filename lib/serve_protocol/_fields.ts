@@ -11,7 +11,8 @@ import { WireError } from "../wire/wire_error.ts";
 import { Hash, HashError } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import { compareNixStrings, decodeNixString, encodeNixString } from "../derivation/nix_string.ts";
+import { decodeNixString, encodeNixString } from "../derivation/nix_string.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { DerivationError } from "../derivation/derivation_error.ts";
 import { DEFAULT_STORE_DIR, StorePath, StorePathError } from "../store_path/store_path.ts";
 import { SERVE_LIMITS, type ServeCodecOptions } from "./protocol.ts";
@@ -259,5 +260,5 @@ export class FieldWriter {
 
 /** Strings sorted byte-wise (as Nix's sets) without duplicates. */
 export function sortedSet(items: Iterable<string>): string[] {
-  return [...new Set(items)].sort(compareNixStrings);
+  return [...new Set(items)].sort(compareUtf8);
 }

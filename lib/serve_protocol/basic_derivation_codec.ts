@@ -5,7 +5,7 @@
  *
  * ```
  * u64 outputs count, then per output (sorted by name):
- *     str name, str path, str hashAlgo, str hash     (as in the .drv file:
+ *     str name, str path, str hashAlgo, str hash     (`lib/derivation/output_triple.ts`, as in the .drv file:
  *     input-addressed: path, "", ""; fixed: computed path, [r:]algo, base16;
  *     floating: "", [r:]algo, ""; impure: "", [r:]algo, "impure"; deferred: "", "", "")
  * strings inputSrcs     sorted; ALL inputs: sources and outputs of input derivations
@@ -24,17 +24,12 @@
  *
  * @module
  */
-import { Hash, HASH_SIZES, type HashAlgorithm, HashError } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import {
-  type BasicDerivation,
-  type DerivationOutput,
-  fixedOutputPath,
-  methodAlgo,
-} from "../derivation/derivation.ts";
+import type { BasicDerivation, DerivationOutput } from "../derivation/derivation.ts";
+import { outputFromTriple, type OutputTriple, outputTriple } from "../derivation/output_triple.ts";
 import { DerivationError } from "../derivation/derivation_error.ts";
-import { compareNixStrings } from "../derivation/nix_string.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { FieldReader, FieldWriter } from "./_fields.ts";
 import { SERVE_LIMITS, type ServeCodecOptions } from "./protocol.ts";
 
@@ -103,9 +98,13 @@ export async function readBasicDerivation(
     const hashAt = r.offset;
     const hash = await fr.text(`${field}.hash`, SERVE_LIMITS.shortLength);
     if (outputs.has(outName)) fr.fail(at, `${field}.name`, `output "${outName}" appears twice`);
+    const offsets = { path: pathAt, hashAlgo: algoAt, hash: hashAt };
     outputs.set(
       outName,
-      readOutput(fr, field, [path, algo, hash], [pathAt, algoAt, hashAt]),
+      outputFromTriple([path, algo, hash], {
+        checkPath: (p) => fr.checkPath(p, pathAt, `${field}.path`),
+        fail: (f, detail, cause) => fr.fail(offsets[f], `${field}.${f}`, detail, cause),
+      }),
     );
   }
   const inputSrcs = await fr.pathSet("drv.inputSrcs");
@@ -123,59 +122,13 @@ export async function readBasicDerivation(
   }
   return {
     name,
-    outputs: new Map([...outputs].sort(([a], [b]) => compareNixStrings(a, b))),
+    outputs: new Map([...outputs].sort(([a], [b]) => compareUtf8(a, b))),
     inputSrcs,
     platform,
     builder,
     args,
-    env: new Map([...env].sort(([a], [b]) => compareNixStrings(a, b))),
+    env: new Map([...env].sort(([a], [b]) => compareUtf8(a, b))),
   };
-}
-
-/** An output from its (path, hashAlgo, hash) triple, as Nix 2.8's `parseDerivationOutput`. */
-function readOutput(
-  fr: FieldReader,
-  field: string,
-  [path, algoText, hash]: [string, string, string],
-  [pathAt, algoAt, hashAt]: [number, number, number],
-): DerivationOutput {
-  if (algoText === "") {
-    if (hash !== "") fr.fail(hashAt, `${field}.hash`, "a hash without a hash algorithm");
-    if (path === "") return { kind: "deferred" };
-    fr.checkPath(path, pathAt, `${field}.path`);
-    return { kind: "inputAddressed", path };
-  }
-  const method = algoText.startsWith("r:") ? "recursive" : "flat";
-  const algo = method === "recursive" ? algoText.slice(2) : algoText;
-  if (!Object.hasOwn(HASH_SIZES, algo)) {
-    fr.fail(
-      algoAt,
-      `${field}.hashAlgo`,
-      `unknown hash algorithm "${algoText}" (md5, sha1, sha256 or sha512, "r:" first for recursive)`,
-    );
-  }
-  const hashAlgo = algo as HashAlgorithm;
-  if (hash === "" || hash === "impure") {
-    const kind = hash === "" ? "floating" : "impure";
-    if (path !== "") {
-      fr.fail(
-        pathAt,
-        `${field}.path`,
-        `${kind === "impure" ? "an" : "a"} ${kind} output has no path`,
-      );
-    }
-    return { kind, method, hashAlgo };
-  }
-  fr.checkPath(path, pathAt, `${field}.path`);
-  if (/[:-]/.test(hash)) {
-    fr.fail(hashAt, `${field}.hash`, `"${hash}" is not a bare base16, nix32 or base64 hash`);
-  }
-  try {
-    return { kind: "fixed", path, method, hash: Hash.parse(hash, hashAlgo) };
-  } catch (e) {
-    if (!(e instanceof HashError)) throw e;
-    return fr.fail(hashAt, `${field}.hash`, e.message, e);
-  }
 }
 
 /**
@@ -210,36 +163,17 @@ export function writeBasicDerivation(
   options: BasicDerivationCodecOptions = {},
 ): void {
   const fw = new FieldWriter(w, options.command ?? COMMAND, options);
-  const outputs = [...drv.outputs].sort(([a], [b]) => compareNixStrings(a, b));
+  const outputs = [...drv.outputs].sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("drv.outputs count", outputs.length);
   outputs.forEach(([name, o], i) => {
     const field = `drv.outputs[${i}]`;
-    let triple: [string, string, string];
-    switch (o.kind) {
-      case "inputAddressed":
-        fw.checkPath(`${field}.path`, o.path);
-        triple = [o.path, "", ""];
-        break;
-      case "fixed": {
-        let path: string;
-        try {
-          path = fixedOutputPath(drv.name, name, o, fw.storeDir);
-        } catch (e) {
-          if (!(e instanceof DerivationError)) throw e;
-          return fw.fail(`${field}.path`, e.message, e);
-        }
-        triple = [path, methodAlgo(o.method, o.hash.algorithm), o.hash.toString("base16")];
-        break;
-      }
-      case "floating":
-        triple = ["", methodAlgo(o.method, o.hashAlgo), ""];
-        break;
-      case "impure":
-        triple = ["", methodAlgo(o.method, o.hashAlgo), "impure"];
-        break;
-      case "deferred":
-        triple = ["", "", ""];
-        break;
+    if (o.kind === "inputAddressed") fw.checkPath(`${field}.path`, o.path);
+    let triple: OutputTriple;
+    try {
+      triple = outputTriple(drv.name, name, o, fw.storeDir);
+    } catch (e) {
+      if (!(e instanceof DerivationError)) throw e;
+      return fw.fail(`${field}.path`, e.message, e);
     }
     fw.text(`${field}.name`, name, SERVE_LIMITS.shortLength);
     fw.text(`${field}.path`, triple[0], SERVE_LIMITS.pathLength);
@@ -250,7 +184,7 @@ export function writeBasicDerivation(
   fw.text("drv.platform", drv.platform, SERVE_LIMITS.shortLength);
   fw.text("drv.builder", drv.builder);
   fw.texts("drv.args", drv.args, SERVE_LIMITS.textLength);
-  const env = [...drv.env].sort(([a], [b]) => compareNixStrings(a, b));
+  const env = [...drv.env].sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("drv.env count", env.length);
   env.forEach(([key, value], i) => {
     fw.text(`drv.env[${i}].key`, key);

@@ -1,5 +1,6 @@
 /**
- * The reply to BuildDerivation: a build result.
+ * The reply to BuildDerivation: a build result (`BuildResult` of
+ * `lib/derivation/build_result.ts`, read and written as it is).
  *
  * ```
  * u64 status                 BuildStatus code (0 Built ... 14 NoSubstituters)
@@ -33,8 +34,9 @@
 import { Hash, HashError } from "../hash/hash.ts";
 import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import { compareNixStrings } from "../derivation/nix_string.ts";
+import { compareUtf8 } from "../wire/utf8_order.ts";
 import { StorePath, StorePathError } from "../store_path/store_path.ts";
+import type { BuildResult, BuildStatus, Realisation } from "../derivation/build_result.ts";
 import { FieldReader, FieldWriter, MAX_U32, sortedSet } from "./_fields.ts";
 import {
   protocolMinor,
@@ -44,8 +46,8 @@ import {
 } from "./protocol.ts";
 
 /**
- * Nix's build statuses, in wire order (the index is the code), as in Nix
- * 2.8's `BuildResult::Status`.
+ * The wire codes of Nix's build statuses: the index in this list is the
+ * code (Nix 2.8's `BuildResult::Status`). The worker protocol uses the same.
  *
  * @example
  * ```ts
@@ -71,20 +73,12 @@ export const BUILD_STATUSES = [
   "NotDeterministic",
   "ResolvesToAlreadyValid",
   "NoSubstituters",
-] as const;
+] as const satisfies readonly BuildStatus[];
 
-/**
- * A build status by name.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { ServeBuildStatus } from "./build_result.ts";
- * const s: ServeBuildStatus = "TimedOut";
- * assert.equal(s, "TimedOut");
- * ```
- */
-export type ServeBuildStatus = typeof BUILD_STATUSES[number];
+/** Every status has a code (a compile-time check). */
+const _EVERY_STATUS_CODED: [Exclude<BuildStatus, typeof BUILD_STATUSES[number]>] extends [never]
+  ? true
+  : false = true;
 
 /**
  * The wire code of a status.
@@ -99,87 +93,26 @@ export type ServeBuildStatus = typeof BUILD_STATUSES[number];
  * assert.equal(buildStatusCode("NoSubstituters"), 14);
  * ```
  */
-export function buildStatusCode(status: ServeBuildStatus): number {
+export function buildStatusCode(status: BuildStatus): number {
   return BUILD_STATUSES.indexOf(status);
 }
 
 /**
- * Whether a status means success (Nix's `BuildResult::success()`): Built,
- * Substituted, AlreadyValid or ResolvesToAlreadyValid.
+ * The status of a wire code.
  *
- * @param status The status.
- * @returns True for success.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isBuildSuccess } from "./build_result.ts";
- * assert.equal(isBuildSuccess("AlreadyValid"), true);
- * assert.equal(isBuildSuccess("PermanentFailure"), false);
- * ```
- */
-export function isBuildSuccess(status: ServeBuildStatus): boolean {
-  return status === "Built" || status === "Substituted" || status === "AlreadyValid" ||
-    status === "ResolvesToAlreadyValid";
-}
-
-/**
- * A built output: where it is, and (before 2.8) the derivation hash that
- * keyed it.
+ * @param code The code read.
+ * @returns The status, or undefined for a number that is none.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Realisation } from "./build_result.ts";
- * const r: Realisation = { outPath: "/nix/store/2h1hs7di835bwxjnjd72izy08367yxaj-harness-c-ok", signatures: [] };
- * assert.equal(r.drvHash, undefined);
+ * import { buildStatusOf } from "./build_result.ts";
+ * assert.equal(buildStatusOf(8n), "TimedOut");
+ * assert.equal(buildStatusOf(15n), undefined);
  * ```
  */
-export interface Realisation {
-  /** The output's full store path. */
-  outPath: string;
-  /** Signatures (`key:base64`), sorted; absent when a 2.6/2.7 JSON had no `signatures`. */
-  signatures?: string[];
-  /**
-   * (2.6, 2.7) The hash modulo of the derivation, the first half of the id
-   * `sha256:<hex>!<output>`. Not sent from 2.8 on.
-   */
-  drvHash?: Hash;
-  /**
-   * (2.6, 2.7) The JSON's `dependentRealisations`: DrvOutput id to full
-   * store path; absent when the JSON had none. Not sent from 2.8 on.
-   */
-  dependentRealisations?: Map<string, string>;
-}
-
-/**
- * A build result. The fields a protocol minor does not have are absent
- * when read at that minor; when written at a minor that has them, absent
- * ones are sent as 0, false or empty.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { ServeBuildResult } from "./build_result.ts";
- * const r: ServeBuildResult = { status: "PermanentFailure", errorMsg: "builder failed" };
- * assert.equal(r.builtOutputs, undefined);
- * ```
- */
-export interface ServeBuildResult {
-  /** The outcome. */
-  status: ServeBuildStatus;
-  /** Empty on success; Nix's error message (ANSI colours included) on failure. */
-  errorMsg: string;
-  /** (>= 2.3) How many times the derivation was built. */
-  timesBuilt?: number;
-  /** (>= 2.3) Whether repeated builds differed. */
-  isNonDeterministic?: boolean;
-  /** (>= 2.3) When the build started, unix seconds. */
-  startTime?: number;
-  /** (>= 2.3) When the build stopped, unix seconds. */
-  stopTime?: number;
-  /** (>= 2.6) Output name to where it was built, sorted by name. */
-  builtOutputs?: Map<string, Realisation>;
+export function buildStatusOf(code: bigint): BuildStatus | undefined {
+  return code < BigInt(BUILD_STATUSES.length) ? BUILD_STATUSES[Number(code)] : undefined;
 }
 
 /**
@@ -226,12 +159,12 @@ export async function readBuildResult(
   r: WireReader,
   version: ProtocolVersion,
   options: BuildResultCodecOptions = {},
-): Promise<ServeBuildResult> {
+): Promise<BuildResult> {
   const fr = new FieldReader(r, options.command ?? "BuildDerivation reply", options);
   const minor = protocolMinor(version);
   const statusAt = r.offset;
   const code = await fr.u64("status");
-  const status = code < BigInt(BUILD_STATUSES.length) ? BUILD_STATUSES[Number(code)] : undefined;
+  const status = buildStatusOf(code);
   if (status === undefined) {
     return fr.fail(
       statusAt,
@@ -239,7 +172,7 @@ export async function readBuildResult(
       `${code} is no build status (0 to ${BUILD_STATUSES.length - 1})`,
     );
   }
-  const res: ServeBuildResult = { status, errorMsg: await fr.text("errorMsg") };
+  const res: BuildResult = { status, errorMsg: await fr.text("errorMsg") };
   if (minor >= 3) {
     res.timesBuilt = await fr.number("timesBuilt", MAX_U32);
     res.isNonDeterministic = await fr.bool("isNonDeterministic");
@@ -326,7 +259,7 @@ export async function readOutputsById(fr: FieldReader): Promise<Map<string, Real
         map.set(depId, baseNameToPath(fr, depPath as string, jsonAt, f));
       }
       realisation.dependentRealisations = new Map(
-        [...map].sort(([a], [b]) => compareNixStrings(a, b)),
+        [...map].sort(([a], [b]) => compareUtf8(a, b)),
       );
     }
     if (out.has(outputName)) fr.fail(idAt, idField, `output "${outputName}" appears twice`);
@@ -362,7 +295,7 @@ function baseNameToPath(fr: FieldReader, base: string, at: number, field: string
 }
 
 function sortedMap<V>(map: Map<string, V>): Map<string, V> {
-  return new Map([...map].sort(([a], [b]) => compareNixStrings(a, b)));
+  return new Map([...map].sort(([a], [b]) => compareUtf8(a, b)));
 }
 
 /**
@@ -404,13 +337,13 @@ function sortedMap<V>(map: Map<string, V>): Map<string, V> {
  */
 export function writeBuildResult(
   w: WireWriter,
-  res: ServeBuildResult,
+  res: BuildResult,
   version: ProtocolVersion,
   options: BuildResultCodecOptions = {},
 ): void {
   const fw = new FieldWriter(w, options.command ?? "BuildDerivation reply", options);
   const minor = protocolMinor(version);
-  const code = BUILD_STATUSES.indexOf(res.status);
+  const code = buildStatusCode(res.status);
   if (code < 0) fw.fail("status", `"${String(res.status)}" is no build status`);
   fw.u64("status", code);
   fw.text("errorMsg", res.errorMsg);
@@ -426,7 +359,7 @@ export function writeBuildResult(
 }
 
 function writeOutputsByName(fw: FieldWriter, outputs: Map<string, Realisation>): void {
-  const entries = [...outputs].sort(([a], [b]) => compareNixStrings(a, b));
+  const entries = [...outputs].sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("builtOutputs count", entries.length);
   entries.forEach(([name, real], i) => {
     fw.text(`builtOutputs[${i}].name`, name, SERVE_LIMITS.shortLength);
@@ -450,7 +383,7 @@ export function writeOutputsById(fw: FieldWriter, outputs: Map<string, Realisati
   const entries = [...outputs].map(([name, real]) => {
     const hash = real.drvHash ?? ZERO_SHA256;
     return [`${hash.toString("base16", true)}!${name}`, real] as const;
-  }).sort(([a], [b]) => compareNixStrings(a, b));
+  }).sort(([a], [b]) => compareUtf8(a, b));
   fw.u64("builtOutputs count", entries.length);
   entries.forEach(([id, real], i) => {
     const field = `builtOutputs[${i}].realisation`;
@@ -463,7 +396,7 @@ export function writeOutputsById(fw: FieldWriter, outputs: Map<string, Realisati
       const deps: Record<string, string> = {};
       for (
         const [depId, depPath] of [...real.dependentRealisations].sort(([a], [b]) =>
-          compareNixStrings(a, b)
+          compareUtf8(a, b)
         )
       ) {
         deps[depId] = fw.checkPath(`${field}.dependentRealisations`, depPath).baseName;

@@ -1,9 +1,10 @@
 /**
- * BuildResult as the worker protocol carries it (BuildDerivation's reply,
- * and keyed by derived path in BuildPathsWithResults' reply):
+ * BuildResult (`lib/derivation/build_result.ts`, read and written as it is)
+ * as the worker protocol carries it (BuildDerivation's reply, and keyed by
+ * derived path in BuildPathsWithResults' reply):
  *
  * ```
- * u64 status, str errorMsg
+ * u64 status, str errorMsg     (the serve protocol's status codes)
  * (>= 1.29) u64 timesBuilt, u64 isNonDeterministic, u64 startTime, u64 stopTime
  * (>= 1.37) cpuUser, cpuSystem: each u64 0 (none) or u64 1 and the microseconds
  * (>= 1.28) builtOutputs: count, then "sha256:<hex>!<name>" and the realisation as JSON
@@ -20,23 +21,15 @@ import type { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { FieldReader, FieldWriter, MAX_U32 } from "../serve_protocol/fields.ts";
 import type { ServeCodecOptions } from "../serve_protocol/protocol.ts";
+import type { BuildResult, Realisation } from "../derivation/build_result.ts";
 import {
-  BUILD_STATUSES,
+  buildStatusCode,
+  buildStatusOf,
   readOutputsById,
-  type Realisation,
-  type ServeBuildResult,
   writeOutputsById,
 } from "../serve_protocol/build_result.ts";
 import { workerMinor, type WorkerVersion } from "./protocol.ts";
 import { type DerivedPath, formatDerivedPath, parseDerivedPath } from "./derived_path.ts";
-
-/** A build result (the serve protocol's, plus CPU times from 1.37). */
-export interface WorkerBuildResult extends ServeBuildResult {
-  /** User CPU time, microseconds. */
-  cpuUser?: bigint;
-  /** System CPU time, microseconds. */
-  cpuSystem?: bigint;
-}
 
 /**
  * Write a build result in the format of the version in use.
@@ -60,13 +53,13 @@ export interface WorkerBuildResult extends ServeBuildResult {
  */
 export function writeWorkerBuildResult(
   w: WireWriter,
-  res: WorkerBuildResult,
+  res: BuildResult,
   version: WorkerVersion,
   options: ServeCodecOptions = {},
 ): void {
   const fw = new FieldWriter(w, "BuildResult", options);
   const minor = workerMinor(version);
-  const code = BUILD_STATUSES.indexOf(res.status);
+  const code = buildStatusCode(res.status);
   if (code < 0) fw.fail("status", `"${String(res.status)}" is no build status`);
   fw.u64("status", code).text("errorMsg", res.errorMsg);
   if (minor >= 29) {
@@ -110,14 +103,14 @@ export async function readWorkerBuildResult(
   r: WireReader,
   version: WorkerVersion,
   options: ServeCodecOptions = {},
-): Promise<WorkerBuildResult> {
+): Promise<BuildResult> {
   const fr = new FieldReader(r, "BuildResult", options);
   const minor = workerMinor(version);
   const at = r.offset;
   const code = await fr.u64("status");
-  const status = code < BigInt(BUILD_STATUSES.length) ? BUILD_STATUSES[Number(code)] : undefined;
+  const status = buildStatusOf(code);
   if (status === undefined) return fr.fail(at, "status", `${code} is no build status`);
-  const res: WorkerBuildResult = { status, errorMsg: await fr.text("errorMsg") };
+  const res: BuildResult = { status, errorMsg: await fr.text("errorMsg") };
   if (minor >= 29) {
     res.timesBuilt = await fr.number("timesBuilt", MAX_U32);
     res.isNonDeterministic = await fr.bool("isNonDeterministic");
@@ -159,7 +152,7 @@ export async function readWorkerBuildResult(
  */
 export function writeKeyedBuildResults(
   w: WireWriter,
-  results: readonly { path: DerivedPath; result: WorkerBuildResult }[],
+  results: readonly { path: DerivedPath; result: BuildResult }[],
   version: WorkerVersion,
   options: ServeCodecOptions = {},
 ): void {
@@ -193,10 +186,10 @@ export async function readKeyedBuildResults(
   r: WireReader,
   version: WorkerVersion,
   options: ServeCodecOptions = {},
-): Promise<{ path: DerivedPath; result: WorkerBuildResult }[]> {
+): Promise<{ path: DerivedPath; result: BuildResult }[]> {
   const fr = new FieldReader(r, "BuildPathsWithResults reply", options);
   const n = await fr.count("results", 1 << 22);
-  const out: { path: DerivedPath; result: WorkerBuildResult }[] = [];
+  const out: { path: DerivedPath; result: BuildResult }[] = [];
   for (let i = 0; i < n; i++) {
     const at = r.offset;
     const path = parseDerivedPath(await fr.text(`results[${i}].path`, 64 << 10));

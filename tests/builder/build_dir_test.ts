@@ -9,7 +9,7 @@ import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/builder/builder.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import { buildOnHost } from "../../lib/remote/remote_build.ts";
 import { startServeHost } from "../../lib/remote/serve_host_process.ts";

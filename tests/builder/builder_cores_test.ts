@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Builder } from "../../lib/builder/builder.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
@@ -43,7 +43,7 @@ Deno.test("Builder: NIX_BUILD_CORES is what the build asks for, at most the host
       const drv = parseDerivation(Deno.readFileSync(join(client, drvPath)), { path: drvPath });
       const r = await builder.build(drvPath, drv, { cores: asked });
       assert.equal(r.status, BuildStatus.Built, r.errorMsg);
-      const out = r.builtOutputs.get("out")!;
+      const out = r.builtOutputs.get("out")!.outPath;
       assert.equal(Deno.readTextFileSync(join(client, out)), `${got}\n`, `case ${i}`);
     }
   } finally {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Builder } from "../../lib/builder/builder.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus, builtHere } from "../../lib/derivation/build_result.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
@@ -109,7 +109,7 @@ Deno.test("Builder leaves an output that is valid already alone and registers th
     );
     const r = await builder.build(drvPath, drv);
     assert.equal(r.status, BuildStatus.Built, r.errorMsg);
-    assert.deepEqual(r.builtOutputs, new Map([["dev", dev], ["out", out]]));
+    assert.deepEqual(r.builtOutputs, new Map([["dev", builtHere(dev)], ["out", builtHere(out)]]));
     assert.deepEqual(r.newlyBuilt, ["dev"]);
     assert.deepEqual(stateOf(store, out), before);
     // dev is new, refers to the valid out, and names this derivation

@@ -5,7 +5,7 @@ import { Builder } from "../../lib/builder/builder.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
 import { findProcesses } from "../../lib/sandbox/process_tree.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import type { Derivation } from "../../lib/derivation/derivation.ts";
 import { nix, nixFails, tempDir } from "../_helpers/nix.ts";
@@ -79,7 +79,11 @@ Deno.test("Builder builds what nix-build builds, with the same output paths, NAR
       const basic = { ...drv, inputSrcs: [...drv.inputSrcs, ...inputs].sort() };
       const r = await builder.build(drvPath, basic);
       assert.equal(r.status, BuildStatus.Built, `${attr}: ${r.errorMsg}`);
-      assert.deepEqual([...r.builtOutputs.values()].sort(), nixOut.sort(), attr);
+      assert.deepEqual(
+        [...r.builtOutputs.values()].map((o) => o.outPath).sort(),
+        nixOut.sort(),
+        attr,
+      );
       for (const p of nixOut) {
         const theirs =
           JSON.parse((await nix("nix", ["path-info", "--store", nixRoot, "--json", p])).text)[0];
@@ -119,7 +123,7 @@ Deno.test("Builder failures: exit code, missing output, FOD mismatch, timeouts, 
   const { nixRoot, file, store, builder } = await setup(t);
   try {
     const before = store.allValidPaths();
-    const cases: [string, number, RegExp, Record<string, number>][] = [
+    const cases: [string, BuildStatus, RegExp, Record<string, number>][] = [
       ["fail", BuildStatus.PermanentFailure, /failed with exit code 3/, {}],
       ["noOut", BuildStatus.OutputRejected, /failed to produce output path/, {}],
       ["fodBad", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, {}],

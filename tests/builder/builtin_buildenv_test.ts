@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/builder/builder.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { nix, tempDir } from "../_helpers/nix.ts";
@@ -73,7 +73,7 @@ Deno.test("builtin:buildenv makes the profile nix-build makes: merged directorie
     await store.importExport(new WireReader(ReadableStream.from([exp])));
     const r = await new Builder(store, nixSandboxRunner()).build(drvPath, drv);
     assert.equal(r.status, BuildStatus.Built, r.errorMsg);
-    assert.equal(r.builtOutputs.get("out"), want);
+    assert.equal(r.builtOutputs.get("out")?.outPath, want);
     const ours = tree(store.realPath(want));
     assert.deepEqual(ours, tree(nixRoot + want));
     assert.match(ours.get("bin/tool")!, /-a\/bin\/tool$/);

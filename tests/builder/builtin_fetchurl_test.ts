@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/builder/builder.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import type { Derivation } from "../../lib/derivation/derivation.ts";
 import { loadNixConfig, nixSettings } from "../../lib/cli/nix_settings.ts";
@@ -111,7 +111,7 @@ Deno.test("builtin:fetchurl of <nix/fetchurl.nix> (plain, executable, unpack, xz
         log: (c) => log += new TextDecoder().decode(c),
       });
       assert.equal(r.status, BuildStatus.Built, `${attr}: ${r.errorMsg}`);
-      assert.equal(r.builtOutputs.get("out"), want, attr);
+      assert.equal(r.builtOutputs.get("out")?.outPath, want, attr);
       assert.match(log, /^downloading 'http:\/\/127\.0\.0\.1:\d+\/[a-z.]+'\.\.\.$/m, attr);
       const theirs = (await nix("nix-store", ["--store", nixRoot, "-q", "--hash", want])).text;
       assert.equal(store.requirePathInfo(want).narHash.toString("base32", true), theirs, attr);
@@ -133,7 +133,7 @@ Deno.test("builtin:fetchurl failures: wrong hash, HTTP error, not fixed-output, 
   try {
     const builder = new Builder(store, nixSandboxRunner());
     const before = store.allValidPaths();
-    const cases: [string, number, RegExp, RegExp][] = [
+    const cases: [string, BuildStatus, RegExp, RegExp][] = [
       ["wrongHash", BuildStatus.OutputRejected, /hash mismatch in fixed-output derivation/, /^/],
       [
         "missing",

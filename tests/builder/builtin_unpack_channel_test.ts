@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/builder/builder.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import type { Derivation } from "../../lib/derivation/derivation.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";

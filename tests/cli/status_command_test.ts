@@ -14,7 +14,7 @@ import { runBuildhost } from "../_helpers/buildhost.ts";
 import type { HostStatus } from "../../lib/cli/host_status.ts";
 import { buildLogPath } from "../../lib/store/build_log.ts";
 import { Builder, type SandboxRunner } from "../../lib/builder/builder.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import { parseDerivation } from "../../lib/derivation/aterm.ts";
 import { Store } from "../../lib/store/store.ts";
 

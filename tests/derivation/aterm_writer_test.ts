@@ -7,11 +7,8 @@ import {
   type DerivationOutput,
   fixedOutputPath,
 } from "../../lib/derivation/derivation.ts";
-import {
-  compareNixStrings,
-  decodeNixString,
-  sortByNixKey,
-} from "../../lib/derivation/nix_string.ts";
+import { decodeNixString, sortByNixKey } from "../../lib/derivation/nix_string.ts";
+import { compareUtf8 } from "../../lib/wire/utf8_order.ts";
 
 const H = "ffffffffffffffffffffffffffffffff";
 const BASE: Derivation = {
@@ -172,7 +169,7 @@ const drvArb: fc.Arbitrary<Derivation> = fc.record({
   name: r.name,
   outputs: new Map(sortByNixKey(new Map(r.outputs.map(([n, mk]) => [n, mk(r.name, n)])))),
   inputDrvs: new Map(
-    sortByNixKey(new Map(r.inputDrvs)).map(([p, outs]) => [p, outs.sort(compareNixStrings)]),
+    sortByNixKey(new Map(r.inputDrvs)).map(([p, outs]) => [p, outs.sort(compareUtf8)]),
   ),
   inputSrcs: r.inputSrcs.sort(),
   platform: r.platform,

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  compareNixStrings,
-  decodeNixString,
-  encodeNixString,
-} from "../../lib/derivation/nix_string.ts";
+import { decodeNixString, encodeNixString } from "../../lib/derivation/nix_string.ts";
+import { compareUtf8 } from "../../lib/wire/utf8_order.ts";
 import { DerivationError } from "../../lib/derivation/derivation_error.ts";
 
 function compareBytes(x: Uint8Array, y: Uint8Array): number {
@@ -46,11 +43,11 @@ Deno.test("encodeNixString() rejects lone surrogates other than raw bytes", () =
   assert.deepEqual(encodeNixString("\ud83d\udc80"), new TextEncoder().encode("💀"));
 });
 
-Deno.test("compareNixStrings() orders as the bytes do", () => {
+Deno.test("compareUtf8() orders as the bytes do", () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ maxLength: 8 }), (x, y) => {
       const want = Math.sign(compareBytes(x, y));
-      assert.equal(Math.sign(compareNixStrings(decodeNixString(x), decodeNixString(y))), want);
+      assert.equal(Math.sign(compareUtf8(decodeNixString(x), decodeNixString(y))), want);
     }),
     { numRuns: 300 },
   );

@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import type { Derivation, DerivationOutput } from "../../lib/derivation/derivation.ts";
 import { fixedOutputPath } from "../../lib/derivation/derivation.ts";
-import { compareNixStrings } from "../../lib/derivation/nix_string.ts";
+import { compareUtf8 } from "../../lib/wire/utf8_order.ts";
 import type { ServeRequest } from "../../lib/serve_protocol/requests.ts";
 import {
   arbName,
@@ -42,7 +42,7 @@ const arbOutput = (drvName: string, outName: string): fc.Arbitrary<DerivationOut
   );
 
 const sortedMap = <V>(entries: [string, V][]): Map<string, V> =>
-  new Map(entries.sort(([a], [b]) => compareNixStrings(a, b)));
+  new Map(entries.sort(([a], [b]) => compareUtf8(a, b)));
 
 /** A derivation (with input derivations), its collections sorted as the parsers return them. */
 export const arbDerivation: fc.Arbitrary<Derivation> = arbName
@@ -57,7 +57,7 @@ export const arbDerivation: fc.Arbitrary<Derivation> = arbName
         fc.tuple(
           arbPath.map((p) => `${p}.drv`),
           fc.uniqueArray(arbOutputName, { minLength: 1, maxLength: 3 }).map((a) =>
-            a.sort(compareNixStrings)
+            a.sort(compareUtf8)
           ),
         ),
         { maxLength: 3, selector: ([p]) => p },

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/nix.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 
 const CHILD = new URL("../builder/_build_child.ts", import.meta.url).pathname;
 

@@ -4,7 +4,7 @@ import { Store } from "../../lib/store/store.ts";
 import { Builder } from "../../lib/builder/builder.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
-import { BuildStatus } from "../../lib/builder/build_result.ts";
+import { BuildStatus } from "../../lib/derivation/build_result.ts";
 import type { BasicDerivation } from "../../lib/derivation/derivation.ts";
 import { tempDir } from "../_helpers/nix.ts";
 

@@ -13,7 +13,8 @@ import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
 import { Hash } from "../../lib/hash/hash.ts";
 import type { BasicDerivation } from "../../lib/derivation/derivation.ts";
-import { readBuildResult, type ServeBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import { readBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import type { BuildResult } from "../../lib/derivation/build_result.ts";
 import { readServerHello, writeClientHello } from "../../lib/serve_protocol/handshake.ts";
 import { readPathInfos, type ServePathInfo } from "../../lib/serve_protocol/path_infos.ts";
 import { readImportedReply, readPathsReply } from "../../lib/serve_protocol/replies.ts";
@@ -31,7 +32,7 @@ const SANDBOX_PATHS = parseSandboxPaths(["/bin /lib /lib64 /usr"]);
 
 /** One request of a session, with the bytes that follow it (a NAR). */
 type Step = { req: ServeRequest; after?: Uint8Array };
-type Reply = ServeBuildResult | string[] | ServePathInfo[] | "imported";
+type Reply = BuildResult | string[] | ServePathInfo[] | "imported";
 
 /** The session's bytes: hello, then each request. */
 function sessionBytes(steps: Step[]): Promise<Uint8Array> {
@@ -236,10 +237,10 @@ Deno.test("a FIFO output, a NUL in the environment, arguments over the kernel's 
       const log: string[] = [];
       const got = await ours(store, steps, log);
       const want = await theirs(nixRoot, steps);
-      const failed = got[0] as ServeBuildResult;
+      const failed = got[0] as BuildResult;
       // the session went on: the next build and a query were answered
       assert.deepEqual(got.slice(1), want.slice(1), attr);
-      assert.equal((got[1] as ServeBuildResult).status, "Built");
+      assert.equal((got[1] as BuildResult).status, "Built");
       assert.deepEqual(got[2], [okOut]);
       const out = (drv.outputs.get("out") as { path: string }).path;
       switch (attr) {
@@ -263,7 +264,7 @@ Deno.test("a FIFO output, a NUL in the environment, arguments over the kernel's 
           break;
         case "nulEnv":
           // Nix 2.8 cuts the value at the NUL and builds; buildhost refuses
-          assert.equal((want[0] as ServeBuildResult).status, "Built");
+          assert.equal((want[0] as BuildResult).status, "Built");
           assert.equal(failed.status, "MiscFailure");
           assert.equal(
             failed.errorMsg,
@@ -302,7 +303,7 @@ Deno.test("BuildDerivation timeouts and log limit are worded as nix-store --serv
     const want = await theirs(nixRoot, steps);
     assert.deepEqual(got, want);
     assert.deepEqual(
-      got.map((r) => (r as ServeBuildResult).errorMsg.replaceAll(COLOURS, "")),
+      got.map((r) => (r as BuildResult).errorMsg.replaceAll(COLOURS, "")),
       [
         `building of '${sleeperPath}!out' from in-memory derivation timed out after 1 seconds`,
         `building of '${sleeperPath}!out' from in-memory derivation timed out after 1 seconds of silence`,
@@ -330,7 +331,7 @@ Deno.test("BuildDerivation of a derivation with a valid output and a new one lea
     // Nix, on a store of its own that has only `out`, handed over the same way
     const want = await theirs(join(tmp.path, "nix2"), steps);
     assert.deepEqual(got, want);
-    const result = got[1] as ServeBuildResult;
+    const result = got[1] as BuildResult;
     assert.equal(result.status, "Built");
     // as Nix: only what this build registered
     assert.deepEqual([...result.builtOutputs!.keys()], ["dev"]);
@@ -366,7 +367,7 @@ Deno.test("BuildDerivation with keepFailed: the result as Nix's, the note on whe
     const got = await ours(store, steps, ourLog);
     const want = await theirs(nixRoot, steps, nixLog, nixTmp);
     assert.deepEqual(got, want);
-    assert.match((got[0] as ServeBuildResult).errorMsg, /failed with exit code 5$/);
+    assert.match((got[0] as BuildResult).errorMsg, /failed with exit code 5$/);
     for (const log of [ourLog.join(""), nixLog.join("")]) {
       const dir = /^note: keeping build directory '(.*)'$/m.exec(log)?.[1];
       assert.ok(dir, log);
@@ -423,8 +424,8 @@ Deno.test("missing outputs, outputs that break the derivation's rules, a missing
     const want = (await theirs(nixRoot, steps)).map(withoutChroot);
     assert.deepEqual(got, want);
     const plain = got.slice(deps.length).map((r) =>
-      (r as ServeBuildResult).status + ": " +
-      (r as ServeBuildResult).errorMsg.replaceAll(COLOURS, "").replaceAll(/[a-z0-9]{32}-/g, "")
+      (r as BuildResult).status + ": " +
+      (r as BuildResult).errorMsg.replaceAll(COLOURS, "").replaceAll(/[a-z0-9]{32}-/g, "")
     );
     // the offending paths come sorted by store path (by hash): here, by name
     const [head, ...paths] = plain[2]!.split("\n");

@@ -12,7 +12,8 @@ import { parseSandboxPaths } from "../../lib/sandbox/sandbox_paths.ts";
 import { nixSandboxRunner } from "../../lib/builder/sandbox_runner.ts";
 import { parseDerivation } from "../../lib/derivation/aterm_parser.ts";
 import { Hash } from "../../lib/hash/hash.ts";
-import { readBuildResult, type ServeBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import { readBuildResult } from "../../lib/serve_protocol/build_result.ts";
+import type { BuildResult } from "../../lib/derivation/build_result.ts";
 import { readServerHello, writeClientHello } from "../../lib/serve_protocol/handshake.ts";
 import { writeRequest } from "../../lib/serve_protocol/requests.ts";
 import { ServeServer } from "../../lib/serve/server.ts";
@@ -118,7 +119,7 @@ in {
 }`;
 
 /** The reply of a BuildDerivation session, without the clock. */
-async function buildReply(bytes: Uint8Array, session: number): Promise<ServeBuildResult> {
+async function buildReply(bytes: Uint8Array, session: number): Promise<BuildResult> {
   const r = new WireReader(ReadableStream.from([bytes]));
   assert.equal(await readServerHello(r), 0x207);
   const res = await readBuildResult(r, session);

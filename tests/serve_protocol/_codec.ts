@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Hash } from "../../lib/hash/hash.ts";
 import { NIX32_ALPHABET } from "../../lib/hash/nix_base32.ts";
-import { compareNixStrings, decodeNixString } from "../../lib/derivation/nix_string.ts";
+import { decodeNixString } from "../../lib/derivation/nix_string.ts";
+import { compareUtf8 } from "../../lib/wire/utf8_order.ts";
 import { BufferSink, encodeString, encodeU64, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { ServeProtocolError } from "../../lib/serve_protocol/serve_protocol_error.ts";
@@ -126,7 +127,7 @@ export const arbPath: fc.Arbitrary<string> = fc.tuple(
 
 /** A set of store paths, sorted as the readers return them. */
 export const arbPathSet: fc.Arbitrary<string[]> = fc.uniqueArray(arbPath, { maxLength: 5 })
-  .map((a) => a.sort(compareNixStrings));
+  .map((a) => a.sort(compareUtf8));
 
 /** Any Nix string: arbitrary bytes, decoded as the readers do. */
 export const arbText: fc.Arbitrary<string> = fc.uint8Array({ maxLength: 40 }).map(decodeNixString);
@@ -135,7 +136,7 @@ export const arbText: fc.Arbitrary<string> = fc.uint8Array({ maxLength: 40 }).ma
 export const arbTextSet: fc.Arbitrary<string[]> = fc.uniqueArray(
   fc.string({ minLength: 1, maxLength: 20 }),
   { maxLength: 4 },
-).map((a) => a.sort(compareNixStrings));
+).map((a) => a.sort(compareUtf8));
 
 /** A sha256 hash. */
 export const arbSha256: fc.Arbitrary<Hash> = fc.uint8Array({ minLength: 32, maxLength: 32 })

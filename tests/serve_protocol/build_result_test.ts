@@ -5,10 +5,9 @@ import {
   BUILD_STATUSES,
   buildStatusCode,
   readBuildResult,
-  type Realisation,
-  type ServeBuildResult,
   writeBuildResult,
 } from "../../lib/serve_protocol/build_result.ts";
+import type { BuildResult, Realisation } from "../../lib/derivation/build_result.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import {
   arbOutputName,
@@ -59,7 +58,7 @@ Deno.test("BUILD_STATUSES has Nix's codes and names (build-result.hh)", () => {
 });
 
 /** A success with two outputs, with every field set. */
-const SUCCESS: ServeBuildResult = {
+const SUCCESS: BuildResult = {
   status: "Built",
   errorMsg: "",
   timesBuilt: 1,
@@ -98,8 +97,8 @@ function successGolden(m: number): Uint8Array {
 }
 
 /** What reading SUCCESS back at minor `m` gives. */
-function successAt(m: number): ServeBuildResult {
-  const r: ServeBuildResult = { status: "Built", errorMsg: "" };
+function successAt(m: number): BuildResult {
+  const r: BuildResult = { status: "Built", errorMsg: "" };
   if (m >= 3) {
     Object.assign(r, { timesBuilt: 1, isNonDeterministic: false, startTime: 30, stopTime: 50 });
   }
@@ -136,7 +135,7 @@ Deno.test("readBuildResult() leaves out the fields a minor does not have", async
 });
 
 Deno.test("a failure carries its message and no outputs at every minor", async () => {
-  const failure: ServeBuildResult = {
+  const failure: BuildResult = {
     status: "NotDeterministic",
     errorMsg: "\x1b[31;1merror:\x1b[0m no idea why",
     timesBuilt: 3,
@@ -325,7 +324,7 @@ Deno.test("readBuildResult(writeBuildResult(x)) is x at every minor (property)",
   );
   await fc.assert(
     fc.asyncProperty(arb, async ([m, full]) => {
-      const want: ServeBuildResult = { status: full.status, errorMsg: full.errorMsg };
+      const want: BuildResult = { status: full.status, errorMsg: full.errorMsg };
       if (m >= 3) {
         Object.assign(want, {
           timesBuilt: full.timesBuilt,

@@ -22,8 +22,8 @@ import {
 import {
   readKeyedBuildResults,
   readWorkerBuildResult,
-  type WorkerBuildResult,
 } from "../../lib/worker_protocol/build_result.ts";
+import type { BuildResult } from "../../lib/derivation/build_result.ts";
 import type { DerivedPath } from "../../lib/worker_protocol/derived_path.ts";
 import { workerMinor, WorkerOp } from "../../lib/worker_protocol/protocol.ts";
 
@@ -38,8 +38,8 @@ export type Reply =
   | { kind: "paths"; paths: string[] }
   | { kind: "pathInfo"; info: WorkerPathInfo | undefined }
   | { kind: "missing"; missing: MissingPaths }
-  | { kind: "buildResult"; result: WorkerBuildResult }
-  | { kind: "keyedResults"; results: { path: DerivedPath; result: WorkerBuildResult }[] }
+  | { kind: "buildResult"; result: BuildResult }
+  | { kind: "keyedResults"; results: { path: DerivedPath; result: BuildResult }[] }
   | { kind: "nar"; size: number }
   | { kind: "u64"; value: bigint }
   | { kind: "none" };
