@@ -25,7 +25,8 @@ import { tempDir } from "../_helpers/nix.ts";
 import { Hash } from "../../lib/hash/hash.ts";
 import { writeClientHello } from "../../lib/serve_protocol/handshake.ts";
 import { writeRequest } from "../../lib/serve_protocol/requests.ts";
-import { dumpedNars, encode, type Session, sessions } from "./_corpus.ts";
+import { encode, type Session, sessions } from "./_corpus.ts";
+import { dumpedNars } from "./_dumped_nars.ts";
 import { arbChunking, arbMutated, streamOf } from "./_mutate.ts";
 import { fuzz, LONG } from "./_runner.ts";
 

@@ -21,7 +21,8 @@ import { removeTree, RestoreError, restorePath } from "../../lib/store/restore_p
 import { dumpPath } from "../../lib/store/dump_path.ts";
 import { tempDir } from "../_helpers/nix.ts";
 import { collect, treeArb, treeNode } from "../nar/_trees.ts";
-import { dumpedNars, recorded } from "./_corpus.ts";
+import { recorded } from "./_corpus.ts";
+import { dumpedNars } from "./_dumped_nars.ts";
 import { arbChunking, arbMutated, streamOf } from "./_mutate.ts";
 import { fuzz, onlyTyped } from "./_runner.ts";
 
