@@ -34,7 +34,11 @@ function localImports(file: string, source: string): Map<string, string[]> {
 /** Whether `source` itself runs a Nix program, by name or through the oracle helpers. */
 export function runsNixDirectly(file: string, source: string): boolean {
   if (/Command\(\s*["'`]nix/.test(source)) return true;
-  if (/["'`]nix-(store|build|instantiate|daemon|hash|env|shell|channel|copy-closure)["'`]/.test(source)) {
+  if (
+    /["'`]nix-(store|build|instantiate|daemon|hash|env|shell|channel|copy-closure)["'`]/.test(
+      source,
+    )
+  ) {
     return true;
   }
   const helpers = localImports(file, source).get(NIX_HELPERS) ?? [];
@@ -98,6 +102,9 @@ Deno.test("runsNixDirectly() sees the oracle helpers and nix* programs, not temp
 Deno.test("deno task test:offline leaves out exactly the *_interop_test.ts files", () => {
   const config = JSON.parse(Deno.readTextFileSync(join(TESTS, "../deno.json")));
   const task: string = config.tasks["test:offline"];
-  assert.match(task, new RegExp(`--ignore=[^ ]*\\*\\*/\\*${INTEROP_SUFFIX.replaceAll(".", "\\.")}`));
+  assert.match(
+    task,
+    new RegExp(`--ignore=[^ ]*\\*\\*/\\*${INTEROP_SUFFIX.replaceAll(".", "\\.")}`),
+  );
   assert.match(task, / lib\/ mod\.ts tests\/$/);
 });

@@ -1,6 +1,6 @@
 /**
  * The real inputs the fuzzers mutate: serve sessions recorded from Nix 2.8
- * (`testdata/serve/recordings`, `testdata/serve/{a,b,d}`), the requests and
+ * (`testdata/serve`), the requests and
  * replies cut out of them, export streams and `.drv` files made by Nix
  * (`testdata/drv`). NARs made by a live `nix-store --dump` are in
  * `_dumped_nars.ts`, for the fuzzers that run Nix.
@@ -35,24 +35,11 @@ export interface Session {
 /** Every recorded session. */
 export function sessions(): Session[] {
   const out: Session[] = [];
-  const rec = join(TESTDATA, "serve/recordings");
-  for (const d of [...Deno.readDirSync(rec)].filter((e) => e.isDirectory).map((e) => e.name)) {
-    for (const f of Deno.readDirSync(join(rec, d))) {
+  const dir = join(TESTDATA, "serve");
+  for (const d of [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name)) {
+    for (const f of Deno.readDirSync(join(dir, d))) {
       if (!f.name.endsWith(".in")) continue;
-      const base = join(rec, d, f.name.slice(0, -3));
-      const txt = Deno.readTextFileSync(`${base}.txt`);
-      out.push({
-        name: `recordings/${d}/${f.name}`,
-        input: Deno.readFileSync(`${base}.in`),
-        output: Deno.readFileSync(`${base}.out`),
-        write: /^# cmd: .*'--write'/m.test(txt),
-      });
-    }
-  }
-  for (const d of ["a", "b", "d"]) {
-    for (const f of Deno.readDirSync(join(TESTDATA, "serve", d))) {
-      if (!f.name.endsWith(".in")) continue;
-      const base = join(TESTDATA, "serve", d, f.name.slice(0, -3));
+      const base = join(dir, d, f.name.slice(0, -3));
       out.push({
         name: `serve/${d}/${f.name}`,
         input: Deno.readFileSync(`${base}.in`),
