@@ -8,7 +8,7 @@
 #   bash scripts/record-daemon-sessions.sh        # as root, Nix 2.8 installed, no daemon running
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HARNESS=${NIX_HARNESS_DIR:-/work/shared/nix-harness}
+HARNESS=${NIX_HARNESS_DIR:-$PWD/scripts/serve-harness}
 REC="$HARNESS/record-wire"
 [ -x "$REC" ] || { echo "record-wire not found at $REC (set NIX_HARNESS_DIR)" >&2; exit 1; }
 out=$PWD/testdata/daemon
