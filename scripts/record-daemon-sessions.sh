@@ -33,7 +33,7 @@ record() { # scenario command...
   echo "== $s: $*" >&2
   RECORD_DIR=$out/$s "$@" > "$out/$s/client.stdout" 2> "$out/$s/client.stderr" \
     && echo 0 > "$out/$s/client.status" || echo $? > "$out/$s/client.status"
-  sed -i "s#$tmp#/tmp/record-daemon#g" "$out/$s"/*.argv "$out/$s"/client.* || true
+  sed -i -e "s#$tmp#/tmp/record-daemon#g" -e "s#$HARNESS#<harness>#g" "$out/$s"/*.argv "$out/$s"/client.* || true
   rm -f "$out/$s"/*.trace
 }
 

@@ -39,8 +39,17 @@ regenerate_serve() {
     # shellcheck source=serve-harness/nix-env.sh
     . "$harness/nix-env.sh"
     cd "$harness"
-    RECORD_DIR="$tmp/x-synthetic" ./record-wire ./remote-nix-store --serve --write \
-      <"$tmp/x-synthetic.in" >/dev/null
+    # Its stdin stays open until the replies are in (up to as many bytes as last time, or 2
+    # minutes): the server aborts a build when its stdin hangs up.
+    want=$(stat -c %s "$repo/testdata/serve/x-synthetic/1.out")
+    {
+      cat "$tmp/x-synthetic.in"
+      for _ in $(seq 240); do
+        got=$(stat -c %s "$tmp/x-synthetic/1.out" 2>/dev/null || echo 0)
+        [ "$got" -ge "$want" ] && break
+        sleep 0.5
+      done
+    } | RECORD_DIR="$tmp/x-synthetic" ./record-wire ./remote-nix-store --serve --write >/dev/null
     sleep 1 # the relay finishes writing
     python3 decode-serve.py "$tmp/x-synthetic/1" >"$tmp/x-synthetic/1.txt" 2>&1
     sed -i -e "s#$NIX_HARNESS_STATE#<state>#g" "$tmp/x-synthetic/1.argv" "$tmp/x-synthetic/1.txt"
