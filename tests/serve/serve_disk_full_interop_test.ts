@@ -17,7 +17,7 @@ const REMOTES = [
   { name: "nix-store", uri: (store: string) => `ssh://localhost?remote-store=${store}` },
   {
     name: "buildhost",
-    uri: (store: string) => `ssh://localhost?remote-program=${REMOTE_BUILDHOST}`,
+    uri: (_store: string) => `ssh://localhost?remote-program=${REMOTE_BUILDHOST}`,
     env: (store: string) => ({ BUILDHOST_TEST_REMOTE_STORE: store }),
   },
 ];
