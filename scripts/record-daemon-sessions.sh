@@ -8,7 +8,7 @@
 #   bash scripts/record-daemon-sessions.sh        # as root, Nix 2.8 installed, no daemon running
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HARNESS=${NIX_HARNESS_DIR:-/work/shared/nix-harness}
+HARNESS=${NIX_HARNESS_DIR:-$PWD/scripts/serve-harness}
 REC="$HARNESS/record-wire"
 [ -x "$REC" ] || { echo "record-wire not found at $REC (set NIX_HARNESS_DIR)" >&2; exit 1; }
 out=$PWD/testdata/daemon
@@ -33,7 +33,7 @@ record() { # scenario command...
   echo "== $s: $*" >&2
   RECORD_DIR=$out/$s "$@" > "$out/$s/client.stdout" 2> "$out/$s/client.stderr" \
     && echo 0 > "$out/$s/client.status" || echo $? > "$out/$s/client.status"
-  sed -i "s#$tmp#/tmp/record-daemon#g" "$out/$s"/*.argv "$out/$s"/client.* || true
+  sed -i -e "s#$tmp#/tmp/record-daemon#g" -e "s#$HARNESS#<harness>#g" "$out/$s"/*.argv "$out/$s"/client.* || true
   rm -f "$out/$s"/*.trace
 }
 

@@ -1,7 +1,10 @@
 /**
  * The oracle: run real Nix (Debian's nix-bin 2.8) as root without a daemon,
  * on throw-away chroot stores. Interop tests call these and fail (never skip)
- * when Nix is missing: `.ci/run` installs it.
+ * when Nix is missing: `.ci/run` installs it. A test file that runs Nix (by
+ * these helpers or by name) is named `*_interop_test.ts`, so that
+ * `deno task test:offline` can leave it out (tests/test_selection_test.ts
+ * checks it); `tempDir` is the one export here that needs no Nix.
  *
  * @module
  */
@@ -91,6 +94,8 @@ export async function nixFails(
   try {
     await nix(cmd, args, opts);
   } catch (e) {
+    // A Nix that is not there fails no command: that is an error, not a pass.
+    if (e instanceof Deno.errors.NotFound) throw e;
     return (e as Error).message;
   }
   throw new Error(`${cmd} ${args.join(" ")} succeeded but was expected to fail`);

@@ -1,16 +1,15 @@
 /**
  * `deno task install` from a throw-away clone into a temporary prefix; the
  * clone is deleted, and the installed `buildhost` then serves, checks and
- * builds with a minimal environment (`env -i PATH=PREFIX/bin:/usr/bin:/bin`),
- * and real Nix reaches it through a real sshd as `remote-program=buildhost`
- * (the bare name, found on the session's PATH). Installing again upgrades
- * in place; `deno task uninstall` removes exactly what was installed.
+ * builds with a minimal environment (`env -i PATH=PREFIX/bin:/usr/bin:/bin`).
+ * Installing again upgrades in place; `deno task uninstall` removes exactly
+ * what was installed. (Real Nix reaching it through a real sshd:
+ * install_interop_test.ts.)
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Hash } from "../../lib/hash/hash.ts";
 import { SERVE_MAGIC_1, SERVE_MAGIC_2, ServeCommand } from "../../lib/serve_protocol/protocol.ts";
-import { Store } from "../../lib/store/store.ts";
 import {
   OLDEST_WORKER_VERSION,
   Stderr,
@@ -19,69 +18,8 @@ import {
   WORKER_PROTOCOL_VERSION,
   WorkerOp,
 } from "../../lib/worker_protocol/protocol.ts";
-import { nix, tempDir } from "../_helpers/nix.ts";
-import { startSshd } from "../_helpers/sshd.ts";
-
-const REPO = new URL("../..", import.meta.url).pathname;
-const SANDBOX_PATHS = "/bin /lib /lib64 /usr";
-const decoder = new TextDecoder();
-
-async function run(
-  cmd: string,
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string>; stdin?: Uint8Array } = {},
-): Promise<{ code: number; stdout: string; bytes: Uint8Array; stderr: string }> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: options.stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    ...(options.env ? { env: options.env } : {}),
-  }).spawn();
-  if (options.stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(options.stdin);
-    await w.close();
-  }
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    bytes: out.stdout,
-    stderr: decoder.decode(out.stderr),
-  };
-}
-
-async function ok(cmd: string, args: string[], options: Parameters<typeof run>[2] = {}) {
-  const r = await run(cmd, args, options);
-  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stdout}${r.stderr}`);
-  return r;
-}
-
-/** Clone this checkout's HEAD to `dir`. */
-async function clone(dir: string): Promise<void> {
-  await ok("git", ["init", "--quiet", dir]);
-  await ok("git", ["-C", dir, "fetch", "--quiet", REPO, "HEAD"]);
-  await ok("git", ["-C", dir, "checkout", "--quiet", "FETCH_HEAD"]);
-}
-
-/** `deno task TASK` in `dir` with PREFIX (and more environment). */
-function task(dir: string, name: string, env: Record<string, string>) {
-  return run(Deno.execPath(), ["task", name], {
-    cwd: dir,
-    env: { ...Deno.env.toObject(), ...env },
-  });
-}
-
-/** Clone this checkout's HEAD to `dir`, `deno task install` from it with PREFIX, delete it. */
-async function installFromClone(dir: string, prefix: string, mode = "bundle"): Promise<string> {
-  await clone(dir);
-  const r = await task(dir, "install", { PREFIX: prefix, INSTALL_MODE: mode });
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  Deno.removeSync(dir, { recursive: true });
-  return r.stdout;
-}
+import { tempDir } from "../_helpers/nix.ts";
+import { clone, installFromClone, run, task } from "./_install.ts";
 
 /** `buildhost ARGS` as a minimal environment runs it: `env -i PATH=PREFIX/bin:/usr/bin:/bin`. */
 function minimal(prefix: string, args: string[], stdin?: Uint8Array) {
@@ -132,7 +70,7 @@ function listTree(dir: string, base = dir): string[] {
   return out.sort();
 }
 
-Deno.test("deno task install: a buildhost that works without its checkout, with a minimal PATH and over a real sshd; upgrade and uninstall", async (t) => {
+Deno.test("deno task install: a buildhost that works without its checkout, with a minimal PATH; upgrade and uninstall", async (t) => {
   using tmp = tempDir();
   const prefix = join(tmp.path, "prefix");
   // Something of the operator's already in the prefix: it must survive.
@@ -254,66 +192,6 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     );
     assert.match(r.stdout, /\ndoctor: 2 needed check\(s\) failed: bubblewrap, sandboxed build\n$/);
   });
-
-  await t.step(
-    "real Nix copies and builds through sshd with remote-program=buildhost",
-    async () => {
-      const dir = join(tmp.path, "sshd");
-      Deno.mkdirSync(dir);
-      const hostStore = join(tmp.path, "host-store");
-      // The session's environment, as an operator would set it for a prefix of their own:
-      // the prefix on PATH and the sandbox paths. The store is the URL's remote-store (as root,
-      // buildhost's default store would be the machine's real /nix, as for nix-store).
-      const sshd = await startSshd(dir, [
-        `SetEnv PATH=${prefix}/bin:/usr/bin:/bin ` +
-        `"NIX_CONFIG=extra-sandbox-paths = ${SANDBOX_PATHS}"`,
-      ]);
-      try {
-        const url = `ssh://127.0.0.1?remote-program=buildhost&remote-store=${hostStore}`;
-        const env = { NIX_SSHOPTS: sshd.sshOpts };
-        const client = join(tmp.path, "client");
-        const src = (await nix("nix", [
-          "eval",
-          "--store",
-          client,
-          "--raw",
-          "--expr",
-          `builtins.toFile "installed.txt" "copied to an installed buildhost\\n"`,
-        ])).text;
-        await nix("nix", ["copy", "--store", client, "--to", url, src], { env });
-        const file = join(tmp.path, "d.nix");
-        Deno.writeTextFileSync(
-          file,
-          `derivation { name = "on-installed"; system = "x86_64-linux"; builder = "/bin/sh";
-          src = builtins.toFile "src.txt" "source\\n";
-          args = [ "-c" "PATH=/bin:/usr/bin; echo building on the installed host; cat $src > $out" ]; }`,
-        );
-        const built = await nix("nix-build", [
-          "--store",
-          client,
-          "--no-out-link",
-          file,
-          "--max-jobs",
-          "0",
-          "--builders",
-          `${url} x86_64-linux`,
-        ], { env });
-        assert.equal(Deno.readTextFileSync(join(client, built.text)), "source\n");
-        assert.match(built.stderr, /building on the installed host/);
-        // Both landed in the store the client named (remote-store), not in the real /nix.
-        const remote = await Store.open(hostStore);
-        try {
-          assert.ok(remote.isValid(src), "the copied path is on the host");
-          assert.ok(remote.isValid(built.text), "the output is registered on the host");
-        } finally {
-          remote.close();
-        }
-      } finally {
-        const log = await sshd.stop();
-        assert.match(log, /Accepted publickey for root from 127\.0\.0\.1/);
-      }
-    },
-  );
 
   await t.step("installing again upgrades in place, also as a copy of the modules", async () => {
     const before = Deno.statSync(join(prefix, "lib/buildhost/main.js")).ino;

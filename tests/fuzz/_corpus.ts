@@ -1,8 +1,9 @@
 /**
  * The real inputs the fuzzers mutate: serve sessions recorded from Nix 2.8
- * (`testdata/serve/recordings`, `testdata/serve/{a,b,d}`), the requests and
- * replies cut out of them, NARs made by `nix-store --dump` of sample trees,
- * export streams and `.drv` files made by Nix (`testdata/drv`).
+ * (`testdata/serve`), the requests and
+ * replies cut out of them, export streams and `.drv` files made by Nix
+ * (`testdata/drv`). NARs made by a live `nix-store --dump` are in
+ * `_dumped_nars.ts`, for the fuzzers that run Nix.
  *
  * @module
  */
@@ -19,7 +20,6 @@ import { readBuildResult } from "../../lib/serve_protocol/build_result.ts";
 import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve_protocol/requests.ts";
 import { BufferSink, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
-import { nix } from "../_helpers/nix.ts";
 
 const TESTDATA = new URL("../../testdata/", import.meta.url).pathname;
 
@@ -35,24 +35,11 @@ export interface Session {
 /** Every recorded session. */
 export function sessions(): Session[] {
   const out: Session[] = [];
-  const rec = join(TESTDATA, "serve/recordings");
-  for (const d of [...Deno.readDirSync(rec)].filter((e) => e.isDirectory).map((e) => e.name)) {
-    for (const f of Deno.readDirSync(join(rec, d))) {
+  const dir = join(TESTDATA, "serve");
+  for (const d of [...Deno.readDirSync(dir)].filter((e) => e.isDirectory).map((e) => e.name)) {
+    for (const f of Deno.readDirSync(join(dir, d))) {
       if (!f.name.endsWith(".in")) continue;
-      const base = join(rec, d, f.name.slice(0, -3));
-      const txt = Deno.readTextFileSync(`${base}.txt`);
-      out.push({
-        name: `recordings/${d}/${f.name}`,
-        input: Deno.readFileSync(`${base}.in`),
-        output: Deno.readFileSync(`${base}.out`),
-        write: /^# cmd: .*'--write'/m.test(txt),
-      });
-    }
-  }
-  for (const d of ["a", "b", "d"]) {
-    for (const f of Deno.readDirSync(join(TESTDATA, "serve", d))) {
-      if (!f.name.endsWith(".in")) continue;
-      const base = join(TESTDATA, "serve", d, f.name.slice(0, -3));
+      const base = join(dir, d, f.name.slice(0, -3));
       out.push({
         name: `serve/${d}/${f.name}`,
         input: Deno.readFileSync(`${base}.in`),
@@ -194,39 +181,4 @@ export function drvFiles(): { path: string; bytes: Uint8Array }[] {
     .filter((e) => e.name.endsWith(".drv"))
     .map((e) => ({ path: `/nix/store/${e.name}`, bytes: Deno.readFileSync(join(dir, e.name)) }))
     .sort((a, b) => (a.path < b.path ? -1 : 1));
-}
-
-/**
- * NARs made by `nix-store --dump` of sample trees: a file, an executable,
- * a symlink, an empty file, an empty directory, and a tree with nested
- * directories, odd names, a larger file and a symlink to `escape` (a
- * directory outside every temporary the fuzzers write to, which must stay
- * empty).
- *
- * @param work A scratch directory.
- * @param escape The directory a symlink points to.
- */
-export async function dumpedNars(work: string, escape: string): Promise<Uint8Array[]> {
-  const t = join(work, "trees");
-  Deno.mkdirSync(t);
-  Deno.writeTextFileSync(join(t, "file"), "hello\n");
-  Deno.writeTextFileSync(join(t, "exec"), "#!/bin/sh\necho hi\n", { mode: 0o755 });
-  Deno.chmodSync(join(t, "exec"), 0o755);
-  Deno.symlinkSync("/nix/store/ffffffffffffffffffffffffffffffff-x", join(t, "link"));
-  Deno.writeFileSync(join(t, "empty"), new Uint8Array(0));
-  Deno.mkdirSync(join(t, "emptydir"));
-  const tree = join(t, "tree");
-  Deno.mkdirSync(join(tree, "a/b/c"), { recursive: true });
-  Deno.writeTextFileSync(join(tree, "a/b/c/deep"), "deep");
-  Deno.writeTextFileSync(join(tree, "a/x y"), "space");
-  Deno.writeTextFileSync(join(tree, "a/ümlaut"), "u");
-  Deno.writeFileSync(join(tree, "big"), new Uint8Array(3000).map((_, i) => i * 7));
-  Deno.symlinkSync(escape, join(tree, "escape"));
-  Deno.symlinkSync("../a", join(tree, "rel"));
-  Deno.writeTextFileSync(join(tree, "z"), "z");
-  const out: Uint8Array[] = [];
-  for (const name of ["file", "exec", "link", "empty", "emptydir", "tree"]) {
-    out.push((await nix("nix-store", ["--dump", join(t, name)])).bytes);
-  }
-  return out;
 }

@@ -8,7 +8,7 @@
  * ```sh
  * deno task fuzz                                  # 100 000 cases per parser
  * FUZZ_RUNS=5000 deno task fuzz                   # a shorter run
- * FUZZ_SEED=42 deno task fuzz tests/fuzz/nar_fuzz_test.ts
+ * FUZZ_SEED=42 deno task fuzz tests/fuzz/nar_fuzz_interop_test.ts
  * ```
  *
  * @module

@@ -9,14 +9,9 @@ import { Store } from "../../lib/store/store.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { nix, NIX_CONFIG } from "../_helpers/nix.ts";
 
-const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+export { processesWith, sshEnv } from "./_host_env.ts";
 
-/** The environment for the CLI: the stand-in ssh first in PATH. */
-export const sshEnv = (): Record<string, string> => ({
-  ...Deno.env.toObject(),
-  PATH: `${HELPERS}bin:${Deno.env.get("PATH")}`,
-});
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** What to do to a host's serve process, once, while it builds. */
 export interface Sabotage {
@@ -111,19 +106,6 @@ export async function validIn(root: string, path: string): Promise<boolean> {
   } finally {
     store.close();
   }
-}
-
-/** Pids of processes whose command line contains `token` (or is exactly it, with `exact`). */
-export function processesWith(token: string, exact = false): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (exact ? cmd.trim() === token : cmd.includes(token)) out.push(Number(e.name));
-    } catch { /* gone */ }
-  }
-  return out;
 }
 
 /** A derivation (Nix expression) that prints `tick N` every second for `seconds`. */

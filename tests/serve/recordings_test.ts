@@ -1,5 +1,5 @@
 /**
- * Golden bytes from real Nix 2.8 (testdata/serve/recordings, see its
+ * Golden bytes from real Nix 2.8 (testdata/serve, see its
  * README): every request a Nix client sent and every reply `nix-store
  * --serve` gave is decoded and encoded again, and must come out byte for
  * byte the same.
@@ -28,7 +28,7 @@ import {
 import { readRequest, type ServeRequest, writeRequest } from "../../lib/serve_protocol/requests.ts";
 import { encode, reader, rejectsTyped } from "../serve_protocol/_codec.ts";
 
-const DIR = new URL("../../testdata/serve/recordings/", import.meta.url).pathname;
+const DIR = new URL("../../testdata/serve/", import.meta.url).pathname;
 
 /** Every recorded session: `<scenario>/<n>`. */
 function sessions(): string[] {

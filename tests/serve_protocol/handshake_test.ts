@@ -26,7 +26,7 @@ import { WireReader } from "../../lib/wire/wire_reader.ts";
 import { BufferSink, encodeU64, WireWriter } from "../../lib/wire/wire_writer.ts";
 import { encode, MINORS, reader, rejectsTyped, throwsTyped, v, wire } from "./_codec.ts";
 
-const RECORDED = new URL("../../testdata/serve/recordings/c1/1", import.meta.url).pathname;
+const RECORDED = new URL("../../testdata/serve/c1/1", import.meta.url).pathname;
 
 Deno.test("protocol constants are Nix's: magics, commands 1..9, versions", () => {
   assert.equal(SERVE_MAGIC_1, 0x390c9deb);

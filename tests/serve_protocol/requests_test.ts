@@ -327,7 +327,7 @@ Deno.test("readRequest(writeRequest(x)) is x for every command at every minor (p
 
 /** The request bytes (without handshake and NARs) of recorded sessions, for mutation. */
 async function recordedRequests(): Promise<Uint8Array[]> {
-  const dir = new URL("../../testdata/serve/recordings/", import.meta.url).pathname;
+  const dir = new URL("../../testdata/serve/", import.meta.url).pathname;
   const out: Uint8Array[] = [];
   for (const s of ["c1/1", "c3/1", "b/2", "x-synthetic/1"]) {
     const input = Deno.readFileSync(join(dir, `${s}.in`));

@@ -1,68 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
-import { FileLock, PathLockError } from "../../lib/store/path_lock.ts";
-import { type NarNode, writeNar } from "../../lib/nar/nar_writer.ts";
-import { WireReader } from "../../lib/wire/wire_reader.ts";
-import { nix, tempDir } from "../_helpers/nix.ts";
+import { FileLock } from "../../lib/store/path_lock.ts";
+import { tempDir } from "../_helpers/nix.ts";
 
-const HASH = "0c2d3w1b7l4xal3bm3bzqnyk6dpf1mzn";
-const BASE = `/nix/store/${HASH}-foo`;
-
-function file(text: string): NarNode {
-  const bytes = new TextEncoder().encode(text);
-  return { type: "regular", executable: false, size: bytes.length, contents: () => [bytes] };
-}
-
-const nodes: Record<string, NarNode> = {
-  file: file("a valid path named like a lock\n"),
-  directory: { type: "directory", entries: () => [["f", file("inside\n")]] },
-  symlink: { type: "symlink", target: "/somewhere" },
-};
-
-function narOf(node: NarNode): WireReader {
-  return new WireReader(writeNar(node));
-}
-
-function storeFiles(store: Store): string[] {
-  return [...Deno.readDirSync(store.layout.realStoreDir)].map((e) => e.name).sort();
-}
-
-for (const [kind, node] of Object.entries(nodes)) {
-  Deno.test(`Store.addNar() leaves a valid path named "<other path>.lock" (a ${kind}) alone`, async () => {
-    using tmp = tempDir();
-    const root = join(tmp.path, "root");
-    const store = await Store.open(root);
-    try {
-      await store.addNar({ path: `${BASE}.lock`, references: [] }, narOf(node));
-      if (kind === "symlink") {
-        // Its lock file is a symlink that cannot be locked: a clear refusal, nothing changed.
-        await assert.rejects(
-          store.addNar({ path: BASE, references: [] }, narOf(file("base\n"))),
-          (e) => e instanceof PathLockError && e.message.includes(`${HASH}-foo.lock`),
-        );
-      } else {
-        await store.addNar({ path: BASE, references: [] }, narOf(file("base\n")));
-        assert.ok(store.isValid(BASE));
-      }
-      assert.ok(store.isValid(`${BASE}.lock`));
-      assert.deepEqual(await store.verify({ checkContents: true }), []);
-      // Importing it again, and again its base, changes nothing either.
-      await store.addNar({ path: `${BASE}.lock`, references: [] }, narOf(node));
-      if (kind !== "symlink") {
-        await store.addNar({ path: BASE, references: [] }, narOf(file("base\n")));
-      }
-      assert.deepEqual(await store.verify({ checkContents: true }), []);
-      const want = kind === "symlink" ? [`${HASH}-foo.lock`] : [`${HASH}-foo`, `${HASH}-foo.lock`];
-      assert.deepEqual(storeFiles(store), want);
-    } finally {
-      store.close();
-    }
-    const nixVerify = await nix("nix-store", ["--store", root, "--verify", "--check-contents"]);
-    assert.doesNotMatch(nixVerify.stderr, /error|missing/);
-  });
-}
-
+import { BASE, HASH, narOf, nodes, storeFiles } from "./_lock_named_paths.ts";
 Deno.test("Store.addNar() of a path named like a lock waits for that lock's holder", async () => {
   using tmp = tempDir();
   const store = await Store.open(join(tmp.path, "root"));
