@@ -1,0 +1,224 @@
+/**
+ * Supervision of a running sandbox: read the log from the pty into the
+ * caller's sink, follow the set-up's progress lines on bubblewrap's stderr
+ * (`buildhost-sandbox: pid N`, `ready`, `failed: …`), enforce the limits
+ * (`timeoutMs`, `maxSilentMs`, `maxLogBytes`, the abort signal) by killing
+ * the build, and once bubblewrap has exited tell how the builder ended
+ * (busybox `time`'s status file).
+ *
+ * Killing: the builder (pid 1 of its pid namespace, taking every process of
+ * the build with it) and bubblewrap's init (pid 1 of the outer pid
+ * namespace, so that when bubblewrap exits nothing of the build is left).
+ *
+ * @module
+ */
+import { childrenOf } from "./process_tree.ts";
+import type { Pty } from "./pty.ts";
+import { SandboxError } from "./sandbox_error.ts";
+import type { SandboxEndReason, SandboxOptions, SandboxResult } from "./sandbox_options.ts";
+
+const PROTOCOL = "buildhost-sandbox: ";
+/** How long to keep reading the log and stderr after bubblewrap exited. */
+const EXIT_GRACE_MS = 2000;
+/** How long bubblewrap may take to exit once its init was killed. */
+const KILL_GRACE_MS = 10_000;
+
+/** Parse busybox time's `-o` output. */
+function parseStatus(text: string | null): { exitCode: number | null; signal: number | null } {
+  if (text === null) return { exitCode: null, signal: null };
+  const sig = /Command terminated by signal (\d+)/.exec(text);
+  if (sig) return { exitCode: null, signal: Number(sig[1]) };
+  const code = /Command exited with non-zero status (\d+)/.exec(text);
+  if (code) return { exitCode: Number(code[1]), signal: null };
+  const plain = /^(\d+)\s*$/m.exec(text);
+  return { exitCode: plain ? Number(plain[1]) : null, signal: null };
+}
+
+/**
+ * Supervise a started sandbox until bubblewrap has exited and its stderr
+ * ended (or a grace period passed).
+ *
+ * @param o The run's options (limits, signal, log sink).
+ * @param child The spawned {@linkcode sandboxCommand}.
+ * @param pty The log pty.
+ * @param control The control directory (where `time` writes the status).
+ * @param startTime When the command was spawned (ms since the epoch).
+ * @returns How the run ended, outputs not yet moved.
+ * @throws {SandboxError} The builder never started (set-up failed).
+ */
+export async function superviseSandbox(
+  o: SandboxOptions,
+  child: Deno.ChildProcess,
+  pty: Pty,
+  control: string,
+  startTime: number,
+): Promise<Omit<SandboxResult, "outputs">> {
+  let builderPid: number | undefined;
+  let ready = false;
+  const failures: string[] = [];
+  let diagnostics = "";
+  let reason: SandboxEndReason = "exited";
+  let killed = false;
+
+  const kill = (why: SandboxEndReason) => {
+    if (killed) return;
+    killed = true;
+    reason = why;
+    if (builderPid !== undefined) {
+      try {
+        Deno.kill(builderPid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    // bubblewrap's init (pid 1 of the sandbox's outer pid namespace) rather
+    // than bubblewrap itself: its death has the kernel kill everything left
+    // in the namespace, and bubblewrap exits once that is done, so that
+    // when the child's status comes nothing of the build is left. Killing
+    // bubblewrap would end it at once, its namespace still being emptied.
+    const inits = childrenOf(child.pid);
+    for (const pid of inits) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    const killBubblewrap = () => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone already
+      }
+    };
+    if (inits.length === 0) killBubblewrap();
+    else {
+      // Should it not exit for a long while all the same, stop waiting.
+      const timer = setTimeout(killBubblewrap, KILL_GRACE_MS);
+      child.status.finally(() => clearTimeout(timer));
+    }
+  };
+  const onAbort = () => kill("cancelled");
+  o.signal?.addEventListener("abort", onAbort);
+  if (o.signal?.aborted) kill("cancelled");
+
+  let lastOutput = startTime;
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const stderrDone = (async () => {
+    let pending = "";
+    for (;;) {
+      const { value: chunk, done } = await stderr.read();
+      if (done) break;
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line.startsWith(PROTOCOL + "pid ")) {
+          builderPid = Number(line.slice(PROTOCOL.length + 4));
+          pty.closeSlave();
+          if (killed) kill(reason);
+        } else if (line === PROTOCOL + "ready") {
+          ready = true;
+          lastOutput = Date.now(); // silence is the builder's, not the set-up's
+        } else if (line.startsWith(PROTOCOL + "failed")) {
+          failures.push(line.slice(PROTOCOL.length));
+        } else if (diagnostics.length < 65536) {
+          diagnostics += line + "\n";
+        }
+      }
+      if (pending.length > 65536) pending = pending.slice(-65536); // a line without end
+    }
+    if (pending && diagnostics.length < 65536) diagnostics += pending;
+  })();
+  /**
+   * Wait for the end of stderr, but once bubblewrap is gone no longer than
+   * a grace period: nothing of the build is left then (its pid namespace
+   * died with it), so the pipe is closed already, and should a process
+   * outside it ever hold the pipe, the build still ends.
+   */
+  const stderrEnded = async () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        stderr.cancel().catch(() => {});
+        resolve();
+      }, EXIT_GRACE_MS);
+    });
+    await Promise.race([stderrDone.catch(() => {}), grace]);
+    clearTimeout(timer);
+  };
+  let exitedAt: number | undefined;
+  const status = child.status.then((s) => {
+    exitedAt = Date.now();
+    pty.closeSlave();
+    return s;
+  });
+
+  const buf = new Uint8Array(65536);
+  let logBytes = 0;
+  try {
+    for (;;) {
+      const now = Date.now();
+      let wait = exitedAt !== undefined ? 50 : 1000;
+      if (!killed && o.timeoutMs !== undefined) {
+        if (now - startTime >= o.timeoutMs) kill("timeout");
+        else wait = Math.min(wait, startTime + o.timeoutMs - now);
+      }
+      if (!killed && o.maxSilentMs !== undefined) {
+        if (now - lastOutput >= o.maxSilentMs) kill("silent");
+        else wait = Math.min(wait, lastOutput + o.maxSilentMs - now);
+      }
+      const r = await pty.read(buf, Math.max(wait, 1));
+      if (r === "eof") break;
+      if (r === "timeout") {
+        // Once bubblewrap is gone every holder of the slave is gone too (they
+        // all lived in the builder's pid namespace), so EOF follows at once;
+        // do not wait for it forever all the same.
+        if (exitedAt !== undefined && now - exitedAt > EXIT_GRACE_MS) break;
+        continue;
+      }
+      if (killed) continue; // drain without logging
+      logBytes += r;
+      if (o.maxLogBytes !== undefined && logBytes > o.maxLogBytes) {
+        logBytes -= r;
+        kill("logLimit");
+        continue;
+      }
+      lastOutput = Date.now();
+      await o.log(buf.slice(0, r));
+    }
+    await status;
+    await stderrEnded();
+  } catch (e) {
+    // The log sink or the pty failed: stop the build before giving up.
+    kill("cancelled");
+    await status;
+    await stderrEnded();
+    throw e;
+  } finally {
+    o.signal?.removeEventListener("abort", onAbort);
+  }
+  const stopTime = Date.now();
+
+  if (!killed && (failures.length > 0 || !ready)) {
+    throw new SandboxError(
+      "start the builder",
+      [...failures, diagnostics.trim()].filter((s) => s !== "").join("\n") ||
+        "the sandbox exited before the builder started",
+    );
+  }
+  let statusText: string | null = null;
+  try {
+    statusText = Deno.readTextFileSync(`${control}/status`);
+  } catch {
+    // time did not finish (killed)
+  }
+  // A build that was killed ended by SIGKILL, whatever raced to report it.
+  // util-linux's unshare passes a child's death by signal on by killing
+  // itself with that signal, except SIGKILL: it cannot reset its handler,
+  // says so and exits 1. Its message tells that the builder got SIGKILL.
+  const sigkilled = killed || /unshare: sigprocmask unblock failed/.test(diagnostics);
+  const { exitCode, signal } = sigkilled ? { exitCode: null, signal: 9 } : parseStatus(statusText);
+  return { reason, exitCode, signal, logBytes, startTime, stopTime };
+}
