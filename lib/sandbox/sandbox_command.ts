@@ -26,6 +26,17 @@ function personality(platform: string): { arch: string; seccomp: SeccompArch } {
   return { arch: linux32 ? "linux32" : machine, seccomp: machine };
 }
 
+/**
+ * Whether this kernel mounts a `proc` for another pid namespace
+ * (`pidns=`, Linux 6.15 and later), from its release (`6.18.4-…`).
+ */
+function kernelHasProcPidns(release = Deno.osRelease()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 6 || (major === 6 && minor >= 15);
+}
+
 /** What {@linkcode sandboxCommand} needs besides the run's options. */
 export interface SandboxCommandInput {
   /** The host programs. */
@@ -66,6 +77,7 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.
       busyboxRealPath: tools.busybox,
       shmSize: o.shmSize ?? "50%",
       legacyProc: o.legacyProcMount ?? false,
+      procPidns: kernelHasProcPidns(),
     }),
   );
   fstabs.forEach((text, i) => Deno.writeTextFileSync(`${control}/fstab.${i}`, text));
