@@ -2,7 +2,8 @@
  * Command assembly: everything the sandbox's processes run, written to the
  * control directory (the seccomp program, the helper script and its fstabs)
  * or passed as arguments, and the command Deno spawns:
- * `sh` (core limit, seccomp program on fd 3) → `setarch ARCH -R`
+ * `sh` (core limit, seccomp program on fd 3, bubblewrap's report on fd 4,
+ * see {@linkcode sandboxInfoPath}) → `setarch ARCH -R`
  * (personality) → `bwrap` (user, ipc, uts, pid and, unless `network`,
  * network namespaces; uid 1000, gid 100, all capabilities; the seccomp
  * filter) → `busybox sh` running the setup program, whose arguments are the
@@ -35,6 +36,17 @@ function kernelHasProcPidns(release = Deno.osRelease()): boolean {
   if (!m) return false;
   const [major, minor] = [Number(m[1]), Number(m[2])];
   return major > 6 || (major === 6 && minor >= 15);
+}
+
+/**
+ * Where bubblewrap writes its `--info-fd` report (`{"child-pid": N}`: its
+ * init, pid 1 of the sandbox's outer pid namespace).
+ *
+ * @param control The control directory.
+ * @returns The file's path.
+ */
+export function sandboxInfoPath(control: string): string {
+  return `${control}/bwrap.info`;
 }
 
 /** What {@linkcode sandboxCommand} needs besides the run's options. */
@@ -120,6 +132,8 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.
     "/",
     "--seccomp",
     "3",
+    "--info-fd",
+    "4",
     "--",
     tools.busybox,
     "sh",
@@ -128,14 +142,15 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.
     "buildhost-sandbox",
     ...tailArgs,
   ];
-  const wrapper = 'ulimit -H -c unlimited 2>/dev/null; ulimit -S -c 0; exec 3<"$1" || exit 125; ' +
-    'shift; exec "$@"';
+  const wrapper = "ulimit -H -c unlimited 2>/dev/null; ulimit -S -c 0; " +
+    'exec 3<"$1" 4>"$2" || exit 125; shift 2; exec "$@"';
   return new Deno.Command(tools.sh, {
     args: [
       "-c",
       wrapper,
       "buildhost-sandbox",
       `${control}/seccomp.bpf`,
+      sandboxInfoPath(control),
       tools.setarch,
       arch,
       ...(o.impersonateLinux26 ? ["--uname-2.6"] : []),

@@ -128,7 +128,7 @@ export function setupScript(
   const q = shellQuote;
   const c = paths.control;
   return [
-    "exec 3<&-",
+    "exec 3<&- 4>&-",
     // Applets by name: busybox's shell runs them without an exec.
     `mkfifo ${q(c + "/up")} ${q(c + "/go")} || exit 125`,
     // Both ends of both fifos are opened here, once, before either side

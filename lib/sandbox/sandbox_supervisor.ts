@@ -13,6 +13,7 @@
  * @module
  */
 import { childrenOf } from "./process_tree.ts";
+import { sandboxInfoPath } from "./sandbox_command.ts";
 import type { Pty } from "./pty.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import type { SandboxEndReason, SandboxOptions, SandboxResult } from "./sandbox_options.ts";
@@ -22,6 +23,21 @@ const PROTOCOL = "buildhost-sandbox: ";
 const EXIT_GRACE_MS = 2000;
 /** How long bubblewrap may take to exit once its init was killed. */
 const KILL_GRACE_MS = 10_000;
+
+/** A process's state letter and start time (clock ticks after boot), if it exists. */
+function processStat(pid: number): { state: string; start: string } | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  // After the command name in parentheses: state is field 3, starttime field 22.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const state = fields[0];
+  const start = fields[19];
+  return state && start ? { state, start } : undefined;
+}
 
 /** Parse busybox time's `-o` output. */
 function parseStatus(text: string | null): { exitCode: number | null; signal: number | null } {
@@ -60,6 +76,41 @@ export async function superviseSandbox(
   let reason: SandboxEndReason = "exited";
   let killed = false;
 
+  /**
+   * bubblewrap's init (pid 1 of the sandbox's outer pid namespace), from
+   * bubblewrap's `--info-fd` report, with its start time (so that a later
+   * process given the same pid is not taken for it).
+   */
+  let init: { pid: number; start: string } | undefined;
+  const findInit = () => {
+    if (init) return init;
+    let info: string;
+    try {
+      info = Deno.readTextFileSync(sandboxInfoPath(control));
+    } catch {
+      return undefined;
+    }
+    const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
+    const pid = m ? Number(m[1]) : undefined;
+    const st = pid === undefined ? undefined : processStat(pid);
+    if (pid !== undefined && st) init = { pid, start: st.start };
+    return init;
+  };
+  /** Whether the init is still there (it is a zombie once its namespace is empty). */
+  const initAlive = () => {
+    const known = findInit();
+    if (!known) return false;
+    const st = processStat(known.pid);
+    return st !== undefined && st.state !== "Z" && st.start === known.start;
+  };
+  /** Once bubblewrap has exited, wait (boundedly) for its init to be gone too. */
+  const initGone = async () => {
+    const deadline = Date.now() + KILL_GRACE_MS;
+    while (initAlive() && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  };
+
   const kill = (why: SandboxEndReason) => {
     if (killed) return;
     killed = true;
@@ -71,32 +122,41 @@ export async function superviseSandbox(
         // gone already
       }
     }
-    // bubblewrap's init (pid 1 of the sandbox's outer pid namespace) rather
-    // than bubblewrap itself: its death has the kernel kill everything left
-    // in the namespace, and bubblewrap exits once that is done, so that
-    // when the child's status comes nothing of the build is left. Killing
-    // bubblewrap would end it at once, its namespace still being emptied.
-    const inits = childrenOf(child.pid);
-    for (const pid of inits) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // gone already
+    // bubblewrap's init rather than bubblewrap itself: its death has the
+    // kernel kill everything left in the namespace, and bubblewrap exits
+    // once that is done. Killing bubblewrap would end it at once, its
+    // namespace still being emptied, or, were it starting its init that
+    // very moment, leave the init to run on before it armed its
+    // parent-death signal. So until the init exists, look again.
+    let exited = false;
+    let again: ReturnType<typeof setTimeout> | undefined;
+    const killInit = () => {
+      if (exited) return;
+      const pids = new Set(childrenOf(child.pid));
+      if (initAlive()) pids.add(init!.pid);
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
       }
-    }
-    const killBubblewrap = () => {
+      if (pids.size === 0) again = setTimeout(killInit, 5);
+    };
+    killInit();
+    // Should bubblewrap not exit for a long while all the same, kill it.
+    const timer = setTimeout(() => {
       try {
         child.kill("SIGKILL");
       } catch {
         // gone already
       }
-    };
-    if (inits.length === 0) killBubblewrap();
-    else {
-      // Should it not exit for a long while all the same, stop waiting.
-      const timer = setTimeout(killBubblewrap, KILL_GRACE_MS);
-      child.status.finally(() => clearTimeout(timer));
-    }
+    }, KILL_GRACE_MS);
+    child.status.finally(() => {
+      exited = true;
+      clearTimeout(timer);
+      clearTimeout(again);
+    });
   };
   const onAbort = () => kill("cancelled");
   o.signal?.addEventListener("abort", onAbort);
@@ -116,6 +176,7 @@ export async function superviseSandbox(
         pending = pending.slice(nl + 1);
         if (line.startsWith(PROTOCOL + "pid ")) {
           builderPid = Number(line.slice(PROTOCOL.length + 4));
+          findInit(); // its start time, while it certainly runs
           pty.closeSlave();
           if (killed) kill(reason);
         } else if (line === PROTOCOL + "ready") {
@@ -190,11 +251,13 @@ export async function superviseSandbox(
     }
     await status;
     await stderrEnded();
+    await initGone();
   } catch (e) {
     // The log sink or the pty failed: stop the build before giving up.
     kill("cancelled");
     await status;
     await stderrEnded();
+    await initGone();
     throw e;
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
