@@ -58,8 +58,9 @@ function writeFile(path: string, contents: string): void {
  * @throws {SandboxError} Something is mounted on or under it on the host.
  */
 export async function removeSandboxRoot(root: string): Promise<void> {
-  const mounted = readHostMounts().find((m) => m.mountPoint.startsWith(root + "/"));
-  if (mounted || readHostMounts().some((m) => m.mountPoint === root)) {
+  const mounts = readHostMounts();
+  const mounted = mounts.find((m) => m.mountPoint.startsWith(root + "/"));
+  if (mounted || mounts.some((m) => m.mountPoint === root)) {
     throw new SandboxError(
       "remove the sandbox root",
       `${mounted?.mountPoint ?? root} is mounted on the host; not removing ${root}`,
