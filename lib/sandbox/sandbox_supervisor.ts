@@ -14,6 +14,7 @@
  */
 import { childrenOf } from "./process_tree.ts";
 import { sandboxInfoPath } from "./sandbox_command.ts";
+import type { SpawnedProcess } from "./spawn_process.ts";
 import type { Pty } from "./pty.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import type { SandboxEndReason, SandboxOptions, SandboxResult } from "./sandbox_options.ts";
@@ -64,7 +65,7 @@ function parseStatus(text: string | null): { exitCode: number | null; signal: nu
  */
 export async function superviseSandbox(
   o: SandboxOptions,
-  child: Deno.ChildProcess,
+  child: SpawnedProcess,
   pty: Pty,
   control: string,
   startTime: number,
