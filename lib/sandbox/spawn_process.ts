@@ -29,7 +29,6 @@ const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POLLIN = 0x1;
 const EAGAIN = 11;
 const EINTR = 4;
-const E2BIG = 7;
 
 const SYMBOLS = {
   posix_spawn: {
@@ -159,13 +158,6 @@ export function spawnProcess(
     );
     if (rc !== 0) {
       c.close(readEnd);
-      if (rc === E2BIG) {
-        // As Deno.Command says it, code included: callers tell this one apart.
-        throw Object.assign(
-          new SandboxError("start the sandbox", "Argument list too long (os error 7)"),
-          { code: "E2BIG" },
-        );
-      }
       throw new SandboxError("start the sandbox", `cannot run ${path} (errno ${rc})`);
     }
     pid = pidOut[0]!;
