@@ -49,7 +49,6 @@ import { entriesOf, type SandboxOptions, type SandboxResult } from "./sandbox_op
 import { moveOutputs, prepareSandboxRoot, removeSandboxRoot } from "./sandbox_root.ts";
 import { superviseSandbox } from "./sandbox_supervisor.ts";
 import { sandboxTools } from "./sandbox_tools.ts";
-import { spawnProcess } from "./spawn_process.ts";
 export type { SandboxFaults } from "./sandbox_script.ts";
 export type {
   SandboxEndReason,
@@ -144,7 +143,7 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     const prepared = prepareSandboxRoot(o, storeDir, readOnly);
     pty = Pty.open();
     const command = sandboxCommand(o, { tools, control, prepared, ptySlave: pty.slavePath });
-    const child = spawnProcess(command.path, command.args, command.env);
+    const child = command.spawn();
     const startTime = Date.now();
     const ended = await superviseSandbox(o, child, pty, control, startTime);
     return { ...ended, outputs: await moveOutputs(o.rootDir, outputs) };

@@ -49,16 +49,6 @@ export function sandboxInfoPath(control: string): string {
   return `${control}/bwrap.info`;
 }
 
-/** The command that starts the sandbox. */
-export interface SandboxCommand {
-  /** The program (the wrapper shell). */
-  path: string;
-  /** Its arguments. */
-  args: string[];
-  /** Its whole environment. */
-  env: Record<string, string>;
-}
-
 /** What {@linkcode sandboxCommand} needs besides the run's options. */
 export interface SandboxCommandInput {
   /** The host programs. */
@@ -77,10 +67,9 @@ export interface SandboxCommandInput {
  *
  * @param o The run's options.
  * @param c The tools, control directory, prepared root and pty.
- * @returns The command, for `spawnProcess` (its stderr carries the progress
- *   protocol; every signal at its default disposition, as under Nix).
+ * @returns The command; its stderr carries the progress protocol.
  */
-export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): SandboxCommand {
+export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.Command {
   const { tools, control, prepared } = c;
   const network = o.network ?? false;
   const { arch, seccomp } = personality(o.platform ?? "x86_64-linux");
@@ -155,8 +144,7 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Sandb
   ];
   const wrapper = "ulimit -H -c unlimited 2>/dev/null; ulimit -S -c 0; " +
     'exec 3<"$1" 4>"$2" || exit 125; shift 2; exec "$@"';
-  return {
-    path: tools.sh,
+  return new Deno.Command(tools.sh, {
     args: [
       "-c",
       wrapper,
@@ -170,6 +158,15 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Sandb
       tools.bwrap,
       ...bwrapArgs,
     ],
+    clearEnv: true,
     env: { PATH: SEARCH_PATH.join(":") },
-  };
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    // Giving uid/gid makes Deno fork and exec instead of posix_spawn, whose
+    // child starts with glibc's internal signals 32 and 33 ignored; the
+    // builder then inherits default dispositions, as under Nix.
+    uid: Deno.uid() ?? 0,
+    gid: Deno.gid() ?? 0,
+  });
 }

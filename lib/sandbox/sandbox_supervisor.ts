@@ -14,7 +14,6 @@
  */
 import { childrenOf } from "./process_tree.ts";
 import { sandboxInfoPath } from "./sandbox_command.ts";
-import type { SpawnedProcess } from "./spawn_process.ts";
 import type { Pty } from "./pty.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import type { SandboxEndReason, SandboxOptions, SandboxResult } from "./sandbox_options.ts";
@@ -65,7 +64,7 @@ function parseStatus(text: string | null): { exitCode: number | null; signal: nu
  */
 export async function superviseSandbox(
   o: SandboxOptions,
-  child: SpawnedProcess,
+  child: Deno.ChildProcess,
   pty: Pty,
   control: string,
   startTime: number,
