@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { SandboxPath } from "./sandbox.ts";
+import type { SandboxPath } from "./sandbox_options.ts";
 import { SandboxError } from "./sandbox_error.ts";
 
 /**

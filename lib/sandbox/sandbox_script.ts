@@ -11,13 +11,15 @@
  * that outlived its parent once held the log channels open for ever).
  *
  * - **setup** (`-c` program; bubblewrap's child): makes the two sync fifos
- *   (`up`: tail to helper; `go`: helper to tail), opens both ends of both and removes their names, starts the
- *   helper in the background, then becomes `busybox time`
- *   running util-linux `unshare --pid --fork --kill-child` running the tail.
- *   `time` writes the tail's exact wait status (exit code or signal) to a
- *   file. Every link has a parent-death signal (bubblewrap's
- *   `--die-with-parent`, `setpriv --pdeathsig KILL`, `--kill-child`), so
- *   killing bubblewrap kills everything, builder included.
+ *   (`up`: tail to helper; `go`: helper to tail), opens both ends of both
+ *   and removes their names, starts the helper in the background, then
+ *   becomes `busybox time` running util-linux
+ *   `unshare --pid --fork --kill-child` running the tail. `time` writes the
+ *   tail's exact wait status (exit code or signal) to a file. Killing
+ *   bubblewrap (`--die-with-parent`: also when the caller dies) kills its
+ *   init, and with it everything in the namespace, builder included; no
+ *   link needs a parent-death signal of its own. Applets are run by name
+ *   (busybox's shell runs them without an exec).
  * - **tail** (`-c` program): pid 1 of the builder's new pid namespace. It
  *   opens the log pty, sends its host pid to the helper on `up`,
  *   waits, closes every other descriptor, enters `/build`, sets umask 022
@@ -29,15 +31,17 @@
  *   exec, so the builder is pid 1 and its first child pid 2, as in Nix.
  * - **helper** (script file; outside the new pid namespace, so its forks
  *   do not use up pids there): once it knows the tail's pid it makes the
- *   mounts in order ({@linkcode MountOp}), the `proc` with
- *   `pidns=/proc/PID/ns/pid` so it shows the builder's pid namespace (Linux
- *   6.15 and later; on older kernels the helper asks the tail to mount it,
- *   which costs a fork in the new pid namespace: the builder's first child
- *   is then pid 3, not 2), then
- *   `pivot_root` into the sandbox root (the old root parked on a directory
- *   of the root and unmounted, as Nix parks it on `real-root`), and tells
- *   the tail to go. Lines starting `buildhost-sandbox:` on stderr report
- *   progress (`pid N`, `ready`, `failed`).
+ *   mounts in order ({@linkcode MountOp}): runs of them (binds with their
+ *   remounts, and on Linux 6.15+ the `proc`, `/dev/shm` and `/dev/pts` too)
+ *   each in one util-linux `mount -a` over an fstab. The `proc` is mounted
+ *   with `pidns=/proc/PID/ns/pid` so it shows the builder's pid namespace
+ *   (Linux 6.15 and later; on older kernels the helper asks the tail to
+ *   mount it, which costs a fork in the new pid namespace: the builder's
+ *   first child is then pid 3, not 2), then `pivot_root` into the sandbox
+ *   root (the old root parked on a directory of the root and unmounted, as
+ *   Nix parks it on `real-root`), and tells the tail to go. Lines starting
+ *   `buildhost-sandbox:` on stderr report progress (`pid N`, `ready`,
+ *   `failed`).
  *
  * @module
  */
@@ -66,7 +70,7 @@ export interface ScriptTools {
   busybox: string;
   /** util-linux `mount` (does a list of mounts in one process: `mount -a -T FSTAB`). */
   mount: string;
-  /** util-linux `setpriv` (for `--pdeathsig`). */
+  /** util-linux `setpriv` (found with the others; the scripts no longer run it). */
   setpriv: string;
   /** util-linux `unshare` (for `--kill-child`). */
   unshare: string;
@@ -124,25 +128,26 @@ export function setupScript(
   const q = shellQuote;
   const c = paths.control;
   return [
-    "exec 3<&-",
-    `${q(tools.busybox)} mkfifo ${q(c + "/up")} ${q(c + "/go")} || exit 125`,
+    "exec 3<&- 4>&-",
+    // Applets by name: busybox's shell runs them without an exec.
+    `mkfifo ${q(c + "/up")} ${q(c + "/go")} || exit 125`,
     // Both ends of both fifos are opened here, once, before either side
     // exists, and the names removed: nothing opens them by path later, so no
     // late open can block on a fifo or create a regular file in its place.
     `exec 7<>${q(c + "/up")} 8<>${q(c + "/go")} || exit 125`,
-    `${q(tools.busybox)} rm -f ${q(c + "/up")} ${q(c + "/go")}`,
+    `rm -f ${q(c + "/up")} ${q(c + "/go")}`,
+    // No parent-death signals: every process here lives in bubblewrap's pid
+    // namespace, which the kernel empties when its init ends (the init ends
+    // with this process, and with bubblewrap).
     ...(faults.lateHelper
       ? [
-        // Fault injection: start the helper only once this process is gone,
-        // so its parent-death signal is armed too late to ever fire.
-        `p=$$; ( while [ -e /proc/$p ]; do ${q(tools.busybox)} usleep 1000; done; ` +
-        `exec ${q(tools.setpriv)} --pdeathsig KILL ${q(tools.busybox)} sh ${
-          q(c + "/helper.sh")
-        } ) &`,
+        // Fault injection: start the helper only once this process is gone.
+        `p=$$; ( while [ -e /proc/$p ]; do usleep 1000; done; ` +
+        `exec ${q(tools.busybox)} sh ${q(c + "/helper.sh")} ) &`,
       ]
-      : [`${q(tools.setpriv)} --pdeathsig KILL ${q(tools.busybox)} sh ${q(c + "/helper.sh")} &`]),
+      : [`${q(tools.busybox)} sh ${q(c + "/helper.sh")} &`]),
     `exec ${q(tools.busybox)} time -o ${q(c + "/status")} -f %x ` +
-    `${q(tools.setpriv)} --pdeathsig KILL ${q(tools.unshare)} --pid --fork --kill-child -- ` +
+    `${q(tools.unshare)} --pid --fork --kill-child -- ` +
     `${q(tools.busybox)} sh -c ${q(tail)} buildhost-sandbox "$@"`,
     "",
   ].join("\n");
@@ -214,6 +219,13 @@ export interface HelperInput {
   /** Have the tail mount `/proc` (as on kernels without `pidns=`), costing it pid 2. */
   legacyProc?: boolean;
   /**
+   * The kernel mounts a `proc` for another pid namespace (`pidns=`, Linux
+   * 6.15+): the `proc` joins the other mounts' `mount -a`. Otherwise the
+   * helper tries it on its own and, should the kernel refuse, has the tail
+   * mount it.
+   */
+  procPidns?: boolean;
+  /**
    * Receives the fstab files the script uses, in order: the caller writes
    * them as `<control>/fstab.<index>`.
    */
@@ -259,10 +271,29 @@ export function fstabField(path: string): string {
  * assert.match(s, /'\/usr\/bin\/mount' -a -T '\/c\/fstab.0'/);
  * assert.equal(fstabs[0], "/r /r none bind 0 0\nnone /r none remount,bind,rw,suid,dev,exec 0 0\n");
  * ```
+ *
+ * @example With `pidns=` (Linux 6.15+): one `mount -a` for every mount
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { helperScript } from "./sandbox_script.ts";
+ * const fstabs: string[] = [];
+ * const s = helperScript({
+ *   tools: { busybox: "/bin/busybox", setpriv: "/usr/bin/setpriv", unshare: "/usr/bin/unshare", mount: "/usr/bin/mount" },
+ *   paths: { root: "/r", control: "/c", ptySlave: "/dev/pts/3" },
+ *   plan: [{ kind: "self", target: "/", shared: false }, { kind: "proc", target: "/proc" },
+ *     { kind: "tmpfs", target: "/dev/shm" }],
+ *   remount: new Map(), parking: "/tmp", busyboxRealPath: "/usr/bin/busybox", shmSize: "50%",
+ *   procPidns: true, fstabs,
+ * });
+ * assert.deepEqual(fstabs, ["/r /r none bind 0 0\n"]);
+ * assert.match(s, /printf '%s\\n' 'none \/r\/proc proc pidns=\/proc\/'"\$hp"'\/ns\/pid 0 0' 'none \/r\/dev\/shm tmpfs size=50% 0 0' >>'\/c\/fstab.0'\n'\/usr\/bin\/mount' -a -T '\/c\/fstab.0'/);
+ * assert.equal(s.match(/mount' -a/g)?.length, 1);
+ * ```
  */
 export function helperScript(h: HelperInput): string {
   const q = shellQuote;
   const at = (target: string) => q(target === "/" ? h.paths.root : h.paths.root + target);
+  const physical = (target: string) => (target === "/" ? h.paths.root : h.paths.root + target);
   const lines: string[] = [
     "read -r what hp <&7 || exit 1",
     '[ "$what" = pid ] || exit 1',
@@ -272,39 +303,54 @@ export function helperScript(h: HelperInput): string {
     "echo '(none)' >/proc/sys/kernel/domainname",
     "mount --make-rprivate /",
   ];
-  // Runs of bind mounts (each with its remount) go through one `mount -a`
-  // over an fstab each: one process for all of them, where a mount(8) per
-  // bind and per remount cost ~0.6 ms each.
-  let batch: string[] = [];
-  const flush = () => {
-    if (batch.length === 0) return;
-    const n = h.fstabs.length;
-    h.fstabs.push(batch.join(""));
-    lines.push(`${q(h.tools.mount)} -a -T ${q(`${h.paths.control}/fstab.${n}`)}`);
-    batch = [];
+  // Every run of mounts goes through one util-linux `mount -a` over an
+  // fstab: one process for all of them, where a mount(8) per mount cost a
+  // fork and an exec each. The fstab is written beforehand up to its first
+  // line that needs the tail's pid (the `proc`); the helper appends that
+  // line and the rest with the shell's `printf`, no process either.
+  let written: string[] = [];
+  let appended: string[] = [];
+  const add = (line: string) => {
+    if (appended.length > 0) appended.push(q(line.replace(/\n$/, "")));
+    else written.push(line);
   };
-  const physical = (target: string) => (target === "/" ? h.paths.root : h.paths.root + target);
+  const flush = () => {
+    if (written.length === 0 && appended.length === 0) return;
+    const file = `${h.paths.control}/fstab.${h.fstabs.length}`;
+    h.fstabs.push(written.join(""));
+    if (appended.length > 0) lines.push(`printf '%s\\n' ${appended.join(" ")} >>${q(file)}`);
+    lines.push(`${q(h.tools.mount)} -a -T ${q(file)}`);
+    written = [];
+    appended = [];
+  };
+  const after: string[] = [];
   /** The remount that gives a bind its flags (util-linux does not for `suid`, `dev`, ...). */
   const remount = (target: string) => {
     const opts = h.remount.get(target);
     return opts ? `none ${fstabField(physical(target))} none ${opts} 0 0\n` : "";
   };
   for (const op of h.plan) {
-    if (op.kind !== "self" && op.kind !== "bind") flush();
     switch (op.kind) {
       case "self":
-        batch.push(
+        add(
           `${fstabField(physical(op.target))} ${fstabField(physical(op.target))} none ` +
             `bind${op.shared ? ",shared" : ""} 0 0\n` + remount(op.target),
         );
         break;
       case "bind":
-        batch.push(
+        add(
           `${fstabField(op.source)} ${fstabField(physical(op.target))} none rbind 0 0\n` +
             remount(op.target),
         );
         break;
       case "proc":
+        if (h.procPidns && !h.legacyProc) {
+          // The first line that needs the pid: appended by the helper.
+          const line = `none ${fstabField(physical(op.target))} proc pidns=/proc/`;
+          appended.push(`${q(line)}"$hp"'/ns/pid 0 0'`);
+          break;
+        }
+        flush();
         lines.push(
           (h.legacyProc
             ? "if false"
@@ -313,16 +359,17 @@ export function helperScript(h: HelperInput): string {
         );
         break;
       case "tmpfs":
-        lines.push(`mount -t tmpfs -o size=${h.shmSize} none ${at(op.target)}`);
+        add(`none ${fstabField(physical(op.target))} tmpfs size=${h.shmSize} 0 0\n`);
         break;
       case "devpts":
-        lines.push(`mount -t devpts -o newinstance,mode=0620 none ${at(op.target)}`);
-        lines.push(`chmod 0666 ${at(op.target + "/ptmx")}`);
+        add(`none ${fstabField(physical(op.target))} devpts newinstance,mode=0620 0 0\n`);
+        after.push(`chmod 0666 ${at(op.target + "/ptmx")}`);
         break;
     }
   }
   flush();
   lines.push(
+    ...after,
     `cd ${q(h.paths.root)}`,
     `pivot_root . ${q(h.parking.slice(1))}`,
     `${q(h.parking + h.busyboxRealPath)} umount -l ${q(h.parking)}`,

@@ -368,3 +368,47 @@ Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging
   await Promise.all([worker(0), worker(1)]);
   assert.deepEqual(orphanHelpers(), []);
 });
+
+Deno.test("runInSandbox() returns a killed build only once its processes are gone, even when they outlive bubblewrap", async () => {
+  using m = new Mini();
+  // A bubblewrap whose sandbox does not die with it, and holds nothing the
+  // caller reads but the log: what a parent-death signal armed too late
+  // gives (bubblewrap killed between starting its sandbox's first process
+  // and that process arming it), made certain.
+  const bwrap = `${m.path}/bwrap`;
+  Deno.writeTextFileSync(
+    bwrap,
+    [
+      "#!/bin/sh",
+      'for a; do shift; [ "$a" = --die-with-parent ] || set -- "$@" "$a"; done',
+      '/usr/bin/bwrap "$@" 2>/dev/null &',
+      "wait",
+      "",
+    ].join("\n"),
+  );
+  Deno.chmodSync(bwrap, 0o755);
+  const marker = `outlives-bubblewrap-${crypto.randomUUID()}`;
+  const stop = new AbortController();
+  let log = "";
+  const result = await watchdog(
+    "the build",
+    60_000,
+    runInSandbox({
+      rootDir: `${m.path}/root`,
+      buildDir: `${m.path}/build`,
+      inputs: [{ logical: BB, physical: `${m.path}/phys${BB}` }],
+      outputs: { [OUT]: `${m.path}/out` },
+      builder: `${BB}/bin/busybox`,
+      args: ["sh", "-c", `echo started; sleep 60; : ${marker}`],
+      env: { out: OUT },
+      tools: { bwrap },
+      signal: stop.signal,
+      log: (chunk) => {
+        log += new TextDecoder().decode(chunk);
+        if (log.includes("started")) stop.abort();
+      },
+    }),
+  );
+  assert.equal(result.reason, "cancelled");
+  assert.deepEqual(findProcesses(marker), []);
+});
