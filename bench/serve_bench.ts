@@ -11,6 +11,8 @@
  */
 import { join } from "node:path";
 import { best, rm, type Row, table } from "./_measure.ts";
+import { ensureTree } from "./nar_bench.ts";
+import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;
@@ -27,7 +29,10 @@ function sh(cmd: string): string {
 }
 
 /** Run the serve and build benchmarks under `dir`; returns their rows. */
-export function serveBench(dir: string): Row[] {
+export async function serveBench(dir: string): Promise<Row[]> {
+  Deno.mkdirSync(dir, { recursive: true });
+  await makeExport(join(dir, "small-1000.export"), 1000, "small");
+  ensureTree(join(dir, "tree"));
   const rows: Row[] = [];
   const env = `PATH=${HELPERS}bin:$PATH ${NIX}`;
   const client = join(dir, "serve-client");
@@ -164,5 +169,5 @@ export function serveBench(dir: string): Row[] {
 
 if (import.meta.main) {
   const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
-  console.log(table(serveBench(dir)));
+  console.log(table(await serveBench(dir)));
 }
