@@ -44,7 +44,7 @@ export const serveCommand: Command = async (args) => {
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
   try {
     const builder = values.write
-      ? await hostBuilder(
+      ? hostBuilder(
         values,
         settings,
         store,
