@@ -531,7 +531,7 @@ export class DaemonServer {
     drv: BasicDerivation | undefined,
     drvPath: string,
   ): Promise<WorkerBuildResult> {
-    const builtOutputs = await builtRealisations(result.builtOutputs, drv, this.store.storeDir);
+    const builtOutputs = await builtRealisations(result, drv, this.store.storeDir);
     let errorMsg = result.errorMsg;
     const tail = result.logTail;
     if (!isSuccess(result.status) && tail.length > 0) {

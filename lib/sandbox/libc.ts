@@ -18,22 +18,47 @@ export function openLibc<const S extends Deno.ForeignLibraryInterface>(
 ): Deno.DynamicLibrary<S>["symbols"] {
   let lastError: unknown;
   for (const name of ["libc.so.6", "libc.so"]) {
+    let lib: Deno.DynamicLibrary<S>;
     try {
-      return Deno.dlopen(name, symbols).symbols;
+      lib = Deno.dlopen(name, symbols);
     } catch (e) {
       lastError = e;
+      continue;
     }
+    if ("__errno_location" in lib.symbols) errnoView(lib.symbols as unknown as ErrnoSource);
+    return lib.symbols;
   }
   throw new Error(`cannot load libc: ${String(lastError)}`);
+}
+
+/** Bindings that can say where this thread's `errno` lives. */
+type ErrnoSource = { __errno_location(): Deno.PointerValue };
+
+/** This thread's `errno` location, per set of bindings, looked up once. */
+const errnoViews = new WeakMap<ErrnoSource, Deno.UnsafePointerView | null>();
+
+function errnoView(c: ErrnoSource): Deno.UnsafePointerView | null {
+  let view = errnoViews.get(c);
+  if (view === undefined) {
+    const p = c.__errno_location();
+    view = p === null ? null : new Deno.UnsafePointerView(p);
+    errnoViews.set(c, view);
+  }
+  return view;
 }
 
 /**
  * The calling thread's `errno`, read after a libc call that failed.
  *
+ * Read through a view of its location made when the bindings were opened, so
+ * nothing is allocated between the failed call and the read: an allocation can
+ * start a garbage collection whose own system calls overwrite `errno`. For
+ * the same reason, calls whose `errno` matters return `i32` (a small integer),
+ * never a 64-bit result that allocates a BigInt.
+ *
  * @param c Bindings made by {@linkcode openLibc}.
  * @returns The error number (0 if it cannot be read).
  */
-export function errno(c: { __errno_location(): Deno.PointerValue }): number {
-  const p = c.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+export function errno(c: ErrnoSource): number {
+  return errnoView(c)?.getInt32() ?? 0;
 }

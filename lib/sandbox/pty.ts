@@ -37,7 +37,9 @@ const SYMBOLS = {
   tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   cfmakeraw: { parameters: ["buffer"], result: "void" },
   open: { parameters: ["buffer", "i32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // i32, not isize: a BigInt result would allocate before errno is read (see libc.ts); reads
+  // are of a small buffer, so the count always fits.
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -150,7 +152,7 @@ export class Pty implements Disposable {
     const c = loadLibc();
     if (this.#master < 0) return "eof";
     for (;;) {
-      const n = Number(c.read(this.#master, buf, BigInt(buf.length)));
+      const n = c.read(this.#master, buf, BigInt(Math.min(buf.length, 0x40000000)));
       if (n > 0) return n;
       if (n === 0) return "eof";
       const e = errno(c);

@@ -11,21 +11,26 @@ import type { Hash } from "../hash/hash.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { HashModulo } from "../derivation/hash_modulo.ts";
 import type { Realisation } from "../serve_protocol/build_result.ts";
+import type { BuildResult } from "../builder/build_result.ts";
 
 /**
- * Realisations of the given outputs, sorted by output name.
+ * Realisations of the outputs a build reports, sorted by output name: like
+ * Nix, only those the build registered itself when it built (not those that
+ * were valid before it), every output when all were valid already.
  *
- * @param outputs Output name and store path of each output to report.
+ * @param result The build's result.
  * @param drv The derivation they were built from; without it, no hash modulo.
  * @param storeDir The store directory.
  * @returns Output name to its realisation.
  */
 export async function builtRealisations(
-  outputs: Iterable<[string, string]>,
+  result: Pick<BuildResult, "builtOutputs" | "newlyBuilt">,
   drv: BasicDerivation | undefined,
   storeDir: string,
 ): Promise<Map<string, Realisation>> {
-  const built = [...outputs].sort(([a], [b]) => (a < b ? -1 : 1));
+  const built = [...result.builtOutputs]
+    .filter(([name]) => result.newlyBuilt?.includes(name) ?? true)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
   const hashes = built.length > 0 && drv !== undefined
     ? (await new HashModulo(() => {
       throw new BuildhostError("input derivations are not sent with BuildDerivation");

@@ -264,12 +264,7 @@ export class ServeServer {
 
   /** A BuildResult for the wire, with realisations keyed by the hash modulo as Nix does. */
   async #serveResult(result: BuildResult, drv: BasicDerivation): Promise<ServeBuildResult> {
-    // Like Nix, only the outputs this build registered (not those valid before).
-    const builtOutputs = await builtRealisations(
-      [...result.builtOutputs].filter(([name]) => result.newlyBuilt?.includes(name) ?? true),
-      drv,
-      this.store.storeDir,
-    );
+    const builtOutputs = await builtRealisations(result, drv, this.store.storeDir);
     return {
       status: buildStatusName(result.status) ?? "MiscFailure",
       errorMsg: result.errorMsg,

@@ -346,6 +346,18 @@ export class Store {
    * @returns The path's metadata.
    */
   async addNar(imp: NarImport, nar: WireReader): Promise<PathInfo> {
+    try {
+      return await this.#addNar(imp, nar);
+    } catch (e) {
+      // A system error (a full disk, a database error) is named with the path it stopped.
+      if (e instanceof BuildhostError) throw e;
+      throw new StoreError(`Cannot add "${imp.path}": ${e instanceof Error ? e.message : e}`, {
+        cause: e,
+      });
+    }
+  }
+
+  async #addNar(imp: NarImport, nar: WireReader): Promise<PathInfo> {
     this.parsePath(imp.path);
     for (const r of imp.references) this.parsePath(r);
     if (imp.deriver) this.parsePath(imp.deriver);

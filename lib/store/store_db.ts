@@ -120,7 +120,7 @@ export class StoreDb implements Disposable {
         db.exec(SCHEMA);
         db.exec("commit");
       } catch (e) {
-        db.exec("rollback");
+        if (db.isTransaction) db.exec("rollback");
         throw e;
       }
       Deno.writeTextFileSync(schemaFile, String(NIX_SCHEMA_VERSION));
@@ -160,7 +160,9 @@ export class StoreDb implements Disposable {
       this.#db.exec("commit");
       return out;
     } catch (e) {
-      this.#db.exec("rollback");
+      // SQLite has rolled back already after some errors (a full disk: SQLITE_FULL); a
+      // second rollback would fail and hide the error that matters.
+      if (this.#db.isTransaction) this.#db.exec("rollback");
       throw e;
     }
   }
