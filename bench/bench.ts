@@ -10,7 +10,8 @@
  * shake hands, 16 clients at once).
  *
  * `BUILDHOST_BENCH_ONLY=serve,session` runs only those groups (nar, store,
- * serve, daemon, session); `BUILDHOST_BENCH_RUNS` sets the runs per row (the
+ * serve, daemon, session; roundtrip is the serve group's remote build round
+ * trip alone); `BUILDHOST_BENCH_RUNS` sets the runs per row (the
  * median is shown; default 3).
  *
  * @module
@@ -18,7 +19,7 @@
 import { table } from "./_measure.ts";
 import { narBench } from "./nar_bench.ts";
 import { storeBench } from "./store_bench.ts";
-import { serveBench } from "./serve_bench.ts";
+import { serveBench, serveRoundTrip } from "./serve_bench.ts";
 import { daemonBench } from "./daemon_bench.ts";
 import { sessionBench } from "./session_bench.ts";
 import type { Row } from "./_measure.ts";
@@ -38,6 +39,7 @@ if (import.meta.main) {
     serve: serveBench,
     daemon: daemonBench,
     session: sessionBench,
+    roundtrip: (dir) => [serveRoundTrip(dir)],
   };
   const only = Deno.env.get("BUILDHOST_BENCH_ONLY")?.split(",").filter((g) => g !== "");
   for (const g of only ?? []) {

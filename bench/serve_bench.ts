@@ -142,7 +142,22 @@ export async function serveBench(dir: string): Promise<Row[]> {
     ),
   ]);
 
-  // a trivial remote build round trip
+  rows.push(serveRoundTrip(dir));
+  rm(remote);
+  rm(client);
+  rm(nixRoot);
+  rm(ourRoot);
+  return rows;
+}
+
+/**
+ * A trivial remote build round trip (nix-build --builders ssh://), buildhost
+ * vs nix-store as the remote program: its row (also the `roundtrip` group).
+ */
+export function serveRoundTrip(dir: string): Row {
+  const env = `PATH=${HELPERS}bin:$PATH ${NIX}`;
+  const client = join(dir, "serve-client");
+  const remote = join(dir, "serve-remote");
   const one = join(dir, "one.nix");
   const remoteBuild = (prog: string) =>
     `${env} BUILDHOST_TEST_REMOTE_STORE=${remote} nix-build --store ${client} --no-out-link ${one} ` +
@@ -155,16 +170,13 @@ export async function serveBench(dir: string): Promise<Row[]> {
       `derivation { name = "round-trip"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${crypto.randomUUID()} > $out" ]; }`,
     );
   };
-  rows.push([
+  const row: Row = [
     "trivial remote build round trip (nix-build --builders)",
     best(remoteBuild(`${HELPERS}remote-buildhost`), fresh),
     best(remoteBuild(`${HERE}remote-nix-store`), fresh),
-  ]);
+  ];
   rm(remote);
-  rm(client);
-  rm(nixRoot);
-  rm(ourRoot);
-  return rows;
+  return row;
 }
 
 if (import.meta.main) {
