@@ -35,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
   const cmd = COMMANDS[name];
   try {
     if (!cmd) throw new UsageError(`unknown command "${name}"\n${help()}`);
-    return await cmd.run(rest, { debug });
+    const run = await cmd.load();
+    return await run(rest, { debug });
   } catch (e) {
     if (debug) console.error(e);
     else console.error(`error: ${e instanceof Error ? e.message : String(e)}`);

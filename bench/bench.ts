@@ -5,16 +5,24 @@
  *
  * Workloads are cached under $BUILDHOST_BENCH_DIR or /tmp/buildhost-bench;
  * see each file: `nar_bench.ts` (a 1 GiB tree: dump + hash, dump, restore,
- * listing), `store_bench.ts` (import, closure, GC), `serve_bench.ts` (ssh://) and
- * `daemon_bench.ts` (ssh-ng://).
+ * listing), `store_bench.ts` (import, closure, GC), `serve_bench.ts` (ssh://),
+ * `daemon_bench.ts` (ssh-ng://) and `session_bench.ts` (sessions that only
+ * shake hands, 16 clients at once).
+ *
+ * `BUILDHOST_BENCH_ONLY=serve,session` runs only those groups (nar, store,
+ * serve, daemon, session; roundtrip is the serve group's remote build round
+ * trip alone); `BUILDHOST_BENCH_RUNS` sets the runs per row (the
+ * median is shown; default 3).
  *
  * @module
  */
 import { table } from "./_measure.ts";
 import { narBench } from "./nar_bench.ts";
 import { storeBench } from "./store_bench.ts";
-import { serveBench } from "./serve_bench.ts";
+import { serveBench, serveRoundTrip } from "./serve_bench.ts";
 import { daemonBench } from "./daemon_bench.ts";
+import { sessionBench } from "./session_bench.ts";
+import type { Row } from "./_measure.ts";
 
 const ROOT = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
 
@@ -25,9 +33,24 @@ if (import.meta.main) {
     console.error("bench: needs GNU time (/usr/bin/time): apt-get install time");
     Deno.exit(1);
   }
-  const rows = narBench(ROOT);
-  rows.push(...await storeBench(ROOT));
-  rows.push(...serveBench(ROOT));
-  rows.push(...await daemonBench(ROOT));
+  const groups: Record<string, (dir: string) => Row[] | Promise<Row[]>> = {
+    nar: narBench,
+    store: storeBench,
+    serve: serveBench,
+    daemon: daemonBench,
+    session: sessionBench,
+    roundtrip: (dir) => [serveRoundTrip(dir)],
+  };
+  const only = Deno.env.get("BUILDHOST_BENCH_ONLY")?.split(",").filter((g) => g !== "");
+  for (const g of only ?? []) {
+    if (!(g in groups)) {
+      console.error(`bench: no group "${g}" (groups: ${Object.keys(groups).join(", ")})`);
+      Deno.exit(2);
+    }
+  }
+  const rows: Row[] = [];
+  for (const [name, run] of Object.entries(groups)) {
+    if (!only || only.includes(name)) rows.push(...await run(ROOT));
+  }
   console.log(table(rows));
 }

@@ -11,6 +11,8 @@
  */
 import { join } from "node:path";
 import { best, rm, type Row, table } from "./_measure.ts";
+import { ensureTree } from "./nar_bench.ts";
+import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;
@@ -27,7 +29,10 @@ function sh(cmd: string): string {
 }
 
 /** Run the serve and build benchmarks under `dir`; returns their rows. */
-export function serveBench(dir: string): Row[] {
+export async function serveBench(dir: string): Promise<Row[]> {
+  Deno.mkdirSync(dir, { recursive: true });
+  await makeExport(join(dir, "small-1000.export"), 1000, "small");
+  ensureTree(join(dir, "tree"));
   const rows: Row[] = [];
   const env = `PATH=${HELPERS}bin:$PATH ${NIX}`;
   const client = join(dir, "serve-client");
@@ -137,7 +142,22 @@ export function serveBench(dir: string): Row[] {
     ),
   ]);
 
-  // a trivial remote build round trip
+  rows.push(serveRoundTrip(dir));
+  rm(remote);
+  rm(client);
+  rm(nixRoot);
+  rm(ourRoot);
+  return rows;
+}
+
+/**
+ * A trivial remote build round trip (nix-build --builders ssh://), buildhost
+ * vs nix-store as the remote program: its row (also the `roundtrip` group).
+ */
+export function serveRoundTrip(dir: string): Row {
+  const env = `PATH=${HELPERS}bin:$PATH ${NIX}`;
+  const client = join(dir, "serve-client");
+  const remote = join(dir, "serve-remote");
   const one = join(dir, "one.nix");
   const remoteBuild = (prog: string) =>
     `${env} BUILDHOST_TEST_REMOTE_STORE=${remote} nix-build --store ${client} --no-out-link ${one} ` +
@@ -150,19 +170,16 @@ export function serveBench(dir: string): Row[] {
       `derivation { name = "round-trip"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${crypto.randomUUID()} > $out" ]; }`,
     );
   };
-  rows.push([
+  const row: Row = [
     "trivial remote build round trip (nix-build --builders)",
     best(remoteBuild(`${HELPERS}remote-buildhost`), fresh),
     best(remoteBuild(`${HERE}remote-nix-store`), fresh),
-  ]);
+  ];
   rm(remote);
-  rm(client);
-  rm(nixRoot);
-  rm(ourRoot);
-  return rows;
+  return row;
 }
 
 if (import.meta.main) {
   const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
-  console.log(table(serveBench(dir)));
+  console.log(table(await serveBench(dir)));
 }

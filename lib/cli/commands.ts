@@ -1,49 +1,69 @@
 /**
- * The table of CLI commands: `buildhost <name> ...`.
+ * The table of CLI commands: `buildhost <name> ...`. Each command's modules
+ * are loaded only when it runs (a serve session does not load the build
+ * client, the doctor or the demo); the literal `import()` paths keep them
+ * visible to `deno check`, `deno compile` and `deno bundle`.
  *
  * @module
  */
 import type { Command } from "./command.ts";
-import { buildCommand } from "./build_command.ts";
-import { copyCommand } from "./copy_command.ts";
-import { daemonCommand } from "./daemon_command.ts";
-import { demoCommand } from "./demo_command.ts";
-import { doctorCommand } from "./doctor_command.ts";
-import { hashCommand } from "./hash_command.ts";
-import { logCommand } from "./log_command.ts";
-import { narCommand } from "./nar_command.ts";
-import { serveCommand } from "./serve_command.ts";
-import { statusCommand } from "./status_command.ts";
-import { storeCommand } from "./store_command.ts";
-import { derivationCommand } from "./derivation_command.ts";
+
+/** A command as `buildhost --help` lists it, and how to load it. */
+export interface CommandEntry {
+  /** One line for `buildhost --help`. */
+  summary: string;
+  /** Loads the command's modules; the command. */
+  load: () => Promise<Command>;
+}
 
 /** Each command with a one-line summary for `buildhost --help`. */
-export const COMMANDS: Record<string, { run: Command; summary: string }> = {
+export const COMMANDS: Record<string, CommandEntry> = {
   build: {
-    run: buildCommand,
     summary: "build .drv files in the store, in the sandbox or on --builders",
+    load: async () => (await import("./build_command.ts")).buildCommand,
   },
-  copy: { run: copyCommand, summary: "copy closures to or from a serve host (ssh://...)" },
+  copy: {
+    summary: "copy closures to or from a serve host (ssh://...)",
+    load: async () => (await import("./copy_command.ts")).copyCommand,
+  },
   daemon: {
-    run: daemonCommand,
     summary: "speak Nix's daemon protocol on stdin/stdout (--stdio), for ssh-ng://",
+    load: async () => (await import("./daemon_command.ts")).daemonCommand,
   },
-  demo: { run: demoCommand, summary: "the main job: a remote build on an embedded example" },
+  demo: {
+    summary: "the main job: a remote build on an embedded example",
+    load: async () => (await import("./demo_command.ts")).demoCommand,
+  },
   doctor: {
-    run: doctorCommand,
     summary: "check that this machine can be a build host (tools, store, sandbox, ssh)",
+    load: async () => (await import("./doctor_command.ts")).doctorCommand,
   },
-  hash: { run: hashCommand, summary: "hash a path (as a NAR) or files, like `nix hash`" },
-  log: { run: logCommand, summary: "print the kept build log of a derivation or an output" },
-  nar: { run: narCommand, summary: "dump a path as a NAR, restore or list a NAR (stdin)" },
+  hash: {
+    summary: "hash a path (as a NAR) or files, like `nix hash`",
+    load: async () => (await import("./hash_command.ts")).hashCommand,
+  },
+  log: {
+    summary: "print the kept build log of a derivation or an output",
+    load: async () => (await import("./log_command.ts")).logCommand,
+  },
+  nar: {
+    summary: "dump a path as a NAR, restore or list a NAR (stdin)",
+    load: async () => (await import("./nar_command.ts")).narCommand,
+  },
   serve: {
-    run: serveCommand,
     summary: "speak the serve protocol on stdin/stdout (--serve --write)",
+    load: async () => (await import("./serve_command.ts")).serveCommand,
+  },
+  store: {
+    summary: "the local store: add, import, export, info, verify, gc",
+    load: async () => (await import("./store_command.ts")).storeCommand,
+  },
+  derivation: {
+    summary: "show a .drv as JSON, or check its paths",
+    load: async () => (await import("./derivation_command.ts")).derivationCommand,
   },
   status: {
-    run: statusCommand,
     summary: "what the host is doing: builds, slots, sessions, store (--json, --http ADDR)",
+    load: async () => (await import("./status_command.ts")).statusCommand,
   },
-  store: { run: storeCommand, summary: "the local store: add, import, export, info, verify, gc" },
-  derivation: { run: derivationCommand, summary: "show a .drv as JSON, or check its paths" },
 };

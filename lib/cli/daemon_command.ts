@@ -41,7 +41,7 @@ export const daemonCommand: Command = async (args) => {
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
   const session = BuildRecord.of(store.layout.stateDir).openSession("daemon");
   try {
-    const builder = await hostBuilder(
+    const builder = hostBuilder(
       values,
       settings,
       store,
@@ -49,7 +49,7 @@ export const daemonCommand: Command = async (args) => {
       log,
       (runner) => keepingBuildLogs(store, runner),
     );
-    const server = new DaemonServer(store, { log, ...(builder ? { builder } : {}) });
+    const server = new DaemonServer(store, { log, builder });
     // Counted as read, so the reused buffers of stdinStream are never read ahead.
     const input = stdinStream({
       read: async (p) => {

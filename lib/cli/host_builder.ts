@@ -3,17 +3,42 @@
  * Nix's settings choose, and what the host can build (platforms, features,
  * jobs, cores, post-build hook) from the settings and the store URL.
  *
+ * The runner is chosen, and the sandbox probed, at the session's first build,
+ * once (a session that only copies or queries never spawns the probe); a
+ * later build reuses the answer.
+ *
  * @module
  */
 import { Builder, type SandboxRunner } from "../builder/builder.ts";
+import { BuildhostError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import type { StoreLocation } from "../store/store_location.ts";
 import type { NixSettings } from "./nix_settings.ts";
 import { runnerFromFlags } from "./runner_options.ts";
 
 /**
- * A host's Builder, or undefined (with a warning logged) when this machine
- * cannot build: the session then serves copies and queries only.
+ * A host asked to build cannot: its sandbox cannot run here (the warning
+ * logged at the first build says why).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HostCannotBuildError } from "./host_builder.ts";
+ * assert.equal(new HostCannotBuildError().message, "this host cannot build (no sandbox)");
+ * ```
+ */
+export class HostCannotBuildError extends BuildhostError {
+  override name = "HostCannotBuildError";
+  constructor() {
+    super("this host cannot build (no sandbox)");
+  }
+}
+
+/**
+ * A host's Builder. Its runner is chosen at the first build: when this
+ * machine cannot build, that build and every later one throw
+ * {@linkcode HostCannotBuildError} (the session serves copies and queries
+ * only), and a warning saying why is logged once.
  *
  * @param values The runner flags.
  * @param settings Nix's settings.
@@ -21,30 +46,32 @@ import { runnerFromFlags } from "./runner_options.ts";
  * @param location Where the store URL put it (its `system-features`, if any).
  * @param log Where the warning goes.
  * @param wrapRunner Applied to the runner (e.g. to keep build logs).
- * @returns The Builder, or undefined.
+ * @returns The Builder.
  */
-export async function hostBuilder(
+export function hostBuilder(
   values: { "sandbox-paths": string[]; "no-sandbox": boolean },
   settings: NixSettings,
   store: Store,
   location: StoreLocation,
   log: (text: string) => void,
   wrapRunner: (runner: SandboxRunner) => SandboxRunner = (runner) => runner,
-): Promise<Builder | undefined> {
-  try {
-    const runner = await runnerFromFlags(values, settings, store.layout);
-    return new Builder(store, wrapRunner(runner), {
-      system: settings.system,
-      extraPlatforms: settings.extraPlatforms,
-      systemFeatures: location.systemFeatures ?? settings.systemFeatures,
-      maxJobs: settings.maxJobs,
-      cores: settings.cores,
-      postBuildHook: settings.postBuildHook,
-      buildDir: settings.buildDir,
-      fetchurl: settings.fetchurl,
+): Builder {
+  let chosen: Promise<SandboxRunner> | undefined;
+  const runner: SandboxRunner = async (spec) => {
+    chosen ??= runnerFromFlags(values, settings, store.layout).then(wrapRunner, (e) => {
+      log(`warning: ${(e as Error).message}\n`);
+      throw new HostCannotBuildError();
     });
-  } catch (e) {
-    log(`warning: ${(e as Error).message}\n`);
-    return undefined;
-  }
+    return (await chosen)(spec);
+  };
+  return new Builder(store, runner, {
+    system: settings.system,
+    extraPlatforms: settings.extraPlatforms,
+    systemFeatures: location.systemFeatures ?? settings.systemFeatures,
+    maxJobs: settings.maxJobs,
+    cores: settings.cores,
+    postBuildHook: settings.postBuildHook,
+    buildDir: settings.buildDir,
+    fetchurl: settings.fetchurl,
+  });
 }

@@ -4,15 +4,14 @@
  * with `sandbox`, `sandbox-paths` / `extra-sandbox-paths` from Nix's
  * settings, and `--no-sandbox`.
  *
+ * The runners' modules (the sandbox above all) are loaded when a runner is
+ * chosen, not with this one: a host session that only copies never loads them.
+ *
  * @module
  */
 import type { SandboxRunner } from "../builder/builder.ts";
-import { sandboxTools } from "../sandbox/sandbox.ts";
-import { parseSandboxPaths } from "../sandbox/sandbox_paths.ts";
 import type { StoreLayout } from "../store/store_layout.ts";
 import type { NixSettings } from "./nix_settings.ts";
-import { nixSandboxRunner } from "../builder/sandbox_runner.ts";
-import { unsandboxedRunner } from "../builder/unsandboxed_runner.ts";
 
 /** The `parseArgs` options of the build flags. */
 export const RUNNER_FLAGS: {
@@ -42,10 +41,17 @@ export async function runnerFromFlags(
   settings: Pick<NixSettings, "sandbox" | "sandboxPaths"> & Partial<Pick<NixSettings, "buildDir">>,
   layout: StoreLayout,
 ): Promise<SandboxRunner> {
-  if (values["no-sandbox"]) return unsandboxedRunner();
-  if (settings.sandbox === "false" && layout.realStoreDir === layout.storeDir) {
-    return unsandboxedRunner();
+  if (
+    values["no-sandbox"] ||
+    (settings.sandbox === "false" && layout.realStoreDir === layout.storeDir)
+  ) {
+    return (await import("../builder/unsandboxed_runner.ts")).unsandboxedRunner();
   }
+  const [{ sandboxTools }, { parseSandboxPaths }, { nixSandboxRunner }] = await Promise.all([
+    import("../sandbox/sandbox.ts"),
+    import("../sandbox/sandbox_paths.ts"),
+    import("../builder/sandbox_runner.ts"),
+  ]);
   await sandboxTools();
   const sandboxPaths = parseSandboxPaths([...values["sandbox-paths"], ...settings.sandboxPaths]);
   return nixSandboxRunner({

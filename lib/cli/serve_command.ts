@@ -47,7 +47,7 @@ export const serveCommand: Command = async (args) => {
   const session = BuildRecord.of(store.layout.stateDir).openSession("serve");
   try {
     const builder = values.write
-      ? await hostBuilder(
+      ? hostBuilder(
         values,
         settings,
         store,

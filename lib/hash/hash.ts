@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { createHash, type Hash as NodeHash } from "node:crypto";
+import type { Hash as NodeHash } from "node:crypto";
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { BuildhostError } from "../errors.ts";
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
@@ -55,6 +56,19 @@ export const HASH_SIZES: Readonly<Record<HashAlgorithm, number>> = {
   sha256: 32,
   sha512: 64,
 };
+
+let nodeCrypto: typeof import("node:crypto") | undefined;
+
+/**
+ * node:crypto's hasher. The module is loaded at the first hash, not with
+ * this one: it is the costliest of a session's start (some 30 ms of CPU),
+ * and a session that never hashes (one that only shakes hands, queries or
+ * sends paths) never needs it.
+ */
+function createHash(algorithm: HashAlgorithm): NodeHash {
+  nodeCrypto ??= process.getBuiltinModule("node:crypto");
+  return nodeCrypto.createHash(algorithm);
+}
 
 /**
  * A hash string that cannot be parsed, or an unknown algorithm.
