@@ -269,10 +269,17 @@ Deno.test("a builder killed by a signal fails as under Nix: 'failed due to signa
           return false;
         }
       });
-      if (pids.length > 0) {
-        for (const p of pids) Deno.kill(p, "SIGKILL");
-        return;
+      // A process found may be gone by the time it is killed (ESRCH): look again.
+      let killed = false;
+      for (const p of pids) {
+        try {
+          Deno.kill(p, "SIGKILL");
+          killed = true;
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
       }
+      if (killed) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error("the builder never ran");

@@ -318,7 +318,10 @@ let fetch = name: path: import <nix/fetchurl.nix> { url = "${server.url}${"$"}{p
       assert.deepEqual(server.take(), nixRequests, `${attr} (${setting}): requests`);
       if (succeeds) {
         assert.equal(r.status, BuildStatus.Built, `${attr}: ${r.errorMsg}`);
-        assert.equal(r.builtOutputs.get("out"), new TextDecoder().decode(nixRun.stdout).trim());
+        assert.equal(
+          r.builtOutputs.get("out")?.outPath,
+          new TextDecoder().decode(nixRun.stdout).trim(),
+        );
       } else {
         assert.equal(r.status, BuildStatus.PermanentFailure, attr);
         assert.match(nixLog, message, `${attr} by Nix`);

@@ -152,7 +152,8 @@ Deno.test("runInSandbox() kills every process of the build on timeout", async ()
     "sleep 1000 & sleep 1000 & echo started; sleep 1000",
     {
       argv: [marker],
-      timeoutMs: 1000,
+      // long enough for the sandbox to start on a loaded machine (the clock runs from the spawn)
+      timeoutMs: 5000,
       log: () => {
         seen = findProcesses(marker).length;
       },
@@ -178,7 +179,8 @@ Deno.test("runInSandbox() leaves no daemon running after the builder exits", asy
 
 Deno.test("runInSandbox() stops a silent build, a chatty build, and a cancelled build", async () => {
   using m = new Mini();
-  const silent = await m.run("echo a; sleep 1000", { maxSilentMs: 1000 });
+  // long enough for the sandbox to start on a loaded machine (silence is counted from the spawn)
+  const silent = await m.run("echo a; sleep 1000", { maxSilentMs: 5000 });
   assert.equal(silent.result.reason, "silent");
   assert.equal(silent.log, "a\n");
 

@@ -110,8 +110,10 @@ for (const point of IMPORT_CRASH_POINTS) {
 }
 
 Deno.test("the fault tests cover every crash point lib/ has, and each import point above", () => {
-  // Every crashPoint("...") call in lib/: a point added to the import path
-  // without a place in IMPORT_CRASH_POINTS would go untested here.
+  // Every crashPoint("...") call in lib/, and the points the store's install
+  // passes by kind (its INSTALL_POINTS table, quoted strings naming a point):
+  // a point added to the import path without a place in IMPORT_CRASH_POINTS
+  // would go untested here.
   const called = new Set<string>();
   const walk = (dir: URL) => {
     for (const e of Deno.readDirSync(dir)) {
@@ -119,6 +121,11 @@ Deno.test("the fault tests cover every crash point lib/ has, and each import poi
       else if (e.name.endsWith(".ts") && e.name !== "crash_point.ts") {
         const text = Deno.readTextFileSync(new URL(e.name, dir));
         for (const m of text.matchAll(/crashPoint\(\s*"([^"]+)"/g)) called.add(m[1]!);
+        if (e.name === "store.ts") {
+          for (const m of text.matchAll(/:\s*"((?:import|register|build):[a-z-]+)"/g)) {
+            called.add(m[1]!);
+          }
+        }
       }
     }
   };
