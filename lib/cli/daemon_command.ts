@@ -9,11 +9,10 @@
  *
  * @module
  */
-import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
-import { BuildRecord } from "../store/build_record.ts";
+import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
@@ -36,35 +35,16 @@ export const daemonCommand: Command = async (args) => {
   }
   const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
   const { store, location } = await openStoreFromFlags(values);
-  const stdout = Deno.stdout.writable.getWriter();
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
-  const session = BuildRecord.of(store.layout.stateDir).openSession("daemon");
-  try {
-    const builder = hostBuilder(
-      values,
-      settings,
-      store,
-      location,
-      log,
-      (runner) => keepingBuildLogs(store, runner),
-    );
-    const server = new DaemonServer(store, { log, builder });
-    // Counted as read, so the reused buffers of stdinStream are never read ahead.
-    const input = stdinStream({
-      read: async (p) => {
-        const n = await Deno.stdin.read(p);
-        if (n) session.received(n);
-        return n;
-      },
-    });
-    const { exitCode } = await server.serve(input, {
-      write: (c) => (session.sent(c.byteLength), stdout.write(c)),
-    });
-    return exitCode;
-  } finally {
-    session.close();
-    stdout.releaseLock();
-    store.close();
-  }
+  const builder = hostBuilder(
+    values,
+    settings,
+    store,
+    location,
+    log,
+    (runner) => keepingBuildLogs(store, runner),
+  );
+  const server = new DaemonServer(store, { log, builder });
+  return await runStdioSession(store, "daemon", (input, output) => server.serve(input, output));
 };

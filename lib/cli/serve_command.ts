@@ -14,11 +14,10 @@
  *
  * @module
  */
-import { stdinStream } from "./stdin_stream.ts";
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
-import { BuildRecord } from "../store/build_record.ts";
+import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeUrlFromFlags } from "./store_options.ts";
@@ -41,43 +40,24 @@ export const serveCommand: Command = async (args) => {
   if (url.type === "ssh") return await relay(url.host, url.params);
   const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
   const { store, location } = await openStoreFromFlags(values);
-  const stdout = Deno.stdout.writable.getWriter();
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
-  const session = BuildRecord.of(store.layout.stateDir).openSession("serve");
-  try {
-    const builder = values.write
-      ? hostBuilder(
-        values,
-        settings,
-        store,
-        location,
-        log,
-        (runner) => keepingBuildLogs(store, runner),
-      )
-      : undefined;
-    const server = new ServeServer(store, {
-      write: values.write,
+  const builder = values.write
+    ? hostBuilder(
+      values,
+      settings,
+      store,
+      location,
       log,
-      ...(builder ? { builder } : {}),
-    });
-    // Counted as read, so the reused buffers of stdinStream are never read ahead.
-    const input = stdinStream({
-      read: async (p) => {
-        const n = await Deno.stdin.read(p);
-        if (n) session.received(n);
-        return n;
-      },
-    });
-    const { exitCode } = await server.serve(input, {
-      write: (c) => (session.sent(c.byteLength), stdout.write(c)),
-    });
-    return exitCode;
-  } finally {
-    session.close();
-    stdout.releaseLock();
-    store.close();
-  }
+      (runner) => keepingBuildLogs(store, runner),
+    )
+    : undefined;
+  const server = new ServeServer(store, {
+    write: values.write,
+    log,
+    ...(builder ? { builder } : {}),
+  });
+  return await runStdioSession(store, "serve", (input, output) => server.serve(input, output));
 };
 
 /** Pass the session to the serve program of an `ssh://` store; its exit code. */
