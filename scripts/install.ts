@@ -117,7 +117,22 @@ function describeSource(): Promise<string> {
   );
 }
 
-const RUN_FLAGS = ["run", "--allow-all", "--no-config", "--no-lock", "--no-remote", "--no-npm"];
+/**
+ * How the launcher runs the program. A young generation of 1 MiB (V8's
+ * semi-space; 16 MiB by default) keeps a host's peak memory low while
+ * megabytes of NAR chunks pass through it (a 1 GiB copy: about 70 MiB
+ * instead of 100), at no measurable cost in time.
+ */
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+const RUN_FLAGS = [
+  "run",
+  "--allow-all",
+  "--no-config",
+  "--no-lock",
+  "--no-remote",
+  "--no-npm",
+  V8_FLAGS,
+];
 
 /** Whether this deno has `deno bundle` (Deno 2.4 and later). */
 async function canBundle(): Promise<boolean> {
