@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { constants } from "node:os";
 
 /** glibc's `strsignal` for Linux's standard signals. */
 const DESCRIPTIONS: Record<number, string> = {
@@ -41,6 +40,43 @@ const DESCRIPTIONS: Record<number, string> = {
   31: "Bad system call",
 };
 
+/** Linux's signal numbers by name (x86_64 and aarch64 share them), as Deno names signals. */
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGIOT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPOLL: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+};
+
 /**
  * The number of a signal given by name (`"SIGKILL"`) or number.
  *
@@ -57,7 +93,7 @@ const DESCRIPTIONS: Record<number, string> = {
  */
 export function signalNumber(signal: string | number): number {
   if (typeof signal === "number") return signal;
-  return (constants.signals as Record<string, number>)[signal] ?? 0;
+  return SIGNAL_NUMBERS[signal] ?? 0;
 }
 
 /**

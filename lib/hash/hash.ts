@@ -9,8 +9,6 @@
  * @module
  */
 import type { Hash as NodeHash } from "node:crypto";
-import { Buffer } from "node:buffer";
-import process from "node:process";
 import { BuildhostError } from "../errors.ts";
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
@@ -59,6 +57,11 @@ export const HASH_SIZES: Readonly<Record<HashAlgorithm, number>> = {
 
 let nodeCrypto: typeof import("node:crypto") | undefined;
 
+/** The part of Node's global `process` used here. */
+interface NodeGlobal {
+  process: { getBuiltinModule(id: "node:crypto"): typeof import("node:crypto") };
+}
+
 /**
  * node:crypto's hasher. The module is loaded at the first hash, not with
  * this one: it is the costliest of a session's start (some 30 ms of CPU),
@@ -66,7 +69,9 @@ let nodeCrypto: typeof import("node:crypto") | undefined;
  * sends paths) never needs it.
  */
 function createHash(algorithm: HashAlgorithm): NodeHash {
-  nodeCrypto ??= process.getBuiltinModule("node:crypto");
+  // Through the global `process`, which Deno sets up when first touched:
+  // importing "node:process" would load Node's compatibility layer at start.
+  nodeCrypto ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:crypto");
   return nodeCrypto.createHash(algorithm);
 }
 
@@ -172,7 +177,7 @@ export class Hash {
       if (bad >= 0) {
         throw fail(`invalid base16 character "${rest[bad]}" at position ${at + bad}`);
       }
-      return new Hash(algo, new Uint8Array(Buffer.from(rest, "hex")));
+      return new Hash(algo, Uint8Array.fromHex(rest));
     }
     if (!sri && rest.length === nix32Length(size)) {
       try {
@@ -194,7 +199,11 @@ export class Hash {
         const pos = bad >= 0 ? bad : rest.indexOf("=");
         throw fail(`invalid base64 character "${rest[pos]}" at position ${at + pos}`);
       }
-      const bytes = new Uint8Array(Buffer.from(rest, "base64"));
+      // As Node's Buffer reads base64 (and Nix): padding optional, a lone last character ignored.
+      const digits = rest.replace(/=+$/, "");
+      const bytes = Uint8Array.fromBase64(
+        digits.slice(0, digits.length - (digits.length % 4 === 1 ? 1 : 0)),
+      );
       if (bytes.length === size) return new Hash(algo, bytes);
       throw fail(`the base64 text holds ${bytes.length} bytes, not ${size} (${algo})`);
     }
@@ -228,24 +237,24 @@ export class Hash {
     let body: string;
     switch (encoding) {
       case "base16":
-        body = Buffer.from(this.bytes).toString("hex");
+        body = this.bytes.toHex();
         break;
       case "base32":
         body = encodeNix32(this.bytes);
         break;
       case "base64":
-        body = Buffer.from(this.bytes).toString("base64");
+        body = this.bytes.toBase64();
         break;
       case "sri":
-        return `${this.algorithm}-${Buffer.from(this.bytes).toString("base64")}`;
+        return `${this.algorithm}-${this.bytes.toBase64()}`;
     }
     return withAlgorithm ? `${this.algorithm}:${body}` : body;
   }
 
   /** True when both hashes have the same algorithm and bytes. */
   equals(other: Hash): boolean {
-    return this.algorithm === other.algorithm &&
-      Buffer.from(this.bytes).equals(Buffer.from(other.bytes));
+    return this.algorithm === other.algorithm && this.bytes.length === other.bytes.length &&
+      this.bytes.every((b, i) => b === other.bytes[i]);
   }
 }
 

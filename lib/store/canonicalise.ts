@@ -6,8 +6,26 @@
  *
  * @module
  */
-import { lutimesSync } from "node:fs";
 import { BuildhostError } from "../errors.ts";
+
+/** The part of Node's global `process` used here. */
+interface NodeGlobal {
+  process: { getBuiltinModule(id: "node:fs"): typeof import("node:fs") };
+}
+
+let nodeFs: typeof import("node:fs") | undefined;
+
+/**
+ * Set a symlink's own times (Deno's `utime` follows the link). node:fs is
+ * loaded at the first symlink, through the global `process`, which Deno
+ * sets up when first touched: importing "node:fs" would load Node's
+ * compatibility layer at every start (some 30 ms), for sessions that never
+ * canonicalise a symlink.
+ */
+function lutimes(path: string, seconds: number): void {
+  nodeFs ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:fs");
+  nodeFs.lutimesSync(path, seconds, seconds);
+}
 
 /** A path that cannot be part of a store path. */
 export class CanonicaliseError extends BuildhostError {
@@ -35,7 +53,7 @@ export class CanonicaliseError extends BuildhostError {
 export function canonicalisePath(path: string): void {
   const st = Deno.lstatSync(path);
   if (st.isSymlink) {
-    lutimesSync(path, 1, 1);
+    lutimes(path, 1);
     return;
   }
   if (st.isDirectory) {

@@ -12,7 +12,6 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { lstatSync } from "node:fs";
 import { BuildhostError } from "../errors.ts";
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
 import { type NarEntry, readNar } from "../nar/nar_reader.ts";
@@ -425,7 +424,12 @@ export class Store {
   }
 
   #removeTemp(tmp: string): void {
-    if (!lstatSync(tmp, { throwIfNoEntry: false })) return;
+    try {
+      Deno.lstatSync(tmp);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
     makeWritable(tmp);
     Deno.removeSync(tmp, { recursive: true });
   }
