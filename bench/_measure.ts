@@ -5,6 +5,40 @@
  * @module
  */
 
+const REPO = new URL("..", import.meta.url).pathname;
+const BENCH_DIR = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+let program: string | undefined;
+
+/**
+ * The buildhost command the benchmarks run, as a shell word: the program
+ * installed as users install it (`deno task install`: one bundled file and
+ * its launcher) under the bench directory, once per run, so that each row
+ * measures what a build host runs. `BUILDHOST_BENCH_FROM_SOURCE=1` runs
+ * main.ts from the checkout instead. It is also put in the environment as
+ * `BUILDHOST_PROGRAM`, which the test helpers that serve as remote
+ * programs (`tests/_helpers/remote-buildhost`, `buildhost-cli`) run.
+ */
+export function buildhostProgram(): string {
+  if (program !== undefined) return program;
+  if (Deno.env.get("BUILDHOST_BENCH_FROM_SOURCE") === "1") {
+    program = `${Deno.execPath()} run -A --v8-flags=--max-semi-space-size=1 ${REPO}main.ts`;
+  } else {
+    const prefix = `${BENCH_DIR}/installed`;
+    const out = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${REPO}scripts/install.ts`, "install"],
+      env: { PREFIX: prefix },
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    if (!out.success) {
+      throw new Error(`bench: cannot install buildhost:\n${new TextDecoder().decode(out.stderr)}`);
+    }
+    program = `${prefix}/bin/buildhost`;
+  }
+  Deno.env.set("BUILDHOST_PROGRAM", program);
+  return program;
+}
+
 const NIX_CONFIG = "experimental-features = nix-command\nbuild-users-group =\nsubstituters =";
 const RUNS = Number(Deno.env.get("BUILDHOST_BENCH_RUNS") ?? "3");
 

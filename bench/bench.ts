@@ -12,11 +12,13 @@
  * `BUILDHOST_BENCH_ONLY=serve,session` runs only those groups (nar, store,
  * serve, daemon, session; roundtrip is the serve group's remote build round
  * trip alone); `BUILDHOST_BENCH_RUNS` sets the runs per row (the
- * median is shown; default 3).
+ * median is shown; default 3). buildhost runs as installed (`deno task
+ * install` into the bench directory; see `buildhostProgram`), or from the
+ * checkout with `BUILDHOST_BENCH_FROM_SOURCE=1`.
  *
  * @module
  */
-import { table } from "./_measure.ts";
+import { buildhostProgram, table } from "./_measure.ts";
 import { narBench } from "./nar_bench.ts";
 import { storeBench } from "./store_bench.ts";
 import { serveBench, serveRoundTrip } from "./serve_bench.ts";
@@ -48,6 +50,7 @@ if (import.meta.main) {
       Deno.exit(2);
     }
   }
+  console.error(`bench: buildhost is ${buildhostProgram()}`);
   const rows: Row[] = [];
   for (const [name, run] of Object.entries(groups)) {
     if (!only || only.includes(name)) rows.push(...await run(ROOT));

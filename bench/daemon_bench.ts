@@ -8,7 +8,7 @@
  * @module
  */
 import { join } from "node:path";
-import { best, rm, type Row, table } from "./_measure.ts";
+import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
 
@@ -28,6 +28,7 @@ function sh(cmd: string): string {
 
 /** Run the ssh-ng benchmarks under `dir`; returns their rows. */
 export async function daemonBench(dir: string): Promise<Row[]> {
+  buildhostProgram(); // the helpers run it (BUILDHOST_PROGRAM)
   Deno.mkdirSync(dir, { recursive: true });
   const small = join(dir, "small-1000.export");
   await makeExport(small, 1000, "small");

@@ -20,9 +20,7 @@
  * @module
  */
 import { join } from "node:path";
-import { best, measure, rm, type Row, table } from "./_measure.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { best, buildhostProgram, measure, rm, type Row, table } from "./_measure.ts";
 
 /** Write the 1 GiB tree at `dir` unless a complete one is there. */
 export function ensureTree(dir: string): void {
@@ -83,7 +81,7 @@ export function narBench(root: string): Row[] {
   ensureTree(tree);
   const nar = join(root, "tree.nar");
   measure(`nix-store --dump ${tree} > ${nar}.tmp && mv ${nar}.tmp ${nar}`);
-  const bh = `${Deno.execPath()} run -A ${MAIN}`;
+  const bh = buildhostProgram();
   // warm the page cache and deno's module cache
   measure(`cat ${nar} > /dev/null; find ${tree} -type f -exec cat {} + > /dev/null`);
   measure(`${bh} hash path ${tree} > /dev/null`);
@@ -163,7 +161,7 @@ export function emptyFilesRow(root: string): Row {
   const count = Number(Deno.env.get("BUILDHOST_BENCH_EMPTY_FILES") ?? "100000");
   const nar = join(root, `empty-${count}.nar`);
   ensureEmptyFilesNar(nar, count);
-  const bh = `${Deno.execPath()} run -A ${MAIN}`;
+  const bh = buildhostProgram();
   const work = Deno.makeTempDirSync({ dir: root, prefix: "nar-bench-" });
   try {
     const out = join(work, "restored");

@@ -10,10 +10,9 @@
  * @module
  */
 import { join } from "node:path";
-import { measure, rm, type Row, type Sample, table } from "./_measure.ts";
+import { buildhostProgram, measure, rm, type Row, type Sample, table } from "./_measure.ts";
 
 const RUNS = Number(Deno.env.get("BUILDHOST_BENCH_RUNS") ?? "3");
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const SANDBOX = "/bin /lib /lib64 /usr";
 const NIX =
   `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
@@ -47,10 +46,10 @@ export function sandboxBuildBench(dir: string): Row {
     instantiate();
     sh(
       `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${drvs}) | ` +
-        `${Deno.execPath()} run -A ${MAIN} store import-export --store ${ourRoot} > /dev/null`,
+        `${buildhostProgram()} store import-export --store ${ourRoot} > /dev/null`,
     );
   };
-  const ours = `${Deno.execPath()} run -A ${MAIN} build --store ${ourRoot} --max-jobs 1 ` +
+  const ours = `${buildhostProgram()} build --store ${ourRoot} --max-jobs 1 ` +
     `--sandbox-paths '${SANDBOX}' ${drvs} > /dev/null 2>&1`;
   const nix = `${NIX} nix-store --store ${nixRoot} --realise --max-jobs 1 ${drvs} > /dev/null 2>&1`;
   // Alternating runs, so that a machine whose load changes meanwhile weighs

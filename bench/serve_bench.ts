@@ -10,13 +10,12 @@
  * @module
  */
 import { join } from "node:path";
-import { best, rm, type Row, table } from "./_measure.ts";
+import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const SANDBOX = "/bin /lib /lib64 /usr";
 const NIX =
   `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
@@ -90,14 +89,14 @@ export async function serveBench(dir: string): Promise<Row[]> {
     instantiate();
     sh(
       `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${drvs}) | ` +
-        `${Deno.execPath()} run -A ${MAIN} store import-export --store ${ourRoot} > /dev/null`,
+        `${buildhostProgram()} store import-export --store ${ourRoot} > /dev/null`,
     );
   };
   for (const jobs of [1, 2]) {
     rows.push([
       `100 trivial sandboxed builds, max-jobs ${jobs}`,
       best(
-        `${Deno.execPath()} run -A ${MAIN} build --store ${ourRoot} --max-jobs ${jobs} --sandbox-paths '${SANDBOX}' ${drvs} > /dev/null 2>&1`,
+        `${buildhostProgram()} build --store ${ourRoot} --max-jobs ${jobs} --sandbox-paths '${SANDBOX}' ${drvs} > /dev/null 2>&1`,
         prepareOurs,
       ),
       best(
@@ -125,7 +124,7 @@ export async function serveBench(dir: string): Promise<Row[]> {
     if (ours) {
       sh(
         `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${bigDrv}) | ` +
-          `${Deno.execPath()} run -A ${MAIN} store import-export --store ${ourRoot} > /dev/null`,
+          `${buildhostProgram()} store import-export --store ${ourRoot} > /dev/null`,
       );
     }
   };
@@ -133,7 +132,7 @@ export async function serveBench(dir: string): Promise<Row[]> {
   rows.push([
     "one build with a 1 GiB output (dd, then registration)",
     best(
-      `${Deno.execPath()} run -A ${MAIN} build --store ${ourRoot} --sandbox-paths '${SANDBOX}' ${bigDrv} > /dev/null 2>&1`,
+      `${buildhostProgram()} build --store ${ourRoot} --sandbox-paths '${SANDBOX}' ${bigDrv} > /dev/null 2>&1`,
       () => prepareBig(true),
     ),
     best(

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { best, rm, type Row, table } from "./_measure.ts";
+import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -36,6 +36,7 @@ function u64s(...values: number[]): Uint8Array {
 
 /** Run the per-session benchmarks under `dir`; returns their rows. */
 export async function sessionBench(dir: string): Promise<Row[]> {
+  buildhostProgram(); // the helpers run it (BUILDHOST_PROGRAM)
   Deno.mkdirSync(dir, { recursive: true });
   const rows: Row[] = [];
   const remote = join(dir, "session-remote");

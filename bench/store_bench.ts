@@ -8,9 +8,7 @@
 import { join } from "node:path";
 import { Store } from "../lib/store/store.ts";
 import { BufferSink, WireWriter } from "../lib/wire/wire_writer.ts";
-import { best, rm, type Row, table } from "./_measure.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 
 /** An export stream of `n` text paths, each referring to up to 3 earlier ones. */
 export async function makeExport(file: string, n: number, prefix: string): Promise<string> {
@@ -49,8 +47,7 @@ export async function makeExport(file: string, n: number, prefix: string): Promi
 
 /** Run the store benchmarks under `dir`; returns their rows. */
 export async function storeBench(dir: string): Promise<Row[]> {
-  const deno = Deno.execPath();
-  const bh = `${deno} run -A ${MAIN} store`;
+  const bh = `${buildhostProgram()} store`;
   Deno.mkdirSync(dir, { recursive: true });
   console.error("bench: preparing store workloads (once)");
   const small = join(dir, "small-1000.export");
