@@ -9,56 +9,22 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { buildhostProgram, measure, rm, type Row, type Sample, table } from "./_measure.ts";
+import { measure, type Row, type Sample, table } from "./_measure.ts";
+import { trivialBuilds } from "./_trivial_builds.ts";
 
 const RUNS = Number(Deno.env.get("BUILDHOST_BENCH_RUNS") ?? "3");
-const SANDBOX = "/bin /lib /lib64 /usr";
-const NIX =
-  `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
-
-function sh(cmd: string): string {
-  const out = new Deno.Command("sh", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
-    .outputSync();
-  if (!out.success) throw new Error(`failed: ${cmd}\n${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
 /** 100 trivial sandboxed builds at max-jobs 1, under `dir`: buildhost's row against Nix's. */
 export function sandboxBuildBench(dir: string): Row {
-  Deno.mkdirSync(dir, { recursive: true });
-  const file = join(dir, "trivial.nix");
-  Deno.writeTextFileSync(
-    file,
-    `builtins.listToAttrs (builtins.genList (i: { name = "t\${toString i}"; value = derivation {
-       name = "trivial-\${toString i}"; system = "x86_64-linux"; builder = "/bin/sh";
-       args = [ "-c" "echo \${toString i} > $out" ]; }; }) 100)`,
-  );
-  const nixRoot = join(dir, "sandbox-build-nix");
-  const ourRoot = join(dir, "sandbox-build-ours");
-  const instantiate = () => {
-    rm(nixRoot);
-    rm(ourRoot);
-    return sh(`${NIX} nix-instantiate --store ${nixRoot} ${file}`).split("\n");
-  };
-  const drvs = instantiate().join(" ");
-  const prepareOurs = () => {
-    instantiate();
-    sh(
-      `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${drvs}) | ` +
-        `${buildhostProgram()} store import-export --store ${ourRoot} > /dev/null`,
-    );
-  };
-  const ours = `${buildhostProgram()} build --store ${ourRoot} --max-jobs 1 ` +
-    `--sandbox-paths '${SANDBOX}' ${drvs} > /dev/null 2>&1`;
-  const nix = `${NIX} nix-store --store ${nixRoot} --realise --max-jobs 1 ${drvs} > /dev/null 2>&1`;
+  const work = trivialBuilds(dir, "sandbox-build");
+  const ours = work.ours(1);
+  const nix = work.nix(1);
   // Alternating runs, so that a machine whose load changes meanwhile weighs
   // on both sides alike.
   const samples: [Sample[], Sample[]] = [[], []];
   for (let i = 0; i < RUNS; i++) {
-    prepareOurs();
+    work.prepareOurs();
     samples[0].push(measure(ours));
-    instantiate();
+    work.instantiate();
     samples[1].push(measure(nix));
   }
   const median = (s: Sample[]): Sample => {

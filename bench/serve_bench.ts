@@ -13,20 +13,10 @@ import { join } from "node:path";
 import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
+import { NIX, SANDBOX, sh, trivialBuilds } from "./_trivial_builds.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;
-const SANDBOX = "/bin /lib /lib64 /usr";
-const NIX =
-  `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
-
-function sh(cmd: string): string {
-  const out = new Deno.Command("sh", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
-    .outputSync();
-  if (!out.success) throw new Error(`failed: ${cmd}\n${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
-
 /** Run the serve and build benchmarks under `dir`; returns their rows. */
 export async function serveBench(dir: string): Promise<Row[]> {
   Deno.mkdirSync(dir, { recursive: true });
@@ -70,46 +60,19 @@ export async function serveBench(dir: string): Promise<Row[]> {
   ]);
 
   // builds: 100 trivial derivations
-  const file = join(dir, "trivial.nix");
-  Deno.writeTextFileSync(
-    file,
-    `builtins.listToAttrs (builtins.genList (i: { name = "t\${toString i}"; value = derivation {
-       name = "trivial-\${toString i}"; system = "x86_64-linux"; builder = "/bin/sh";
-       args = [ "-c" "echo \${toString i} > $out" ]; }; }) 100)`,
-  );
-  const nixRoot = join(dir, "build-nix");
-  const ourRoot = join(dir, "build-ours");
-  const instantiate = () => {
-    rm(nixRoot);
-    rm(ourRoot);
-    return sh(`${NIX} nix-instantiate --store ${nixRoot} ${file}`).split("\n");
-  };
-  const drvs = instantiate().join(" ");
-  const prepareOurs = () => {
-    instantiate();
-    sh(
-      `${NIX} nix-store --store ${nixRoot} --export $(${NIX} nix-store --store ${nixRoot} -qR ${drvs}) | ` +
-        `${buildhostProgram()} store import-export --store ${ourRoot} > /dev/null`,
-    );
-  };
+  const work = trivialBuilds(dir, "build");
   for (const jobs of [1, 2]) {
     rows.push([
       `100 trivial sandboxed builds, max-jobs ${jobs}`,
-      best(
-        `${buildhostProgram()} build --store ${ourRoot} --max-jobs ${jobs} --sandbox-paths '${SANDBOX}' ${drvs} > /dev/null 2>&1`,
-        prepareOurs,
-      ),
-      best(
-        `${NIX} nix-store --store ${nixRoot} --realise --max-jobs ${jobs} ${drvs} > /dev/null 2>&1`,
-        () => {
-          instantiate();
-        },
-      ),
+      best(work.ours(jobs), work.prepareOurs),
+      best(work.nix(jobs), work.instantiate),
     ]);
   }
 
   // one build with a 1 GiB output: what differs is registering it (NAR hash,
   // reference scanning, canonicalisation); dd costs both the same
+  const nixRoot = join(dir, "build-nix");
+  const ourRoot = join(dir, "build-ours");
   const bigFile = join(dir, "big-output.nix");
   Deno.writeTextFileSync(
     bigFile,
