@@ -48,8 +48,14 @@ export interface Sample {
   rssMiB: number;
 }
 
-/** Run a shell command under GNU time; return elapsed seconds and max RSS. */
+/**
+ * Run a shell command under GNU time; return elapsed seconds and max RSS.
+ * Dirty pages are written out first (`sync`), so that the writeback of one
+ * run's gigabyte (or of its set-up) does not land on the next, whichever
+ * side that is.
+ */
 export function measure(cmd: string): Sample {
+  new Deno.Command("sync").outputSync();
   const out = new Deno.Command("/usr/bin/time", {
     args: ["-f", "BENCH %e %M", "sh", "-c", cmd],
     env: { NIX_CONFIG },
