@@ -18,7 +18,7 @@ import type { Derivation } from "../derivation/derivation.ts";
 import { derivationPath, HashModulo } from "../derivation/hash_modulo.ts";
 import { Store } from "../store/store.ts";
 import { removeTree } from "../store/restore_path.ts";
-import { sandboxTools } from "../sandbox/sandbox.ts";
+import { probeNamespaces, sandboxTools } from "../sandbox/sandbox.ts";
 import { formatProtocolVersion } from "../serve_protocol/protocol.ts";
 import { buildOnMachines } from "../remote/machine_scheduler.ts";
 import type { Machine } from "../remote/machine_spec.ts";
@@ -79,6 +79,7 @@ export const demoCommand: Command = async (args) => {
   });
   if (positionals.length > 0) throw new UsageError(USAGE);
   const tools = await sandboxTools(); // says what is missing before anything starts
+  await probeNamespaces(tools);
   const dir = await Deno.makeTempDir({ prefix: "buildhost-demo-" });
   const clientRoot = values.store ?? join(dir, "client");
   const hostRoot = values["host-store"] ?? join(dir, "host");

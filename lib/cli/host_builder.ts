@@ -3,9 +3,9 @@
  * Nix's settings choose, and what the host can build (platforms, features,
  * jobs, cores, post-build hook) from the settings and the store URL.
  *
- * The runner is chosen, and the sandbox probed, at the session's first build,
- * once (a session that only copies or queries never spawns the probe); a
- * later build reuses the answer.
+ * The runner is chosen, and the sandbox's tools looked for, at the session's
+ * first build, once (a session that only copies or queries never loads the
+ * sandbox); a later build reuses the answer.
  *
  * @module
  */

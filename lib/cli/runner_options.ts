@@ -23,8 +23,8 @@ export const RUNNER_FLAGS: {
 };
 
 /**
- * The runner the flags ask for; the sandbox's tools and user namespaces are
- * checked first. As Nix: `sandbox = false` runs builders directly, except
+ * The runner the flags ask for; the sandbox's tools are looked for first
+ * (whether bubblewrap can make its namespaces is tried when a set-up fails). As Nix: `sandbox = false` runs builders directly, except
  * for a store whose files are not at its logical directory (a chroot store),
  * which is always sandboxed.
  *

@@ -48,7 +48,7 @@ import { sandboxCommand } from "./sandbox_command.ts";
 import { entriesOf, type SandboxOptions, type SandboxResult } from "./sandbox_options.ts";
 import { moveOutputs, prepareSandboxRoot, removeSandboxRoot } from "./sandbox_root.ts";
 import { superviseSandbox } from "./sandbox_supervisor.ts";
-import { sandboxTools } from "./sandbox_tools.ts";
+import { probeNamespaces, sandboxTools } from "./sandbox_tools.ts";
 export type { SandboxFaults } from "./sandbox_script.ts";
 export type {
   SandboxEndReason,
@@ -57,7 +57,7 @@ export type {
   SandboxPath,
   SandboxResult,
 } from "./sandbox_options.ts";
-export { type SandboxTools, sandboxTools } from "./sandbox_tools.ts";
+export { probeNamespaces, type SandboxTools, sandboxTools } from "./sandbox_tools.ts";
 
 /** The start of control directories' names (in `$TMPDIR`). */
 const CONTROL_PREFIX = "buildhost-sandbox-";
@@ -145,7 +145,15 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     const command = sandboxCommand(o, { tools, control, prepared, ptySlave: pty.slavePath });
     const child = command.spawn();
     const startTime = Date.now();
-    const ended = await superviseSandbox(o, child, pty, control, startTime);
+    let ended;
+    try {
+      ended = await superviseSandbox(o, child, pty, control, startTime);
+    } catch (e) {
+      // The set-up failed before the builder started: if bubblewrap cannot
+      // make its namespaces here at all, say that (and where to look).
+      if (e instanceof SandboxError) await probeNamespaces(tools);
+      throw e;
+    }
     return { ...ended, outputs: await moveOutputs(o.rootDir, outputs) };
   } finally {
     pty?.close();

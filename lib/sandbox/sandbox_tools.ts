@@ -75,8 +75,12 @@ const TOOL_PACKAGES: Record<keyof SandboxTools, string> = {
 let checked: Promise<SandboxTools> | undefined;
 
 /**
- * Find the sandbox's host programs and check that user namespaces work,
- * once per process (later calls return the same answer).
+ * Find the sandbox's host programs and check what can be checked without
+ * running anything (a static busybox, user namespaces not switched off),
+ * once per process (later calls return the same answer). Whether
+ * bubblewrap can make its namespaces here is tried by
+ * {@linkcode probeNamespaces}, which the sandbox runs when a set-up fails:
+ * a trial run at every session's first build cost some 20 ms.
  *
  * @param overrides Paths to use instead of searching.
  * @returns The programs.
@@ -91,12 +95,12 @@ let checked: Promise<SandboxTools> | undefined;
  * ```
  */
 export function sandboxTools(overrides: Partial<SandboxTools> = {}): Promise<SandboxTools> {
-  if (Object.keys(overrides).length > 0) return findTools(overrides);
-  checked ??= findTools({});
+  if (Object.keys(overrides).length > 0) return Promise.resolve().then(() => findTools(overrides));
+  checked ??= Promise.resolve().then(() => findTools({}));
   return checked;
 }
 
-async function findTools(overrides: Partial<SandboxTools>): Promise<SandboxTools> {
+function findTools(overrides: Partial<SandboxTools>): SandboxTools {
   const find = (name: keyof SandboxTools, file: string): string => {
     const given = overrides[name];
     if (given !== undefined) {
@@ -134,7 +138,49 @@ async function findTools(overrides: Partial<SandboxTools>): Promise<SandboxTools
       "/proc/sys/user/max_user_namespaces is 0",
     );
   }
-  const probe = await new Deno.Command(tools.bwrap, {
+  return tools;
+}
+
+/** The probes run, by bubblewrap's path. */
+const probed = new Map<string, Promise<void>>();
+
+/**
+ * Check, by a trial run, that bubblewrap can make the sandbox's user,
+ * pid and network namespaces here; once per process and bubblewrap.
+ *
+ * @param tools The programs ({@linkcode sandboxTools}).
+ * @throws {SandboxUnavailableError} It cannot, with bubblewrap's words and
+ *   where to look.
+ */
+export function probeNamespaces(tools: SandboxTools): Promise<void> {
+  let probe = probed.get(tools.bwrap);
+  if (!probe) probed.set(tools.bwrap, probe = runProbe(tools));
+  return probe;
+}
+
+async function runProbe(tools: SandboxTools): Promise<void> {
+  let probe: Deno.CommandOutput;
+  try {
+    probe = await trialRun(tools);
+  } catch (e) {
+    throw new SandboxUnavailableError(
+      "bwrap",
+      `cannot run ${tools.bwrap}: ${(e as Error).message}`,
+    );
+  }
+  if (!probe.success) {
+    const err = new TextDecoder().decode(probe.stderr).trim();
+    throw new SandboxUnavailableError(
+      "user namespaces",
+      `bubblewrap cannot create them here: ${err} (check /proc/sys/user/max_user_namespaces` +
+        ` and /proc/sys/kernel/unprivileged_userns_clone)`,
+    );
+  }
+}
+
+/** bubblewrap making the sandbox's namespaces around `busybox true`. */
+function trialRun(tools: SandboxTools): Promise<Deno.CommandOutput> {
+  return new Deno.Command(tools.bwrap, {
     args: [
       "--unshare-user",
       "--uid",
@@ -153,13 +199,4 @@ async function findTools(overrides: Partial<SandboxTools>): Promise<SandboxTools
     stdout: "null",
     stderr: "piped",
   }).output();
-  if (!probe.success) {
-    const err = new TextDecoder().decode(probe.stderr).trim();
-    throw new SandboxUnavailableError(
-      "user namespaces",
-      `bubblewrap cannot create them here: ${err} (check /proc/sys/user/max_user_namespaces` +
-        ` and /proc/sys/kernel/unprivileged_userns_clone)`,
-    );
-  }
-  return tools;
 }

@@ -232,6 +232,33 @@ Deno.test("runInSandbox() says what is missing when the sandbox cannot run", asy
   );
 });
 
+Deno.test("runInSandbox() says so when bubblewrap cannot make its namespaces (probed at the failure)", async () => {
+  using m = new Mini();
+  // A bubblewrap that fails as one does where user namespaces are not allowed.
+  const bwrap = `${m.path}/fake-bwrap`;
+  Deno.writeTextFileSync(
+    bwrap,
+    "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n",
+  );
+  Deno.chmodSync(bwrap, 0o755);
+  await assert.rejects(
+    () => m.run("true", { tools: { bwrap } }),
+    (e) =>
+      e instanceof SandboxUnavailableError && e.missing === "user namespaces" &&
+      /bubblewrap cannot create them here: bwrap: No permissions to create new namespace/
+        .test(e.message),
+  );
+  // One that cannot even be run.
+  const noExec = `${m.path}/not-executable`;
+  Deno.writeTextFileSync(noExec, "");
+  await assert.rejects(
+    () => m.run("true", { tools: { bwrap: noExec } }),
+    (e) => e instanceof SandboxUnavailableError && e.missing === "bwrap",
+  );
+  // The real one can, here: a run goes on to its builder.
+  assert.equal((await m.run("exit 0")).result.exitCode, 0);
+});
+
 Deno.test("runInSandbox() builds die with their caller", async () => {
   using dir = tempDir("buildhost-sandbox-test-");
   const marker = `buildhost-marker-${crypto.randomUUID()}`;
