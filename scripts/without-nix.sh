@@ -38,12 +38,13 @@ if [ -z "$user" ]; then
   exit "$status"
 fi
 
-# Deno's caches: the npm packages (fast-check) and remote modules, copied so
-# that the user can read and extend them without touching root's.
+# Deno's caches: the npm packages (fast-check), remote modules and downloaded
+# tools (the esbuild that deno bundle runs), copied so that the user can read
+# and extend them without touching root's.
 cache=$(DENO_NO_UPDATE_CHECK=1 "$deno" info --json 2>/dev/null |
   sed -n 's/.*"denoDir": *"\([^"]*\)".*/\1/p')
 mkdir "$work/deno"
-for sub in npm remote; do
+for sub in npm remote dl; do
   [ -d "$cache/$sub" ] && cp -a "$cache/$sub" "$work/deno/"
 done
 chown -R "$user" "$work/home" "$work/tmp" "$work/deno"
