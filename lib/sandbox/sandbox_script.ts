@@ -300,10 +300,11 @@ export function helperScript(h: HelperInput): string {
     'echo "buildhost-sandbox: pid $hp" >&2',
     "(",
     "set -e",
-    // setdomainname(2) through Debian's `domainname` (package hostname), which
-    // needs only CAP_SYS_ADMIN in the UTS namespace's owner; writing the
-    // /proc file also needs the file's owner (root) mapped, as only for root.
-    "domainname '(none)' 2>/dev/null || echo '(none)' >/proc/sys/kernel/domainname",
+    // Written to /proc (a builtin, no process) where the caller is root; else
+    // setdomainname(2) through Debian's `domainname` (package hostname),
+    // which needs only CAP_SYS_ADMIN in the UTS namespace's owner, where the
+    // /proc file also needs its owner (root) mapped.
+    "{ echo '(none)' >/proc/sys/kernel/domainname; } 2>/dev/null || domainname '(none)'",
     "mount --make-rprivate /",
   ];
   // Every run of mounts goes through one util-linux `mount -a` over an
