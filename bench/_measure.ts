@@ -48,6 +48,20 @@ export interface Sample {
   rssMiB: number;
 }
 
+/** The host paths both sandboxes show in the build benchmarks (the builders run /bin/sh). */
+export const SANDBOX = "/bin /lib /lib64 /usr";
+/** Nix's settings for the reference side, as a shell assignment. */
+export const NIX =
+  `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
+
+/** Run a shell command; its trimmed stdout (an error with its stderr if it fails). */
+export function sh(cmd: string): string {
+  const out = new Deno.Command("sh", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
+    .outputSync();
+  if (!out.success) throw new Error(`failed: ${cmd}\n${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
 /**
  * Run a shell command under GNU time; return elapsed seconds and max RSS.
  * Dirty pages are written out first (`sync`), so that the writeback of one

@@ -8,23 +8,13 @@
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
+import { best, buildhostProgram, NIX, rm, type Row, sh, table } from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;
-const SANDBOX = "/bin /lib /lib64 /usr";
-const NIX =
-  `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command\\nextra-sandbox-paths = ${SANDBOX}')"`;
 const BUILDHOST = `${HELPERS}buildhost-cli`;
-
-function sh(cmd: string): string {
-  const out = new Deno.Command("sh", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
-    .outputSync();
-  if (!out.success) throw new Error(`failed: ${cmd}\n${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
 
 /** Run the ssh-ng benchmarks under `dir`; returns their rows. */
 export async function daemonBench(dir: string): Promise<Row[]> {

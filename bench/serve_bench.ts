@@ -10,10 +10,10 @@
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
+import { best, buildhostProgram, NIX, rm, type Row, SANDBOX, sh, table } from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
-import { NIX, SANDBOX, sh, trivialBuilds } from "./_trivial_builds.ts";
+import { trivialBuilds } from "./_trivial_builds.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const HELPERS = new URL("../tests/_helpers/", import.meta.url).pathname;

@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
+import { best, buildhostProgram, rm, type Row, sh, table } from "./_measure.ts";
 import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -18,13 +18,6 @@ const NIX =
   `NIX_CONFIG="$(printf 'build-users-group =\\nsubstituters =\\nexperimental-features = nix-command')"`;
 const SESSIONS = 10;
 const CLIENTS = 16;
-
-function sh(cmd: string): string {
-  const out = new Deno.Command("sh", { args: ["-c", cmd], stdout: "piped", stderr: "piped" })
-    .outputSync();
-  if (!out.success) throw new Error(`failed: ${cmd}\n${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout).trim();
-}
 
 /** Little-endian u64s, as the wire carries them. */
 function u64s(...values: number[]): Uint8Array {
