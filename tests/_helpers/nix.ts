@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { OwnedTempDir, reclaimStale } from "../../lib/sandbox/owned_temp_dir.ts";
 
 const sandboxPaths = ["/bin", "/lib", "/lib32", "/lib64", "/libx32", "/usr"].filter((p) => {
   try {
@@ -101,14 +102,27 @@ export async function nixFails(
   throw new Error(`${cmd} ${args.join(" ")} succeeded but was expected to fail`);
 }
 
-/** A fresh temporary directory, removed (with write bits restored) by `using`. */
+const TMP = Deno.env.get("TMPDIR") || "/tmp";
+
+// Temporary directories of test processes that were killed (their `using`
+// never ran) are removed by the next process that loads this module: each
+// is held by its owner's lock (lib/sandbox/owned_temp_dir.ts), so a live
+// one is left alone.
+await reclaimStale(TMP, "buildhost-");
+
+/**
+ * A fresh temporary directory (`$TMPDIR/PREFIX...`, held by this process),
+ * removed (with write bits restored) by `using`.
+ */
 export function tempDir(prefix = "buildhost-test-"): { path: string } & Disposable {
-  const path = Deno.makeTempDirSync({ prefix });
+  const owned = OwnedTempDir.create(TMP, prefix);
+  const path = owned.path;
   return {
     path,
     [Symbol.dispose]() {
       new Deno.Command("chmod", { args: ["-R", "u+w", path], stderr: "null" }).outputSync();
       Deno.removeSync(path, { recursive: true });
+      owned.disown();
     },
   };
 }
