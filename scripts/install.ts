@@ -134,6 +134,29 @@ const RUN_FLAGS = [
   V8_FLAGS,
 ];
 
+/**
+ * The launcher's first lines: `buildhost --stdio [--store /ROOT]` when that
+ * store's daemon is running (`buildhost daemon`; its socket and a live pid
+ * beside it, see `daemonSocketPath`) passes the session to the daemon with
+ * socat, before any Deno starts, as `nix-daemon --stdio` passes it to
+ * nix-daemon. Any other arguments, or no daemon, or no socat: the program
+ * runs (and serves the session itself). `BUILDHOST_NO_DAEMON=1` turns this
+ * off.
+ */
+export const DAEMON_FAST_PATH = [
+  `s=`,
+  `if [ "$1" = --stdio ] && [ -z "\${BUILDHOST_NO_DAEMON:-}" ]; then`,
+  `  case "$#:\${2:-}:\${3:-}" in`,
+  `    1::) [ -n "\${NIX_REMOTE:-}\${NIX_STATE_DIR:-}" ] || s=/nix/var/nix/daemon-socket/buildhost-socket ;;`,
+  `    3:--store:/*) s=$3/nix/var/nix/daemon-socket/buildhost-socket ;;`,
+  `  esac`,
+  `  if [ -n "\${s:-}" ] && [ -S "$s" ] && [ -w "$s" ] && { read -r p < "$s.pid"; } 2>/dev/null &&`,
+  `    kill -0 "$p" 2>/dev/null && command -v socat >/dev/null; then`,
+  `    exec socat STDIO "UNIX-CONNECT:$s"`,
+  `  fi`,
+  `fi`,
+];
+
 /** Whether this deno has `deno bundle` (Deno 2.4 and later). */
 async function canBundle(): Promise<boolean> {
   const help = await new Deno.Command(Deno.execPath(), {
@@ -208,6 +231,7 @@ async function install(): Promise<void> {
       "#!/bin/sh",
       `# buildhost ${source}, installed by \`deno task install\` from ${REPO}`,
       `# with deno ${Deno.version.deno}. The program is ${entry}.`,
+      ...DAEMON_FAST_PATH,
       "DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 exec " +
       [Deno.execPath(), ...RUN_FLAGS].map(shQuote).join(" ") + ` ${shQuote(entry)} "$@"`,
       "",

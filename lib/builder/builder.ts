@@ -185,7 +185,8 @@ export class Builder {
    * @param host What this host builds (absent: anything) and its settings
    *   (`buildDir`, Nix's `build-dir`: where build directories go, named
    *   `nix-build-<name>-...`; default: the store's state directory) and
-   *   what `builtin:fetchurl` reads (`fetchurl`).
+   *   what `builtin:fetchurl` reads (`fetchurl`), and the build record its
+   *   builds go in (`record`; default: this process's, for the store).
    */
   constructor(
     readonly store: Store,
@@ -195,6 +196,7 @@ export class Builder {
       cores?: number;
       buildDir?: string;
       fetchurl?: FetchurlSettings;
+      record?: BuildRecord;
     },
   ) {
     if (host) this.#slots = new BuildSlots(buildSlotsDir(store.layout.stateDir), host.maxJobs);
@@ -215,7 +217,8 @@ export class Builder {
   ): Promise<CompleteBuildResult> {
     // Every build is in the store's record (`buildhost status`), its log tail too:
     // waiting (for its output locks or a build slot) until its builder starts.
-    const recorded = BuildRecord.of(this.store.layout.stateDir).begin(
+    const record = this.host?.record ?? BuildRecord.of(this.store.layout.stateDir);
+    const recorded = record.begin(
       drvPath,
       [...drv.outputs].flatMap(([n, o]) => outputPath(drv.name, n, o, this.store.storeDir) ?? []),
       "waiting",

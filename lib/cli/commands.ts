@@ -27,7 +27,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./copy_command.ts")).copyCommand,
   },
   daemon: {
-    summary: "speak Nix's daemon protocol on stdin/stdout (--stdio), for ssh-ng://",
+    summary:
+      "the store's daemon on a Unix socket; --stdio: one session on stdin/stdout (ssh-ng://)",
     load: async () => (await import("./daemon_command.ts")).daemonCommand,
   },
   demo: {

@@ -1,50 +1,147 @@
 /**
- * `buildhost --stdio [--store ROOT] [--sandbox-paths P]... [--no-sandbox]` (also
- * `buildhost daemon --stdio ...`): a drop-in for `nix-daemon --stdio`, the
- * remote program of Nix's `ssh-ng://` stores, speaking the worker protocol
- * on stdin/stdout. Builds run in Nix's sandbox (see `runnerFromFlags`); their
- * logs are kept in the store as Nix keeps them (`buildhost log`, `nix log`),
- * and the session and its builds are in the store's build record
- * (`buildhost status`).
+ * `buildhost daemon [--store URL] [--listen PATH] [--sandbox-paths P]... [--no-sandbox]`:
+ * the store's daemon, as `nix-daemon` is: it listens on a Unix socket
+ * (default `<state>/daemon-socket/buildhost-socket`, e.g.
+ * `/nix/var/nix/daemon-socket/buildhost-socket`) and serves each connection
+ * as one worker-protocol session, all in this process, so a session costs
+ * no process start. SIGTERM or SIGINT stops accepting and removes the
+ * socket; the sessions in progress go on to their end (a second signal
+ * ends them too). Nix's settings are read once, when it starts.
+ *
+ * `buildhost --stdio [--store URL] ...` (also `buildhost daemon --stdio ...`):
+ * a drop-in for `nix-daemon --stdio`, the remote program of Nix's `ssh-ng://`
+ * stores, speaking the worker protocol on stdin/stdout. When the store's
+ * daemon is running, the session is passed to it byte for byte (as
+ * `nix-daemon --stdio` passes it to nix-daemon; the installed launcher does
+ * this with socat before Deno starts); otherwise it is served here. Builds
+ * run in Nix's sandbox (see `runnerFromFlags`); their logs are kept in the
+ * store as Nix keeps them (`buildhost log`, `nix log`), and the sessions and
+ * their builds are in the store's build record (`buildhost status`).
  *
  * @module
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
+import { DaemonListener } from "../daemon/daemon_listener.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
-import { runStdioSession } from "./stdio_session.ts";
+import { BuildRecord } from "../store/build_record.ts";
+import { Store } from "../store/store.ts";
+import type { StoreLayout } from "../store/store_layout.ts";
+import { runSession, runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
-import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
+import { openStoreFromFlags, STORE_FLAGS, storeLocationFromFlags } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
-import { type Command, UsageError } from "./command.ts";
+import type { Command } from "./command.ts";
 
-/** `buildhost daemon --stdio ...` / `buildhost --stdio ...` */
+/**
+ * Where the daemon of a store listens by default. The launcher written by
+ * `deno task install` names the same path (see `scripts/install.ts`).
+ *
+ * @param layout The store's layout.
+ * @returns `<state>/daemon-socket/buildhost-socket`.
+ */
+export function daemonSocketPath(layout: StoreLayout): string {
+  return join(layout.stateDir, "daemon-socket", "buildhost-socket");
+}
+
+/** `buildhost daemon ...` / `buildhost --stdio ...` */
 export const daemonCommand: Command = async (args) => {
   const { values } = parseArgs({
     args,
     allowPositionals: false,
     options: {
       stdio: { type: "boolean", default: false },
+      listen: { type: "string" },
       ...STORE_FLAGS,
       ...RUNNER_FLAGS,
     },
   });
-  if (!values.stdio) {
-    throw new UsageError("only --stdio is supported (one session on stdin/stdout)");
-  }
-  const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
-  const { store, location } = await openStoreFromFlags(values);
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
-  const builder = hostBuilder(
-    values,
-    settings,
-    store,
-    location,
-    log,
-    (runner) => keepingBuildLogs(store, runner),
-  );
-  const server = new DaemonServer(store, { log, builder });
-  return await runStdioSession(store, "daemon", (input, output) => server.serve(input, output));
+  const location = storeLocationFromFlags(values);
+  const socket = values.listen ?? daemonSocketPath(location.layout);
+  if (values.stdio) {
+    const relayed = await relayToDaemon(socket);
+    if (relayed !== undefined) return relayed;
+  }
+  const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
+  if (values.stdio) {
+    const { store } = await openStoreFromFlags(values);
+    const builder = hostBuilder(
+      values,
+      settings,
+      store,
+      location,
+      log,
+      (runner) => keepingBuildLogs(store, runner),
+    );
+    const server = new DaemonServer(store, { log, builder });
+    return await runStdioSession(store, "daemon", (input, output) => server.serve(input, output));
+  }
+
+  // The store is made (or its schema checked) before the first client comes.
+  (await Store.open(location.layout)).close();
+  const listener = await DaemonListener.listen(socket);
+  log(`buildhost daemon: listening on ${socket} (pid ${Deno.pid})\n`);
+  let signals = 0;
+  const onSignal = () => {
+    if (++signals > 1) Deno.exit(1);
+    log(`buildhost daemon: stopping (${listener.sessions} sessions in progress)\n`);
+    void listener.close();
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
+  const record = BuildRecord.of(location.layout.stateDir);
+  let count = 0;
+  await listener.serve(async (conn) => {
+    const n = ++count;
+    log(`buildhost daemon: session ${n} started\n`);
+    const store = await Store.open(location.layout);
+    const sessionRecord = record.forSession("daemon", "local");
+    const builder = hostBuilder(
+      values,
+      settings,
+      store,
+      location,
+      log,
+      (runner) => keepingBuildLogs(store, runner),
+      sessionRecord,
+    );
+    const server = new DaemonServer(store, { log, builder });
+    const code = await runSession(
+      store,
+      sessionRecord.openSession("daemon"),
+      conn,
+      (input, output) => server.serve(input, output),
+    );
+    log(`buildhost daemon: session ${n} ended${code === 0 ? "" : " after an error"}\n`);
+  }, (e) => log(`buildhost daemon: ${e instanceof Error ? e.message : String(e)}\n`));
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+  return 0;
 };
+
+/**
+ * Pass this process's stdin/stdout session to the daemon listening on
+ * `socket`, byte for byte.
+ *
+ * @returns 0 once the session ended; undefined when no daemon accepts
+ *   (none, or a dead one's socket): nothing was read.
+ */
+async function relayToDaemon(socket: string): Promise<number | undefined> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: socket });
+  } catch {
+    return undefined;
+  }
+  await Promise.all([
+    Deno.stdin.readable.pipeTo(conn.writable, { preventClose: true })
+      .then(() => conn.closeWrite()).catch(() => {}),
+    conn.readable.pipeTo(Deno.stdout.writable, { preventClose: true }).catch(() => {}),
+  ]);
+  try {
+    conn.close();
+  } catch { /* closed by the stream */ }
+  return 0;
+}

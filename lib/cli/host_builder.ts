@@ -12,6 +12,7 @@
 import { Builder, type SandboxRunner } from "../builder/builder.ts";
 import { BuildhostError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
+import type { BuildRecord } from "../store/build_record.ts";
 import type { StoreLocation } from "../store/store_location.ts";
 import type { NixSettings } from "./nix_settings.ts";
 import { runnerFromFlags } from "./runner_options.ts";
@@ -46,6 +47,7 @@ export class HostCannotBuildError extends BuildhostError {
  * @param location Where the store URL put it (its `system-features`, if any).
  * @param log Where the warning goes.
  * @param wrapRunner Applied to the runner (e.g. to keep build logs).
+ * @param record The build record its builds go in (default: this process's).
  * @returns The Builder.
  */
 export function hostBuilder(
@@ -55,6 +57,7 @@ export function hostBuilder(
   location: StoreLocation,
   log: (text: string) => void,
   wrapRunner: (runner: SandboxRunner) => SandboxRunner = (runner) => runner,
+  record?: BuildRecord,
 ): Builder {
   let chosen: Promise<SandboxRunner> | undefined;
   const runner: SandboxRunner = async (spec) => {
@@ -73,5 +76,6 @@ export function hostBuilder(
     postBuildHook: settings.postBuildHook,
     buildDir: settings.buildDir,
     fetchurl: settings.fetchurl,
+    ...(record ? { record } : {}),
   });
 }

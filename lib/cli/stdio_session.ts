@@ -1,13 +1,14 @@
 /**
- * A host session on standard input and output, as `buildhost --serve` and
- * `buildhost --stdio` run one: the session is in the store's record
- * (`buildhost status`) with the bytes it received and sent, stdin is read
- * into reused buffers ({@linkcode stdinStream}), and stdout is released
- * and the store closed however the session ends.
+ * A host session on a byte channel, as `buildhost --serve` and `buildhost
+ * --stdio` run one on stdin and stdout and `buildhost daemon` on each
+ * connection: the session is in the store's record (`buildhost status`)
+ * with the bytes it received and sent, its input is read into reused
+ * buffers ({@linkcode stdinStream}), and the output is released and the
+ * store closed however the session ends.
  *
  * @module
  */
-import { BuildRecord } from "../store/build_record.ts";
+import { BuildRecord, type RecordedSession } from "../store/build_record.ts";
 import type { Store } from "../store/store.ts";
 import { stdinStream } from "./stdin_stream.ts";
 
@@ -17,37 +18,62 @@ export type SessionLoop = (
   output: { write(chunk: Uint8Array): Promise<void> },
 ) => Promise<{ exitCode: number }>;
 
+/** Where a session's bytes come from and go to. */
+export interface SessionChannel {
+  /** Read into `p`; the count, or null at the end. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Where the session's output goes; its lock is released at the end. */
+  writable: WritableStream<Uint8Array>;
+}
+
 /**
- * Run a session loop on stdin and stdout, recorded in the store's record.
+ * Run a session loop on a channel, recorded as `session`.
+ *
+ * @param store The host's store; closed when the session ends.
+ * @param session The session's entry in the store's record; closed at the end.
+ * @param channel Its input and output.
+ * @param loop The session loop.
+ * @returns The loop's exit code.
+ */
+export async function runSession(
+  store: Store,
+  session: RecordedSession,
+  channel: SessionChannel,
+  loop: SessionLoop,
+): Promise<number> {
+  const output = channel.writable.getWriter();
+  try {
+    // Counted as read, so the reused buffers of stdinStream are never read ahead.
+    const input = stdinStream({
+      read: async (p) => {
+        const n = await channel.read(p);
+        if (n) session.received(n);
+        return n;
+      },
+    });
+    const { exitCode } = await loop(input, {
+      write: (c) => (session.sent(c.byteLength), output.write(c)),
+    });
+    return exitCode;
+  } finally {
+    session.close();
+    output.releaseLock();
+    store.close();
+  }
+}
+
+/**
+ * Run a session loop on stdin and stdout, recorded as this process's session.
  *
  * @param store The host's store; closed when the session ends.
  * @param kind The protocol, as the record names it (`serve`, `daemon`).
  * @param loop The session loop.
  * @returns The loop's exit code.
  */
-export async function runStdioSession(
-  store: Store,
-  kind: string,
-  loop: SessionLoop,
-): Promise<number> {
-  const stdout = Deno.stdout.writable.getWriter();
+export function runStdioSession(store: Store, kind: string, loop: SessionLoop): Promise<number> {
   const session = BuildRecord.of(store.layout.stateDir).openSession(kind);
-  try {
-    // Counted as read, so the reused buffers of stdinStream are never read ahead.
-    const input = stdinStream({
-      read: async (p) => {
-        const n = await Deno.stdin.read(p);
-        if (n) session.received(n);
-        return n;
-      },
-    });
-    const { exitCode } = await loop(input, {
-      write: (c) => (session.sent(c.byteLength), stdout.write(c)),
-    });
-    return exitCode;
-  } finally {
-    session.close();
-    stdout.releaseLock();
-    store.close();
-  }
+  return runSession(store, session, {
+    read: (p) => Deno.stdin.read(p),
+    writable: Deno.stdout.writable,
+  }, loop);
 }

@@ -51,6 +51,22 @@ export async function openStoreFromFlags(
   values: { store?: string | undefined; "store-dir"?: string | undefined },
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Promise<{ store: Store; location: StoreLocation }> {
+  const location = storeLocationFromFlags(values, env);
+  return { store: await Store.open(location.layout), location };
+}
+
+/**
+ * Where the local store the flags name is, without opening it.
+ *
+ * @param values The parsed flags.
+ * @param env The environment.
+ * @returns Its location (with the URL's `system-features`).
+ * @throws {StoreUrlError} An unsupported or malformed URL, or an `ssh://` one.
+ */
+export function storeLocationFromFlags(
+  values: { store?: string | undefined; "store-dir"?: string | undefined },
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): StoreLocation {
   const url = storeUrlFromFlags(values, env);
   if (url.type === "ssh") {
     throw new StoreUrlError(
@@ -64,5 +80,5 @@ export async function openStoreFromFlags(
     systemStoreUsable,
     ...(values["store-dir"] ? { storeDirFlag: values["store-dir"] } : {}),
   });
-  return { store: await Store.open(location.layout), location };
+  return location;
 }

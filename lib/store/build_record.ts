@@ -50,7 +50,7 @@ export interface ProcessOwner {
 
 /** Who a build was run for. */
 export interface SessionInfo {
-  /** `<pid>-<startTicks>` of the process. */
+  /** `<pid>-<startTicks>` of the process; `-<n>` added for one of a daemon's sessions. */
   id: string;
   pid: number;
   /** `serve`, `daemon` or `local` (a `buildhost build` or another program). */
@@ -425,17 +425,35 @@ export class BuildRecord {
   session: SessionInfo;
   readonly owner: ProcessOwner;
 
-  /** @param dir The record's directory ({@linkcode buildRecordDir}). */
-  constructor(readonly dir: string) {
+  /**
+   * @param dir The record's directory ({@linkcode buildRecordDir}).
+   * @param session The session its builds belong to (default: this
+   *   process, its client the `SSH_CLIENT` address).
+   */
+  constructor(readonly dir: string, session?: SessionInfo) {
     this.owner = currentOwner();
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
-    this.session = {
+    this.session = session ?? {
       id: `${this.owner.pid}-${this.owner.startTicks}`,
       pid: this.owner.pid,
       kind: "local",
       client: ssh || "local",
     };
   }
+
+  /**
+   * The record of one of several sessions this process serves at once (a
+   * daemon's connections): its builds and its session file are its own.
+   *
+   * @param kind `serve` or `daemon`.
+   * @param client Who the client is, as the status page shows it.
+   * @returns A record of the same directory, for that session.
+   */
+  forSession(kind: string, client: string): BuildRecord {
+    const id = `${this.owner.pid}-${this.owner.startTicks}-${++BuildRecord.#sessions}`;
+    return new BuildRecord(this.dir, { id, pid: this.owner.pid, kind, client });
+  }
+  static #sessions = 0;
 
   /**
    * The record of a store's state directory, one per directory in a

@@ -19,6 +19,7 @@ import {
   WorkerOp,
 } from "../../lib/worker_protocol/protocol.ts";
 import { tempDir } from "../_helpers/nix.ts";
+import { startDaemon } from "../_helpers/daemon.ts";
 import { clone, installFromClone, run, task } from "./_install.ts";
 
 /** `buildhost ARGS` as a minimal environment runs it: `env -i PATH=PREFIX/bin:/usr/bin:/bin`. */
@@ -148,6 +149,61 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
       ]),
     );
   });
+
+  await t.step(
+    "--stdio with the store's daemon running: the launcher passes the session on with socat; a dead daemon's socket is passed over",
+    async () => {
+      const listed = await minimal(prefix, ["store", "ls", "--store", store]);
+      const path = listed.stdout.trim();
+      const hello = concat([
+        u64(WORKER_MAGIC_1),
+        u64(OLDEST_WORKER_VERSION),
+        u64(0),
+        u64(0),
+        u64(WorkerOp.IsValidPath),
+        wireString(path),
+      ]);
+      const answer = concat([
+        u64(WORKER_MAGIC_2),
+        u64(WORKER_PROTOCOL_VERSION),
+        u64(Stderr.LAST),
+        u64(Stderr.LAST),
+        u64(1),
+      ]);
+      /** The launcher under `sh -x`: what it ran is in the trace. */
+      const traced = () =>
+        run("env", [
+          "-i",
+          `PATH=${prefix}/bin:/usr/bin:/bin`,
+          "sh",
+          "-x",
+          join(prefix, "bin/buildhost"),
+          "--stdio",
+          "--store",
+          store,
+        ], { stdin: hello });
+      const daemon = await startDaemon(store, [], { PATH: `${prefix}/bin:/usr/bin:/bin` }, [
+        join(prefix, "bin/buildhost"),
+      ]);
+      const relayed = await traced();
+      assert.equal(relayed.code, 0, relayed.stderr);
+      assert.deepEqual(relayed.bytes, answer);
+      assert.match(
+        relayed.stderr,
+        /exec socat STDIO UNIX-CONNECT:.*\/daemon-socket\/buildhost-socket\n/,
+      );
+      assert.doesNotMatch(relayed.stderr, /deno/);
+      assert.match(daemon.stderr(), /session 1 started/);
+      // Killed: its socket and pid file stay, and the launcher serves the session itself.
+      daemon.child.kill("SIGKILL");
+      await daemon.stop();
+      const served = await traced();
+      assert.equal(served.code, 0, served.stderr);
+      assert.deepEqual(served.bytes, answer);
+      assert.doesNotMatch(served.stderr, /socat/);
+      assert.match(served.stderr, /exec .*deno.* run /);
+    },
+  );
 
   await t.step("the hashing worker is part of the install", async () => {
     const file = join(tmp.path, "f.txt");

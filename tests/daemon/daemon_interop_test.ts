@@ -1,22 +1,44 @@
 /**
  * Real Nix 2.8 as the client of an `ssh-ng://` store whose remote program is
  * buildhost (`buildhost --stdio`), and the same scenarios with Nix's own
- * `nix-daemon --stdio` as the remote program, so the test proves itself.
- * Nix runs `ssh-ng://localhost?remote-program=P&remote-store=R` as
+ * `nix-daemon --stdio` as the remote program, so the test proves itself;
+ * then once more with the remote store's `buildhost daemon` running, which
+ * `buildhost --stdio` passes each session to (the daemon must have served
+ * them). Nix runs `ssh-ng://localhost?remote-program=P&remote-store=R` as
  * `P --stdio --store R` itself, without ssh.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { nix, nixFails, tempDir } from "../_helpers/nix.ts";
+import { nix, nixEnv, nixFails, tempDir } from "../_helpers/nix.ts";
+import { type RunningDaemon, startDaemon } from "../_helpers/daemon.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 const SCENARIOS = new URL("../../testdata/daemon/scenarios.nix", import.meta.url).pathname;
 
 /** The remote programs: buildhost, and Nix's own daemon as the reference. */
 const REMOTES = [
-  { name: "buildhost", program: `${HELPERS}buildhost-cli` },
-  { name: "nix-daemon", program: "nix-daemon" },
+  { name: "buildhost", program: `${HELPERS}buildhost-cli`, daemon: false },
+  { name: "nix-daemon", program: "nix-daemon", daemon: false },
+  { name: "buildhost's daemon", program: `${HELPERS}buildhost-cli`, daemon: true },
 ];
+
+/**
+ * The remote store's daemon, for the remotes that have one; disposing it
+ * checks that it served the sessions.
+ */
+async function remoteDaemon(
+  remote: (typeof REMOTES)[number],
+  store: string,
+): Promise<AsyncDisposable> {
+  if (!remote.daemon) return { [Symbol.asyncDispose]: async () => {} };
+  const daemon: RunningDaemon = await startDaemon(store, [], nixEnv());
+  return {
+    [Symbol.asyncDispose]: async () => {
+      assert.equal(await daemon.stop(), 0);
+      assert.match(daemon.stderr(), /session 1 ended\n/);
+    },
+  };
+}
 
 function url(program: string, remoteStore: string): string {
   return `ssh-ng://localhost?remote-program=${program}&remote-store=${remoteStore}`;
@@ -50,6 +72,7 @@ for (const remote of REMOTES) {
     using tmp = tempDir();
     const client = join(tmp.path, "client");
     const remoteStore = join(tmp.path, "remote");
+    await using _daemon = await remoteDaemon(remote, remoteStore);
     const u = url(remote.program, remoteStore);
     const top = await evalPath(client, "top");
     const dep = await evalPath(client, "dep");
@@ -68,6 +91,7 @@ for (const remote of REMOTES) {
     using tmp = tempDir();
     const seed = join(tmp.path, "seed");
     const remoteStore = join(tmp.path, "remote");
+    await using _daemon = await remoteDaemon(remote, remoteStore);
     const client = join(tmp.path, "client");
     const u = url(remote.program, remoteStore);
     const top = await evalPath(seed, "fromTop");
@@ -82,6 +106,7 @@ for (const remote of REMOTES) {
     using tmp = tempDir();
     const client = join(tmp.path, "client");
     const remoteStore = join(tmp.path, "remote");
+    await using _daemon = await remoteDaemon(remote, remoteStore);
     const u = url(remote.program, remoteStore);
     const out = await nix("nix-build", [
       "--store",
@@ -116,6 +141,7 @@ for (const remote of REMOTES) {
     using tmp = tempDir();
     const client = join(tmp.path, "client");
     const remoteStore = join(tmp.path, "remote");
+    await using _daemon = await remoteDaemon(remote, remoteStore);
     const u = url(remote.program, remoteStore);
     const err = await nixFails("nix-build", [
       "--store",
@@ -140,3 +166,21 @@ for (const remote of REMOTES) {
     assert.deepEqual(drvFiles(remoteStore), []);
   });
 }
+
+Deno.test("buildhost daemon as a local daemon: real Nix with --store unix://SOCKET copies, queries and pings", async () => {
+  using tmp = tempDir();
+  const client = join(tmp.path, "client");
+  const remoteStore = join(tmp.path, "remote");
+  await using daemon = await startDaemon(remoteStore, [], nixEnv());
+  const u = `unix://${daemon.socket}`;
+  const top = await evalPath(client, "top");
+  const dep = await evalPath(client, "dep");
+  await nix("nix", ["copy", "--store", client, "--to", u, top]);
+  await verifyClean(remoteStore);
+  assert.deepEqual(await pathInfos(remoteStore, [dep, top]), await pathInfos(client, [dep, top]));
+  const closure = (await nix("nix", ["path-info", "-r", "--store", u, top])).text.split("\n");
+  assert.deepEqual(closure.sort(), [dep, top].sort());
+  const ping = await nix("nix", ["store", "ping", "--store", u]);
+  assert.match(ping.text + ping.stderr, /Version: buildhost /);
+  assert.match(daemon.stderr(), /session 3 ended\n/); // copy, path-info, ping
+});
