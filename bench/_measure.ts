@@ -96,6 +96,56 @@ export function best(cmd: string, before?: () => void): Sample {
   };
 }
 
+/**
+ * A `buildhost daemon` (the program the benchmarks run) serving a
+ * benchmark's store, for the rows where the host runs one: `start` waits
+ * until it listens, `stop` ends it (SIGTERM) and keeps its peak RSS, which
+ * GNU time cannot see (the daemon is not a child of the measured command).
+ */
+export class BenchDaemon {
+  #pid = 0;
+  /** The highest peak RSS of its runs so far, MiB. */
+  peakMiB = 0;
+
+  /** @param store The store it serves (its root). */
+  constructor(readonly store: string) {}
+
+  /** Start it (stopping a running one first) and wait until it listens. */
+  start(): void {
+    this.stop();
+    const socket = `${this.store}/nix/var/nix/daemon-socket/buildhost-socket`;
+    this.#pid = Number(sh(
+      `${NIX} ${buildhostProgram()} daemon --store ${this.store} ` +
+        `</dev/null >/dev/null 2>>${this.store}.daemon-log & echo $!`,
+    ));
+    const wait = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0;; waited += 10) {
+      try {
+        if (Deno.lstatSync(socket).isSocket) return;
+      } catch { /* not yet */ }
+      if (waited > 60_000) {
+        throw new Error(`bench: buildhost daemon on ${this.store} never listened`);
+      }
+      Atomics.wait(wait, 0, 0, 10);
+    }
+  }
+
+  /** Stop it, if running, and note its peak RSS. */
+  stop(): void {
+    if (this.#pid === 0) return;
+    const status = Deno.readTextFileSync(`/proc/${this.#pid}/status`);
+    const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    this.peakMiB = Math.max(this.peakMiB, kib / 1024);
+    sh(`kill ${this.#pid}; while kill -0 ${this.#pid} 2>/dev/null; do sleep 0.01; done`);
+    this.#pid = 0;
+  }
+
+  /** A sample whose RSS is the larger of the measured tree's and the daemon's peak. */
+  withPeak(sample: Sample): Sample {
+    return { seconds: sample.seconds, rssMiB: Math.max(sample.rssMiB, this.peakMiB) };
+  }
+}
+
 export function rm(path: string) {
   new Deno.Command("rm", { args: ["-rf", path] }).outputSync();
 }

@@ -2,13 +2,15 @@
  * Daemon-protocol (ssh-ng) benchmarks against real Nix, same run: real Nix
  * as the client copies to `buildhost --stdio` and to `nix-daemon --stdio`
  * (1000 small paths; one 1 GiB path, with the serving host's peak RSS) and
- * makes a trivial remote build round trip through each.
+ * makes a trivial remote build round trip through each; the small copy and
+ * the round trip again with the host's `buildhost daemon` running, which
+ * the installed launcher passes each `--stdio` session to (socat).
  * Run alone with `deno run -A bench/daemon_bench.ts`.
  *
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, NIX, rm, type Row, sh, table } from "./_measure.ts";
+import { BenchDaemon, best, buildhostProgram, NIX, rm, type Row, sh, table } from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
 
@@ -32,10 +34,22 @@ export async function daemonBench(dir: string): Promise<Row[]> {
   const paths = sh(`${NIX} nix-store --store ${client} --import < ${small}`).split("\n").join(" ");
   const copy = (prog: string, what: string) =>
     `${NIX} nix copy --no-check-sigs --store ${client} --to ${url(prog)} ${what}`;
+  const smallNix = best(copy("nix-daemon", paths), () => rm(remote));
   rows.push([
     "nix copy --to ssh-ng:// of 1000 small paths (client: real Nix)",
     best(copy(BUILDHOST, paths), () => rm(remote)),
-    best(copy("nix-daemon", paths), () => rm(remote)),
+    smallNix,
+  ]);
+  const daemon = new BenchDaemon(remote);
+  const smallDaemon = best(
+    copy(BUILDHOST, paths),
+    () => (daemon.stop(), rm(remote), daemon.start()),
+  );
+  daemon.stop();
+  rows.push([
+    "nix copy --to ssh-ng:// of 1000 small paths, host running buildhost daemon (RSS: the daemon's)",
+    daemon.withPeak(smallDaemon),
+    smallNix,
   ]);
 
   const big = sh(`${NIX} nix-store --store ${client} --add ${join(dir, "tree")}`);
@@ -67,10 +81,22 @@ export async function daemonBench(dir: string): Promise<Row[]> {
       `derivation { name = "ng-round-trip"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${crypto.randomUUID()} > $out" ]; }`,
     );
   };
+  const tripNix = best(remoteBuild("nix-daemon"), fresh);
   rows.push([
     "trivial remote build round trip over ssh-ng (nix-build --builders)",
     best(remoteBuild(BUILDHOST), fresh),
-    best(remoteBuild("nix-daemon"), fresh),
+    tripNix,
+  ]);
+  const tripDaemon = new BenchDaemon(remote);
+  const tripOurs = best(
+    remoteBuild(BUILDHOST),
+    () => (tripDaemon.stop(), fresh(), tripDaemon.start()),
+  );
+  tripDaemon.stop();
+  rows.push([
+    "trivial remote build round trip over ssh-ng, host running buildhost daemon (RSS: the daemon's)",
+    tripDaemon.withPeak(tripOurs),
+    tripNix,
   ]);
   rm(remote);
   rm(client);

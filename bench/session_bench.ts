@@ -9,7 +9,7 @@
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, rm, type Row, sh, table } from "./_measure.ts";
+import { BenchDaemon, best, buildhostProgram, rm, type Row, sh, table } from "./_measure.ts";
 import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -50,10 +50,22 @@ export async function sessionBench(dir: string): Promise<Row[]> {
     best(times(`${HELPERS}remote-buildhost --serve --write`, serveHello)),
     best(times(`${HERE}remote-nix-store --serve --write`, serveHello)),
   ]);
+  const handshakeNix = best(times(`nix-daemon --stdio --store ${remote}`, daemonHello));
   rows.push([
     `daemon session that only shakes hands (${SESSIONS} in a row) vs nix-daemon --stdio`,
     best(times(`${HELPERS}buildhost-cli --stdio --store ${remote}`, daemonHello)),
-    best(times(`nix-daemon --stdio --store ${remote}`, daemonHello)),
+    handshakeNix,
+  ]);
+  const daemon = new BenchDaemon(remote);
+  daemon.start();
+  const handshakeDaemon = best(
+    times(`${HELPERS}buildhost-cli --stdio --store ${remote}`, daemonHello),
+  );
+  daemon.stop();
+  rows.push([
+    `daemon session that only shakes hands (${SESSIONS} in a row), host running buildhost daemon (RSS: the daemon's)`,
+    daemon.withPeak(handshakeDaemon),
+    handshakeNix,
   ]);
 
   // 16 clients at once, each copying the closure of its own slice of the
@@ -64,14 +76,15 @@ export async function sessionBench(dir: string): Promise<Row[]> {
   rm(client);
   const paths = sh(`${NIX} nix-store --store ${client} --import < ${small}`).split("\n");
   const slice = Math.ceil(paths.length / CLIENTS);
-  const all = (prog: string) =>
+  const all = (prog: string, url = `ssh://localhost?remote-program=${prog}`) =>
     `export ${NIX} BUILDHOST_TEST_REMOTE_STORE=${remote}; ` +
-    Array.from({ length: CLIENTS }, (_, i) =>
-      `nix copy --store ${client} --to 'ssh://localhost?remote-program=${prog}' ` +
-      `${paths.slice(i * slice, (i + 1) * slice).join(" ")} & p${i}=$!;`).join(" ") +
-    ` s=0; for p in ${
-      Array.from({ length: CLIENTS }, (_, i) => `$p${i}`).join(" ")
-    }; do ` +
+    Array.from(
+      { length: CLIENTS },
+      (_, i) =>
+        `nix copy --no-check-sigs --store ${client} --to '${url}' ` +
+        `${paths.slice(i * slice, (i + 1) * slice).join(" ")} & p${i}=$!;`,
+    ).join(" ") +
+    ` s=0; for p in ${Array.from({ length: CLIENTS }, (_, i) => `$p${i}`).join(" ")}; do ` +
     `wait $p || s=1; done; exit $s`;
   // An initialised empty store: 16 nix-store processes creating one at once
   // race on its schema file (Nix 2.8 then says the schema "is corrupt").
@@ -84,6 +97,16 @@ export async function sessionBench(dir: string): Promise<Row[]> {
     best(all(`${HELPERS}remote-buildhost`), fresh),
     best(all(`${HERE}remote-nix-store`), fresh),
   ]);
+  const ng = (prog: string) =>
+    all(prog, `ssh-ng://localhost?remote-program=${prog}&remote-store=${remote}`);
+  rows.push([
+    `${CLIENTS} clients copying to one host at once over ssh-ng, host running buildhost daemon (RSS: the daemon's) vs nix-daemon --stdio`,
+    daemon.withPeak(
+      best(ng(`${HELPERS}buildhost-cli`), () => (daemon.stop(), fresh(), daemon.start())),
+    ),
+    best(ng("nix-daemon"), fresh),
+  ]);
+  daemon.stop();
   rm(remote);
   rm(client);
   return rows;

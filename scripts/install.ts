@@ -216,7 +216,10 @@ async function install(): Promise<void> {
   const root = prefix();
   const binDir = join(root, "bin"), libDir = join(root, "lib/buildhost");
   const old = readManifest(libDir, root);
-  const createdDirs = [...mkdirs(binDir), ...mkdirs(libDir)];
+  // The prefix's own parents, when they had to be made, are not the install's:
+  // they stay on uninstall (and a manifest naming them could not be read back).
+  const createdDirs = [...mkdirs(binDir), ...mkdirs(libDir)]
+    .filter((d) => d === root || d.startsWith(root + "/"));
   const stage = Deno.makeTempDirSync({ dir: libDir, prefix: ".install-" });
   try {
     const mode = Deno.env.get("INSTALL_MODE") ?? (await canBundle() ? "bundle" : "copy");

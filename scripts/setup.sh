@@ -2,7 +2,8 @@
 # Install what buildhost needs on a fresh Debian machine, only what is missing:
 # deno (from npm), bubblewrap, busybox-static and mount (the build sandbox;
 # util-linux is always there), bzip2 (build logs compressed as Nix keeps them; with
-# xz-utils, what tar runs for builtin:unpack-channel and builtin:fetchurl's .xz), and for
+# xz-utils, what tar runs for builtin:unpack-channel and builtin:fetchurl's .xz), socat (the
+# installed launcher passes `--stdio` sessions to a running `buildhost daemon`), and for
 # the tests Debian's nix-bin (the oracle), openssh-server (real sshd interop) and
 # dpkg-dev (dpkg-source unpacks Nix's own functional tests from Debian's source package),
 # chromium (the status page is loaded in a real headless browser) and prometheus (its
@@ -20,6 +21,7 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 [ -x /usr/bin/mount ] || [ -x /bin/mount ] || need+=(mount)
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
+command -v socat >/dev/null 2>&1 || need+=(socat)
 # the sandbox needs a static busybox (Debian's busybox package is dynamic)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 if [ "${1:-}" = "--for-tests" ]; then

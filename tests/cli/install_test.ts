@@ -300,3 +300,20 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     assert.match(again.stderr, /Cannot uninstall: no buildhost installed in/);
   });
 });
+
+Deno.test("deno task install: into a prefix whose parents are missing, again, then uninstall; the parents stay", async () => {
+  using tmp = tempDir();
+  const prefix = join(tmp.path, "made/for/prefix");
+  await installFromClone(join(tmp.path, "clone"), prefix);
+  const manifest = Deno.readTextFileSync(join(prefix, "lib/buildhost/MANIFEST"));
+  assert.doesNotMatch(manifest, new RegExp(`^dir ${join(tmp.path, "made")}(/for)?$`, "m"));
+  assert.match(manifest, new RegExp(`^dir ${prefix}$`, "m"));
+  // Installing again reads that manifest back (it names nothing outside the prefix).
+  await installFromClone(join(tmp.path, "clone2"), prefix);
+  const dir = join(tmp.path, "clone3");
+  await clone(dir);
+  const r = await task(dir, "uninstall", { PREFIX: prefix });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.ok(exists(join(tmp.path, "made/for")));
+  assert.ok(!exists(prefix));
+});
