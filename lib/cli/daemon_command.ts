@@ -108,7 +108,10 @@ export const daemonCommand: Command = async (args) => {
       (runner) => keepingBuildLogs(store, runner),
       sessionRecord,
     );
-    const server = new DaemonServer(store, { log, builder });
+    // Activity ids unique across the process's sessions (Nix's are pid << 32 in
+    // a process per connection): 2^20 for each session before they could meet.
+    const activityIdBase = (BigInt(Deno.pid) << 32n) + (BigInt(n) << 20n);
+    const server = new DaemonServer(store, { log, builder, activityIdBase });
     const code = await runSession(
       store,
       sessionRecord.openSession("daemon"),

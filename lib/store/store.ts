@@ -196,11 +196,19 @@ export class Store {
     this.#db.close();
   }
 
+  /**
+   * Remove the temporaries of dead processes. This process's own are left
+   * (a daemon opens the store for each session: another session's may be
+   * in flight), unless their time says an earlier process of the same pid
+   * made them.
+   */
   async #removeStaleTemporaries(): Promise<void> {
     for await (const e of Deno.readDir(this.layout.realStoreDir)) {
       if (!e.name.startsWith(TEMP_PREFIX)) continue;
-      const pid = Number(e.name.slice(TEMP_PREFIX.length).split("-")[0]);
-      if (Number.isInteger(pid) && pid !== Deno.pid && processAlive(pid)) continue;
+      const [pid, made] = e.name.slice(TEMP_PREFIX.length).split("-").map(Number);
+      const live = Number.isInteger(pid) &&
+        (pid === Deno.pid ? made! >= Math.floor(performance.timeOrigin) : processAlive(pid!));
+      if (live) continue;
       const p = join(this.layout.realStoreDir, e.name);
       makeWritable(p);
       await Deno.remove(p, { recursive: true }).catch(() => {});

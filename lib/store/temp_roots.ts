@@ -1,8 +1,12 @@
 /**
  * Temporary GC roots: store paths a running process needs (being imported,
  * being built, locked by a client) that the garbage collector must keep.
- * Each process appends NUL-terminated paths to `temproots/<pid>`; the
- * collector reads the files of live processes and removes those of dead ones.
+ * Each process appends NUL-terminated paths to `temproots/<pid>` (a daemon's
+ * sessions, which share a process, to `temproots/<pid>-<n>` from the second
+ * on: one session's end must not drop another's roots; Nix's collector reads
+ * the pid from the leading digits and judges liveness by the file's lock);
+ * the collector reads the files of live processes and removes those of dead
+ * ones.
  * Adding a root takes the GC lock shared, so it cannot happen while a
  * collection (which holds it exclusively) is deciding what is dead.
  *
@@ -17,12 +21,18 @@ export class TempRoots {
   #gcLock: Deno.FsFile | undefined;
   #gcHolders = 0;
   #added = new Set<string>();
+  /** Its file's name: the pid, then `<pid>-<n>` for later ones in this process. */
+  readonly #name: string;
+  static #made = 0;
 
   /**
    * @param tempRootsDir The store's `temproots` directory.
    * @param gcLockPath The store's `gc.lock`.
    */
-  constructor(readonly tempRootsDir: string, readonly gcLockPath: string) {}
+  constructor(readonly tempRootsDir: string, readonly gcLockPath: string) {
+    const n = TempRoots.#made++;
+    this.#name = n === 0 ? String(Deno.pid) : `${Deno.pid}-${n}`;
+  }
 
   /**
    * Protect paths from garbage collection for the life of this process.
@@ -46,7 +56,7 @@ export class TempRoots {
     if (fresh.length === 0) return;
     if (!this.#file) {
       Deno.mkdirSync(this.tempRootsDir, { recursive: true });
-      const file = Deno.openSync(join(this.tempRootsDir, String(Deno.pid)), {
+      const file = Deno.openSync(join(this.tempRootsDir, this.#name), {
         write: true,
         create: true,
         append: true,
@@ -85,7 +95,7 @@ export class TempRoots {
     this.#file.close();
     this.#file = undefined;
     try {
-      Deno.removeSync(join(this.tempRootsDir, String(Deno.pid)));
+      Deno.removeSync(join(this.tempRootsDir, this.#name));
     } catch { /* gone */ }
     this.#added.clear();
   }
@@ -116,7 +126,7 @@ export function readTempRoots(tempRootsDir: string): Set<string> {
     return out;
   }
   for (const e of entries) {
-    const pid = Number(e.name);
+    const pid = Number(/^\d+/.exec(e.name)?.[0] ?? NaN);
     const file = join(tempRootsDir, e.name);
     if (!Number.isInteger(pid) || (!processAlive(pid))) {
       try {
