@@ -11,7 +11,12 @@ import { BufferSink, WireWriter } from "../lib/wire/wire_writer.ts";
 import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 
 /** An export stream of `n` text paths, each referring to up to 3 earlier ones. */
-export async function makeExport(file: string, n: number, prefix: string): Promise<string> {
+export async function makeExport(
+  file: string,
+  n: number,
+  prefix: string,
+  linked = true,
+): Promise<string> {
   try {
     Deno.statSync(file);
     return Deno.readTextFileSync(file + ".top");
@@ -27,7 +32,7 @@ export async function makeExport(file: string, n: number, prefix: string): Promi
       return paths[seed % paths.length]!;
     };
     for (let i = 0; i < n; i++) {
-      const refs = paths.length === 0
+      const refs = paths.length === 0 || !linked
         ? []
         : [...new Set([paths[paths.length - 1]!, pick(), pick()])];
       paths.push(

@@ -9,10 +9,13 @@
  *   or, with a Deno that has no `deno bundle` (or `INSTALL_MODE=copy`),
  *   `PREFIX/lib/buildhost/src/`: a copy of the modules `deno info` finds
  *   from `main.ts` and from the worker;
- * - `PREFIX/bin/buildhost`: a shell launcher that execs the Deno this was
- *   installed with (its absolute path, so a session with a minimal `PATH`,
- *   such as non-interactive ssh, finds it), ignoring any `deno.json` in the
- *   working directory and never reaching the network;
+ * - `PREFIX/lib/buildhost/serve_relay.pl`: what passes a serve session to
+ *   the store's running `buildhost daemon` (see {@linkcode daemonFastPath});
+ * - `PREFIX/bin/buildhost`: a shell launcher that passes a session to the
+ *   store's daemon when one runs, else execs the Deno this was installed
+ *   with (its absolute path, so a session with a minimal `PATH`, such as
+ *   non-interactive ssh, finds it), ignoring any `deno.json` in the working
+ *   directory and never reaching the network;
  * - `PREFIX/lib/buildhost/MANIFEST`: what was installed, so that installing
  *   again replaces the files in place and uninstalling removes exactly them
  *   (and the directories the install created, when they are empty).
@@ -135,27 +138,53 @@ const RUN_FLAGS = [
 ];
 
 /**
- * The launcher's first lines: `buildhost --stdio [--store /ROOT]` when that
- * store's daemon is running (`buildhost daemon`; its socket and a live pid
- * beside it, see `daemonSocketPath`) passes the session to the daemon with
- * socat, before any Deno starts, as `nix-daemon --stdio` passes it to
- * nix-daemon. Any other arguments, or no daemon, or no socat: the program
- * runs (and serves the session itself). `BUILDHOST_NO_DAEMON=1` turns this
- * off.
+ * The launcher's first lines: a session for a store whose daemon is running
+ * (`buildhost daemon`: its socket, and a live pid in the file beside it; see
+ * `daemonSocketPath`) is passed to the daemon before any Deno starts, as
+ * `nix-daemon --stdio` passes its session to nix-daemon: `buildhost --stdio
+ * [--store /ROOT]` with socat, byte for byte, and `buildhost --serve
+ * [--write] [--store /ROOT]` (in any order) with the serve relay, which
+ * keeps its stderr apart (`serve_relay.pl`). Any other arguments, no daemon,
+ * or neither tool: the program runs and serves the session itself (so too
+ * when the relay finds no daemon accepting: it exits 75 having read
+ * nothing). `BUILDHOST_NO_DAEMON=1` turns this off.
+ *
+ * @param relay The installed serve relay.
+ * @returns The lines.
  */
-export const DAEMON_FAST_PATH = [
-  `s=`,
-  `if [ "$1" = --stdio ] && [ -z "\${BUILDHOST_NO_DAEMON:-}" ]; then`,
-  `  case "$#:\${2:-}:\${3:-}" in`,
-  `    1::) [ -n "\${NIX_REMOTE:-}\${NIX_STATE_DIR:-}" ] || s=/nix/var/nix/daemon-socket/buildhost-socket ;;`,
-  `    3:--store:/*) s=$3/nix/var/nix/daemon-socket/buildhost-socket ;;`,
-  `  esac`,
-  `  if [ -n "\${s:-}" ] && [ -S "$s" ] && [ -w "$s" ] && { read -r p < "$s.pid"; } 2>/dev/null &&`,
-  `    kill -0 "$p" 2>/dev/null && command -v socat >/dev/null; then`,
-  `    exec socat STDIO "UNIX-CONNECT:$s"`,
-  `  fi`,
-  `fi`,
-];
+export function daemonFastPath(relay: string): string[] {
+  return [
+    "bh_mode= bh_write=0 bh_store= bh_next= bh_s=",
+    `[ -n "\${BUILDHOST_NO_DAEMON:-}" ] && bh_mode=x`,
+    `for a in "$@"; do`,
+    `  if [ -n "$bh_next" ]; then bh_store=$a; bh_next=; continue; fi`,
+    `  case $a in`,
+    `    --stdio|--serve) if [ -z "$bh_mode" ]; then bh_mode=$a; else bh_mode=x; fi ;;`,
+    `    --write) bh_write=1 ;;`,
+    `    --store) bh_next=1 ;;`,
+    `    *) bh_mode=x ;;`,
+    `  esac`,
+    `done`,
+    `[ -n "$bh_next" ] && bh_mode=x`,
+    `[ "$bh_mode$bh_write" = --stdio1 ] && bh_mode=x`,
+    `case $bh_store in`,
+    `  "") [ -n "\${NIX_REMOTE:-}\${NIX_STATE_DIR:-}" ] || bh_s=/nix/var/nix/daemon-socket/buildhost-socket ;;`,
+    `  /*) bh_s=$bh_store/nix/var/nix/daemon-socket/buildhost-socket ;;`,
+    `esac`,
+    `if [ "$bh_mode" = --stdio ] || [ "$bh_mode" = --serve ]; then`,
+    `  if [ -n "$bh_s" ] && [ -S "$bh_s" ] && [ -w "$bh_s" ] &&`,
+    `    { read -r bh_p < "$bh_s.pid"; } 2>/dev/null && kill -0 "$bh_p" 2>/dev/null; then`,
+    `    if [ "$bh_mode" = --stdio ]; then`,
+    `      command -v socat >/dev/null && exec socat STDIO "UNIX-CONNECT:$bh_s"`,
+    `    elif command -v perl >/dev/null; then`,
+    `      perl ${shQuote(relay)} "$bh_s" "$bh_write"`,
+    `      bh_rc=$?`,
+    `      [ "$bh_rc" = 75 ] || exit "$bh_rc"`,
+    `    fi`,
+    `  fi`,
+    `fi`,
+  ];
+}
 
 /** Whether this deno has `deno bundle` (Deno 2.4 and later). */
 async function canBundle(): Promise<boolean> {
@@ -227,6 +256,8 @@ async function install(): Promise<void> {
       throw new Error(`Cannot install: INSTALL_MODE is "${mode}", not "bundle" or "copy"`);
     }
     const files = mode === "bundle" ? await stageBundle(stage) : await stageCopy(stage);
+    Deno.copyFileSync(join(REPO, "scripts/serve_relay.pl"), join(stage, "serve_relay.pl"));
+    files.push("serve_relay.pl");
     const entry = join(libDir, mode === "bundle" ? "main.js" : "src/main.ts");
     // The launcher: this Deno by its absolute path, no config, no lock, no network.
     const source = await describeSource();
@@ -234,7 +265,7 @@ async function install(): Promise<void> {
       "#!/bin/sh",
       `# buildhost ${source}, installed by \`deno task install\` from ${REPO}`,
       `# with deno ${Deno.version.deno}. The program is ${entry}.`,
-      ...DAEMON_FAST_PATH,
+      ...daemonFastPath(join(libDir, "serve_relay.pl")),
       "DENO_NO_UPDATE_CHECK=1 DENO_NO_PROMPT=1 exec " +
       [Deno.execPath(), ...RUN_FLAGS].map(shQuote).join(" ") + ` ${shQuote(entry)} "$@"`,
       "",

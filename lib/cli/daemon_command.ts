@@ -3,8 +3,9 @@
  * the store's daemon, as `nix-daemon` is: it listens on a Unix socket
  * (default `<state>/daemon-socket/buildhost-socket`, e.g.
  * `/nix/var/nix/daemon-socket/buildhost-socket`) and serves each connection
- * as one worker-protocol session, all in this process, so a session costs
- * no process start. SIGTERM or SIGINT stops accepting and removes the
+ * as one session (worker protocol, or serve protocol from the installed
+ * launcher's relay: see `daemon_connection.ts`), all in this process, so a
+ * session costs no process start. SIGTERM or SIGINT stops accepting and removes the
  * socket; the sessions in progress go on to their end (a second signal
  * ends them too). Nix's settings are read once, when it starts.
  *
@@ -24,11 +25,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { DaemonListener } from "../daemon/daemon_listener.ts";
+import { type DaemonContext, serveConnection } from "./daemon_connection.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
 import { BuildRecord } from "../store/build_record.ts";
 import { Store } from "../store/store.ts";
 import type { StoreLayout } from "../store/store_layout.ts";
-import { runSession, runStdioSession } from "./stdio_session.ts";
+import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeLocationFromFlags } from "./store_options.ts";
@@ -94,32 +96,11 @@ export const daemonCommand: Command = async (args) => {
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
   const record = BuildRecord.of(location.layout.stateDir);
   let count = 0;
-  await listener.serve(async (conn) => {
-    const n = ++count;
-    log(`buildhost daemon: session ${n} started\n`);
-    const store = await Store.open(location.layout);
-    const sessionRecord = record.forSession("daemon", "local");
-    const builder = hostBuilder(
-      values,
-      settings,
-      store,
-      location,
-      log,
-      (runner) => keepingBuildLogs(store, runner),
-      sessionRecord,
-    );
-    // Activity ids unique across the process's sessions (Nix's are pid << 32 in
-    // a process per connection): 2^20 for each session before they could meet.
-    const activityIdBase = (BigInt(Deno.pid) << 32n) + (BigInt(n) << 20n);
-    const server = new DaemonServer(store, { log, builder, activityIdBase });
-    const code = await runSession(
-      store,
-      sessionRecord.openSession("daemon"),
-      conn,
-      (input, output) => server.serve(input, output),
-    );
-    log(`buildhost daemon: session ${n} ended${code === 0 ? "" : " after an error"}\n`);
-  }, (e) => log(`buildhost daemon: ${e instanceof Error ? e.message : String(e)}\n`));
+  const ctx: DaemonContext = { location, settings, runnerFlags: values, record, log };
+  await listener.serve(
+    (conn) => serveConnection(conn, ++count, ctx),
+    (e) => log(`buildhost daemon: ${e instanceof Error ? e.message : String(e)}\n`),
+  );
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
   return 0;
 };

@@ -2,9 +2,10 @@
  * A daemon's socket: a Unix socket on which each connection is one session,
  * served concurrently in this process, as `nix-daemon` serves
  * `/nix/var/nix/daemon-socket/socket`. A session here costs no process
- * start: `buildhost --stdio` passes its session to the store's daemon when
- * one is running (as `nix-daemon --stdio` does), and real Nix can use the
- * socket as a store (`--store unix://PATH`).
+ * start: `buildhost --stdio` and `--serve` pass their sessions to the
+ * store's daemon when one is running (as `nix-daemon --stdio` does), and
+ * real Nix can use the socket as a store (`--store unix://PATH`). What each
+ * connection is served with is the caller's (`cli/daemon_connection.ts`).
  *
  * Who may connect is who may open the socket: it is made mode 0600 inside
  * a directory made mode 0700 (the daemon's user, and root), so every

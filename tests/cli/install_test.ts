@@ -88,6 +88,7 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
   assert.deepEqual(installed.split("\n").filter((l) => l && !l.startsWith("#")), [
     `file ${prefix}/lib/buildhost/hash_worker.js`,
     `file ${prefix}/lib/buildhost/main.js`,
+    `file ${prefix}/lib/buildhost/serve_relay.pl`,
     `file ${prefix}/bin/buildhost`,
     `file ${prefix}/lib/buildhost/MANIFEST`,
     `dir ${prefix}/lib`,

@@ -1,0 +1,143 @@
+/**
+ * One connection to `buildhost daemon`: its first 8 bytes say which
+ * session it is. A worker-protocol client (Nix with `unix://`, or
+ * `buildhost --stdio` passing its session on) starts with the worker magic
+ * and is served by the daemon-protocol loop, byte for byte; the launcher's
+ * serve relay starts with `bhserve1` and its flags, and is served by the
+ * serve loop with its output framed (see `serve_relay_frames.ts`). Each
+ * session opens the store for itself, has its own entry in the build
+ * record, and its builds are attributed to it.
+ *
+ * @module
+ */
+import { DaemonServer } from "../daemon/daemon_server.ts";
+import { ServeServer } from "../serve/server.ts";
+import { keepingBuildLogs } from "../store/build_log.ts";
+import type { BuildRecord } from "../store/build_record.ts";
+import { Store } from "../store/store.ts";
+import type { StoreLocation } from "../store/store_location.ts";
+import { hostBuilder } from "./host_builder.ts";
+import type { NixSettings } from "./nix_settings.ts";
+import { runSession, type SessionChannel } from "./stdio_session.ts";
+import {
+  frameHeader,
+  RelayChannel,
+  SERVE_RELAY_MAGIC,
+  SERVE_RELAY_WRITE,
+} from "./serve_relay_frames.ts";
+
+/** What every connection of a daemon is served with. */
+export interface DaemonContext {
+  /** The store's location (each session opens it). */
+  location: StoreLocation;
+  /** Nix's settings, read when the daemon started. */
+  settings: NixSettings;
+  /** The runner flags (`--sandbox-paths`, `--no-sandbox`). */
+  runnerFlags: { "sandbox-paths": string[]; "no-sandbox": boolean };
+  /** The daemon's build record (each session gets its own view). */
+  record: BuildRecord;
+  /** The daemon's own messages (its stderr). */
+  log: (text: string) => void;
+}
+
+/** Read exactly `n` bytes; null if the connection ends first. */
+async function readExactly(conn: Deno.UnixConn, n: number): Promise<Uint8Array | null> {
+  const buf = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const got = await conn.read(buf.subarray(off));
+    if (got === null) return null;
+    off += got;
+  }
+  return buf;
+}
+
+/** The connection's bytes, with `head` (already read) first. */
+function after(head: Uint8Array, conn: Deno.UnixConn): SessionChannel["read"] {
+  let pending: Uint8Array | undefined = head;
+  return (p) => {
+    if (!pending) return conn.read(p);
+    const n = Math.min(p.length, pending.length);
+    p.set(pending.subarray(0, n));
+    pending = n < pending.length ? pending.subarray(n) : undefined;
+    return Promise.resolve(n);
+  };
+}
+
+/**
+ * Serve one connection to its end.
+ *
+ * @param conn The connection (closed by the caller).
+ * @param n The session's number in this daemon (for its messages and activity ids).
+ * @param ctx What the daemon serves with.
+ */
+export async function serveConnection(
+  conn: Deno.UnixConn,
+  n: number,
+  ctx: DaemonContext,
+): Promise<void> {
+  const head = await readExactly(conn, 8);
+  if (!head) return; // gone before saying anything
+  const relayed = new DataView(head.buffer).getBigUint64(0, true) === SERVE_RELAY_MAGIC;
+  const flags = relayed ? await readExactly(conn, 8) : undefined;
+  if (relayed && !flags) return;
+  const write = flags
+    ? (new DataView(flags.buffer).getBigUint64(0, true) & SERVE_RELAY_WRITE) !== 0n
+    : true;
+  const kind = relayed ? "serve" : "daemon";
+  ctx.log(
+    `buildhost daemon: session ${n} started (${kind}${relayed && write ? " --write" : ""})\n`,
+  );
+  const store = await Store.open(ctx.location.layout);
+  const record = ctx.record.forSession(kind, "local");
+  let code: number;
+  if (relayed) {
+    const out = conn.writable.getWriter();
+    const encoder = new TextEncoder();
+    // Both halves of a frame are queued at once, so frames never interleave.
+    const send = (channel: RelayChannel, data: Uint8Array) => (
+      void out.write(frameHeader(channel, data.length)).catch(() => {}), out.write(data)
+    );
+    const log = (text: string) =>
+      void send(RelayChannel.Stderr, encoder.encode(text)).catch(() => {});
+    const builder = write
+      ? hostBuilder(
+        ctx.runnerFlags,
+        ctx.settings,
+        store,
+        ctx.location,
+        log,
+        (runner) => keepingBuildLogs(store, runner),
+        record,
+      )
+      : undefined;
+    const server = new ServeServer(store, { write, log, ...(builder ? { builder } : {}) });
+    code = await runSession(store, record.openSession(kind), {
+      read: (p) => conn.read(p),
+      writable: new WritableStream({ write: (c) => send(RelayChannel.Stdout, c) }),
+    }, (input, output) => server.serve(input, output));
+    await send(RelayChannel.Exit, new Uint8Array([code])).catch(() => {});
+    out.releaseLock();
+  } else {
+    const builder = hostBuilder(
+      ctx.runnerFlags,
+      ctx.settings,
+      store,
+      ctx.location,
+      ctx.log,
+      (runner) => keepingBuildLogs(store, runner),
+      record,
+    );
+    // Activity ids unique across the process's sessions (Nix's are pid << 32 in
+    // a process per connection): 2^20 for each session before they could meet.
+    const activityIdBase = (BigInt(Deno.pid) << 32n) + (BigInt(n) << 20n);
+    const server = new DaemonServer(store, { log: ctx.log, builder, activityIdBase });
+    code = await runSession(
+      store,
+      record.openSession(kind),
+      { read: after(head, conn), writable: conn.writable },
+      (input, output) => server.serve(input, output),
+    );
+  }
+  ctx.log(`buildhost daemon: session ${n} ended${code === 0 ? "" : " after an error"}\n`);
+}

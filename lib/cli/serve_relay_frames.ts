@@ -1,0 +1,52 @@
+/**
+ * A serve session passed to the store's daemon (`buildhost daemon`) by the
+ * installed launcher's relay (`scripts/serve_relay.pl`, installed beside
+ * the program). The serve protocol has no channel for messages: build logs
+ * and errors go to the host program's stderr, which ssh carries to Nix. A
+ * socket carries one stream, so on the daemon's socket such a session
+ * starts with a header and the daemon's side is framed:
+ *
+ * - relay to daemon: the 8 bytes `bhserve1` ({@linkcode SERVE_RELAY_MAGIC}),
+ *   a u64 of flags (bit 0: `--write`), then the session's bytes as they come;
+ * - daemon to relay: frames of a u8 channel, a u32 length (little-endian)
+ *   and that many bytes: channel 1 is the session's stdout, 2 its stderr,
+ *   and channel 0, one byte long, ends the session with its exit code.
+ *
+ * A worker-protocol client's first 8 bytes are its magic, never these.
+ *
+ * @module
+ */
+
+/** The relay's first 8 bytes, as a little-endian u64 (the ASCII `bhserve1`). */
+export const SERVE_RELAY_MAGIC = 0x3165767265736862n;
+
+/** The flag bit of `--write`. */
+export const SERVE_RELAY_WRITE = 1n;
+
+/** The channels of the daemon's frames. */
+export enum RelayChannel {
+  Exit = 0,
+  Stdout = 1,
+  Stderr = 2,
+}
+
+/**
+ * A frame's header.
+ *
+ * @param channel Its channel.
+ * @param length The length of what follows.
+ * @returns The 5 bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { frameHeader, RelayChannel } from "./serve_relay_frames.ts";
+ * assert.deepEqual(frameHeader(RelayChannel.Stderr, 258), new Uint8Array([2, 2, 1, 0, 0]));
+ * ```
+ */
+export function frameHeader(channel: RelayChannel, length: number): Uint8Array {
+  const h = new Uint8Array(5);
+  h[0] = channel;
+  new DataView(h.buffer).setUint32(1, length, true);
+  return h;
+}
