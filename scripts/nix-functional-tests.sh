@@ -18,7 +18,8 @@ tests=("$@")
   nix-copy-ssh.sh ssh-relay.sh build-remote-trustless-ssh.sh)
 
 cache="${BUILDHOST_NIX_SRC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/buildhost/nix-src}"
-version="$(dpkg-query -W -f='${Version}' nix-bin)"
+# The source package's version: a binary rebuild (2.8.0-1.1+b1) has none of its own.
+version="$(dpkg-query -W -f='${source:Version}' nix-bin)"
 
 fetch_source() {
   [ -d "$cache/source/tests" ] && return 0

@@ -16,6 +16,8 @@ export interface RunningDaemon extends AsyncDisposable {
   stderr(): string;
   /** SIGTERM it and wait for its end; its exit code. */
   stop(): Promise<number>;
+  /** Wait until its stderr matches `pattern` (it says so as soon as it has). */
+  said(pattern: RegExp): Promise<void>;
 }
 
 /**
@@ -65,11 +67,18 @@ export async function startDaemon(
     await reading;
     return s.code;
   };
+  const said = async (pattern: RegExp) => {
+    while (!pattern.test(text)) {
+      if (ended) throw new Error(`buildhost daemon ended without saying ${pattern}:\n${text}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   return {
     socket,
     child,
     stderr: () => text,
     stop,
+    said,
     [Symbol.asyncDispose]: async () => void await stop(),
   };
 }

@@ -194,7 +194,7 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
         /exec socat STDIO UNIX-CONNECT:.*\/daemon-socket\/buildhost-socket\n/,
       );
       assert.doesNotMatch(relayed.stderr, /deno/);
-      assert.match(daemon.stderr(), /session 1 started/);
+      await daemon.said(/session 1 started/);
       // Killed: its socket and pid file stay, and the launcher serves the session itself.
       daemon.child.kill("SIGKILL");
       await daemon.stop();
@@ -285,6 +285,7 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
       "lib/buildhost/MANIFEST",
       "lib/buildhost/hash_worker.js",
       "lib/buildhost/main.js",
+      "lib/buildhost/serve_relay.pl",
     ]);
   });
 

@@ -137,6 +137,7 @@ Deno.test("serve sessions relayed to buildhost daemon: copies, a read-only refus
   assert.match(failed, /builder for '\/nix\/store\/\S+-relayed-fail\.drv' failed with exit code 1/);
 
   // copy --to, copy --from (Nix 2.8 asks for --write there too), two builds; the refused copy
+  await daemon.said(/session 5 ended/);
   assert.equal(sessions(daemon, "serve --write"), 4, daemon.stderr());
   assert.equal(sessions(daemon, "serve"), 1, daemon.stderr());
   assert.equal(await daemon.stop(), 0);

@@ -88,7 +88,7 @@ Deno.test("buildhost daemon: SIGTERM stops it accepting at once; the session in 
   });
   await assert.rejects(Deno.connect({ transport: "unix", path: daemon.socket }));
   assert.deepEqual(await client.queryValidPaths([MISSING]), []);
-  assert.match(daemon.stderr(), /stopping \(1 sessions in progress\)/);
+  await daemon.said(/stopping \(1 sessions in progress\)/);
   await client.close();
   assert.equal((await daemon.child.status).code, 0);
 });
@@ -138,8 +138,8 @@ Deno.test("buildhost --stdio: with the store's daemon running, the session is th
   assert.deepEqual(await client.queryValidPaths([MISSING]), []);
   const open = await openSessions(store);
   assert.deepEqual(open.map((s) => s.pid), [daemon.child.pid]);
-  assert.match(daemon.stderr(), /session 1 started/);
+  await daemon.said(/session 1 started/);
   await client.close();
   assert.equal((await child.status).code, 0);
-  await until("the session's end", () => /session 1 ended\n/.test(daemon.stderr()));
+  await daemon.said(/session 1 ended\n/);
 });
