@@ -41,7 +41,7 @@ if (import.meta.main) {
     serve: serveBench,
     daemon: daemonBench,
     session: sessionBench,
-    roundtrip: (dir) => [serveRoundTrip(dir)],
+    roundtrip: serveRoundTrip,
   };
   const only = Deno.env.get("BUILDHOST_BENCH_ONLY")?.split(",").filter((g) => g !== "");
   for (const g of only ?? []) {

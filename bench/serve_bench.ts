@@ -4,13 +4,25 @@
  * --write` (1000 small paths; one 1 GiB path), builds 100 trivial
  * derivations locally (buildhost build vs nix-store --realise, sandboxed,
  * max-jobs 1 and 2), one build with a 1 GiB output, and a trivial remote
- * build round trip.
+ * build round trip; the small copy and the round trip again with the host
+ * running `buildhost daemon`, which the installed launcher passes each
+ * session to (the serve relay).
  * Run alone with `deno run -A bench/serve_bench.ts`.
  *
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, NIX, rm, type Row, SANDBOX, sh, table } from "./_measure.ts";
+import {
+  BenchDaemon,
+  best,
+  buildhostProgram,
+  NIX,
+  rm,
+  type Row,
+  SANDBOX,
+  sh,
+  table,
+} from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
 import { trivialBuilds } from "./_trivial_builds.ts";
@@ -34,10 +46,19 @@ export async function serveBench(dir: string): Promise<Row[]> {
   const paths = sh(`${NIX} nix-store --store ${client} --import < ${small}`).split("\n").join(" ");
   const copy = (target: string, what: string) =>
     `${env} BUILDHOST_TEST_REMOTE_STORE=${remote} nix copy --store ${client} --to ${target} ${what}`;
+  const smallNix = best(copy(theirs, paths), () => rm(remote));
   rows.push([
     "nix copy --to of 1000 small paths (client: real Nix)",
     best(copy(ours, paths), () => rm(remote)),
-    best(copy(theirs, paths), () => rm(remote)),
+    smallNix,
+  ]);
+  const daemon = new BenchDaemon(remote);
+  const smallDaemon = best(copy(ours, paths), () => (daemon.stop(), rm(remote), daemon.start()));
+  daemon.stop();
+  rows.push([
+    "nix copy --to of 1000 small paths, host running buildhost daemon (RSS: the daemon's)",
+    daemon.withPeak(smallDaemon),
+    smallNix,
   ]);
   const big = sh(`${NIX} nix-store --store ${client} --add ${join(dir, "tree")}`);
   /** One copy through the RSS-recording wrapper: the host's peak RSS in MiB. */
@@ -104,7 +125,7 @@ export async function serveBench(dir: string): Promise<Row[]> {
     ),
   ]);
 
-  rows.push(serveRoundTrip(dir));
+  rows.push(...serveRoundTrip(dir));
   rm(remote);
   rm(client);
   rm(nixRoot);
@@ -114,9 +135,10 @@ export async function serveBench(dir: string): Promise<Row[]> {
 
 /**
  * A trivial remote build round trip (nix-build --builders ssh://), buildhost
- * vs nix-store as the remote program: its row (also the `roundtrip` group).
+ * vs nix-store as the remote program, and again with the host running
+ * `buildhost daemon`: their rows (also the `roundtrip` group).
  */
-export function serveRoundTrip(dir: string): Row {
+export function serveRoundTrip(dir: string): Row[] {
   const env = `PATH=${HELPERS}bin:$PATH ${NIX}`;
   const client = join(dir, "serve-client");
   const remote = join(dir, "serve-remote");
@@ -132,13 +154,25 @@ export function serveRoundTrip(dir: string): Row {
       `derivation { name = "round-trip"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${crypto.randomUUID()} > $out" ]; }`,
     );
   };
-  const row: Row = [
+  const nix = best(remoteBuild(`${HERE}remote-nix-store`), fresh);
+  const rows: Row[] = [[
     "trivial remote build round trip (nix-build --builders)",
     best(remoteBuild(`${HELPERS}remote-buildhost`), fresh),
-    best(remoteBuild(`${HERE}remote-nix-store`), fresh),
-  ];
+    nix,
+  ]];
+  const daemon = new BenchDaemon(remote);
+  const ours = best(
+    remoteBuild(`${HELPERS}remote-buildhost`),
+    () => (daemon.stop(), fresh(), daemon.start()),
+  );
+  daemon.stop();
+  rows.push([
+    "trivial remote build round trip, host running buildhost daemon (RSS: the daemon's)",
+    daemon.withPeak(ours),
+    nix,
+  ]);
   rm(remote);
-  return row;
+  return rows;
 }
 
 if (import.meta.main) {

@@ -3,7 +3,9 @@
  * hands (ten in a row; buildhost `--serve --write` vs `nix-store --serve
  * --write`, buildhost `--stdio` vs `nix-daemon --stdio`), and 16 clients
  * (real Nix) copying to one host at once over `ssh://localhost`, buildhost
- * vs `nix-store` as the remote program.
+ * vs `nix-store` as the remote program; each again with the host running
+ * `buildhost daemon` (the installed launcher passes each session to it),
+ * and 16 clients over `ssh-ng://` to the daemon vs `nix-daemon --stdio`.
  * Run alone with `deno run -A bench/session_bench.ts`.
  *
  * @module
@@ -45,10 +47,20 @@ export async function sessionBench(dir: string): Promise<Row[]> {
   const times = (cmd: string, hello: string) =>
     `${NIX} BUILDHOST_TEST_REMOTE_STORE=${remote}; export NIX_CONFIG BUILDHOST_TEST_REMOTE_STORE; ` +
     `for i in $(seq ${SESSIONS}); do ${cmd} < ${hello} > /dev/null || exit 1; done`;
+  const serveNix = best(times(`${HERE}remote-nix-store --serve --write`, serveHello));
   rows.push([
     `serve session that only shakes hands (${SESSIONS} in a row) vs nix-store --serve --write`,
     best(times(`${HELPERS}remote-buildhost --serve --write`, serveHello)),
-    best(times(`${HERE}remote-nix-store --serve --write`, serveHello)),
+    serveNix,
+  ]);
+  const serveDaemon = new BenchDaemon(remote);
+  serveDaemon.start();
+  const serveOurs = best(times(`${HELPERS}remote-buildhost --serve --write`, serveHello));
+  serveDaemon.stop();
+  rows.push([
+    `serve session that only shakes hands (${SESSIONS} in a row), host running buildhost daemon (RSS: the daemon's)`,
+    serveDaemon.withPeak(serveOurs),
+    serveNix,
   ]);
   const handshakeNix = best(times(`nix-daemon --stdio --store ${remote}`, daemonHello));
   rows.push([
@@ -92,11 +104,20 @@ export async function sessionBench(dir: string): Promise<Row[]> {
     rm(remote);
     sh(`${NIX} nix-store --store ${remote} --init`);
   };
+  const allNix = best(all(`${HERE}remote-nix-store`), fresh);
   rows.push([
     `${CLIENTS} clients copying to one host at once (nix copy --to ssh://, ${slice} paths each)`,
     best(all(`${HELPERS}remote-buildhost`), fresh),
-    best(all(`${HERE}remote-nix-store`), fresh),
+    allNix,
   ]);
+  rows.push([
+    `${CLIENTS} clients copying to one host at once (nix copy --to ssh://, ${slice} paths each), host running buildhost daemon (RSS: the daemon's)`,
+    daemon.withPeak(
+      best(all(`${HELPERS}remote-buildhost`), () => (daemon.stop(), fresh(), daemon.start())),
+    ),
+    allNix,
+  ]);
+  daemon.stop();
   // Over ssh-ng the clients copy paths without references, 63 each, none
   // shared: Nix 2.8's nix-daemon loses its place in the stream when another
   // session makes valid a path it is being sent (`not an absolute path:
