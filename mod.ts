@@ -90,6 +90,7 @@ export * from "./lib/remote/in_process_host.ts";
 export * from "./lib/remote/machine_spec.ts";
 export * from "./lib/remote/machine_scheduler.ts";
 export * from "./lib/daemon/daemon_server.ts";
+export * from "./lib/daemon/daemon_listener.ts";
 export * from "./lib/remote/remote_client.ts";
 export * from "./lib/remote/daemon_client.ts";
 export * from "./lib/remote/daemon_host_process.ts";

@@ -140,7 +140,7 @@ const RUN_FLAGS = [
 /**
  * The launcher's first lines: a session for a store whose daemon is running
  * (`buildhost daemon`: its socket, and a live pid in the file beside it; see
- * `daemonSocketPath`) is passed to the daemon before any Deno starts, as
+ * `StoreLayout.daemonSocket`) is passed to the daemon before any Deno starts, as
  * `nix-daemon --stdio` passes its session to nix-daemon: `buildhost --stdio
  * [--store /ROOT]` with socat, byte for byte, and `buildhost --serve
  * [--write] [--store /ROOT]` (in any order) with the serve relay, which

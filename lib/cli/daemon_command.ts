@@ -21,7 +21,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { DaemonListener } from "../daemon/daemon_listener.ts";
@@ -29,24 +28,12 @@ import { type DaemonContext, serveConnection } from "./daemon_connection.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
 import { BuildRecord } from "../store/build_record.ts";
 import { Store } from "../store/store.ts";
-import type { StoreLayout } from "../store/store_layout.ts";
 import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
 import { openStoreFromFlags, STORE_FLAGS, storeLocationFromFlags } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import type { Command } from "./command.ts";
-
-/**
- * Where the daemon of a store listens by default. The launcher written by
- * `deno task install` names the same path (see `scripts/install.ts`).
- *
- * @param layout The store's layout.
- * @returns `<state>/daemon-socket/buildhost-socket`.
- */
-export function daemonSocketPath(layout: StoreLayout): string {
-  return join(layout.stateDir, "daemon-socket", "buildhost-socket");
-}
 
 /** `buildhost daemon ...` / `buildhost --stdio ...` */
 export const daemonCommand: Command = async (args) => {
@@ -63,7 +50,7 @@ export const daemonCommand: Command = async (args) => {
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
   const location = storeLocationFromFlags(values);
-  const socket = values.listen ?? daemonSocketPath(location.layout);
+  const socket = values.listen ?? location.layout.daemonSocket;
   if (values.stdio) {
     const relayed = await relayToDaemon(socket);
     if (relayed !== undefined) return relayed;

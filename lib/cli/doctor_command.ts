@@ -9,7 +9,8 @@
  * - user namespaces, bubblewrap, util-linux (`setarch`, `setpriv`,
  *   `unshare`, `mount`) and a static busybox, looked up where the sandbox
  *   looks for them (`--tool-path` overrides the directories);
- * - the store: readable, writable, its schema, its free space;
+ * - the store: readable, writable, its schema, its free space; whether its
+ *   `buildhost daemon` runs (then sessions are passed to it, warm);
  * - a trivial derivation builds in the sandbox (in a temporary store);
  * - the Nix settings read (nix.conf files and `NIX_CONFIG`, as Nix finds them);
  * - with `--remote ssh://HOST?remote-program=P`, that a serve session opens
@@ -415,6 +416,54 @@ async function checkStore(root: string, storeDir: string | undefined): Promise<D
   return checks;
 }
 
+/**
+ * Whether the store's `buildhost daemon` is listening, and whether the
+ * launcher can pass sessions to it (socat for ssh-ng, Perl for ssh://).
+ * Not running is fine (each session then starts a process of its own); a
+ * socket left by a daemon that died is worth knowing.
+ */
+async function checkDaemon(socket: string): Promise<DoctorCheck> {
+  const name = "store daemon";
+  if (!exists(socket)) {
+    return {
+      status: "ok",
+      name,
+      detail: `not running: each session starts a process of its own ` +
+        `(\`buildhost daemon\` serves them in one warm process)`,
+    };
+  }
+  try {
+    (await Deno.connect({ transport: "unix", path: socket })).close();
+  } catch (e) {
+    return {
+      status: "warn",
+      name,
+      detail: `${socket} is there but no daemon accepts (${(e as Error).message}): ` +
+        "start `buildhost daemon` again (it takes the socket over)",
+    };
+  }
+  let pid = "?";
+  try {
+    pid = Deno.readTextFileSync(`${socket}.pid`).trim();
+  } catch { /* an older daemon, or --listen elsewhere */ }
+  const path = Deno.env.get("PATH") ?? "";
+  const missing = [["socat", "ssh-ng"], ["perl", "ssh://"]].filter(([tool]) => !which(tool!, path));
+  if (missing.length > 0) {
+    return {
+      status: "warn",
+      name,
+      detail: `listening on ${socket} (pid ${pid}), but ${
+        missing.map(([tool, proto]) => `${tool} (for ${proto} sessions)`).join(" and ")
+      } not on the PATH: those sessions start a process of their own`,
+    };
+  }
+  return {
+    status: "ok",
+    name,
+    detail: `listening on ${socket} (pid ${pid}): the launcher passes sessions to it`,
+  };
+}
+
 /** Build a one-line derivation with the sandbox, in a temporary store. */
 async function checkSandboxBuild(tools: Partial<SandboxTools>): Promise<DoctorCheck> {
   const name = "sandboxed build";
@@ -610,9 +659,11 @@ export const doctorCommand: Command = async (args) => {
   await say(await checkSshPath(values["ssh-path"] ?? sshSessionPath()));
   const { checks, tools } = await checkTools(values["tool-path"]);
   for (const c of checks) await say(c);
-  for (const c of await checkStore(values.store ?? defaultStoreRoot(), values["store-dir"])) {
+  const root = values.store ?? defaultStoreRoot();
+  for (const c of await checkStore(root, values["store-dir"])) {
     await say(c);
   }
+  await say(await checkDaemon(storeLayout(root, values["store-dir"]).daemonSocket));
   await say(await checkSandboxBuild(tools));
   await say(checkNixConfig());
   for (const uri of values.remote) {

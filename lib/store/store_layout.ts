@@ -28,6 +28,12 @@ export interface StoreLayout {
   gcRootsDir: string;
   /** `<stateDir>/temproots`. */
   tempRootsDir: string;
+  /**
+   * `<stateDir>/daemon-socket/buildhost-socket`: where `buildhost daemon`
+   * listens by default (beside Nix's `socket`), with its pid in `<it>.pid`.
+   * The installed launcher names the same path (`scripts/install.ts`).
+   */
+  daemonSocket: string;
 }
 
 /**
@@ -63,6 +69,7 @@ export function storeLayout(
     dbDir: join(stateDir, "db"),
     gcRootsDir: join(stateDir, "gcroots"),
     tempRootsDir: join(stateDir, "temproots"),
+    daemonSocket: join(stateDir, "daemon-socket", "buildhost-socket"),
   };
 }
 

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { sandboxTools } from "../../lib/sandbox/sandbox.ts";
 import { runBuildhost } from "../_helpers/buildhost.ts";
 import { tempDir } from "../_helpers/nix.ts";
+import { startDaemon } from "../_helpers/daemon.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 
@@ -218,4 +219,30 @@ Deno.test("buildhost doctor --remote opens a serve and a daemon session on the h
   );
   // The session really reached the remote store.
   assert.ok(Deno.statSync(join(t.path, "remote/nix/var/nix/db/db.sqlite")).isFile);
+});
+
+Deno.test("buildhost doctor says whether the store's daemon runs, and a dead daemon's socket", async () => {
+  using t = tempDir();
+  const store = join(t.path, "store");
+  const line = async () => {
+    const r = await runBuildhost(["doctor", "--store", store]);
+    return lines(r.stdout).get("store daemon");
+  };
+  assert.deepEqual(await line(), [
+    "ok",
+    "not running: each session starts a process of its own (`buildhost daemon` serves them in one warm process)",
+  ]);
+  const daemon = await startDaemon(store);
+  assert.deepEqual(await line(), [
+    "ok",
+    `listening on ${daemon.socket} (pid ${daemon.child.pid}): the launcher passes sessions to it`,
+  ]);
+  daemon.child.kill("SIGKILL");
+  await daemon.stop();
+  const [status, detail] = (await line())!;
+  assert.equal(status, "warn");
+  assert.match(
+    detail!,
+    /buildhost-socket is there but no daemon accepts \(.*\): start `buildhost daemon` again/,
+  );
 });
