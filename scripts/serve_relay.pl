@@ -33,17 +33,6 @@ sub put {
   return 1;
 }
 
-# Read exactly $len bytes; undef at the end of the stream.
-sub take {
-  my ($len) = @_;
-  my $buf = '';
-  while (length $buf < $len) {
-    my $n = sysread($sock, $buf, $len - length $buf, length $buf);
-    return undef unless $n;
-  }
-  return $buf;
-}
-
 my $pid = fork();
 exit 75 unless defined $pid;
 if ($pid == 0) {
@@ -55,13 +44,21 @@ if ($pid == 0) {
   exit 0;
 }
 close STDIN;
+# Frames are read in large pieces and taken apart here: one read for many
+# small frames (a session of small requests and replies), few for a large
+# one (the daemon cuts its output into frames of at most 64 KiB).
 my $code = 1;    # the daemon went away without an exit code
-while (defined(my $head = take(5))) {
-  my ($channel, $len) = unpack('CV', $head);
-  my $data = $len ? take($len) : '';
-  last unless defined $data;
-  if ($channel == 0) { $code = ord $data; last; }
-  put($channel == 2 ? \*STDERR : \*STDOUT, $data) or last;
+my $buf = '';
+FRAMES: while (1) {
+  while (length $buf >= 5) {
+    my ($channel, $len) = unpack('CV', $buf);
+    last if length $buf < 5 + $len;
+    my $data = substr($buf, 5, $len);
+    substr($buf, 0, 5 + $len) = '';
+    if ($channel == 0) { $code = ord $data; last FRAMES; }
+    put($channel == 2 ? \*STDERR : \*STDOUT, $data) or last FRAMES;
+  }
+  sysread($sock, $buf, 262144, length $buf) or last;
 }
 kill 'TERM', $pid;
 waitpid($pid, 0);

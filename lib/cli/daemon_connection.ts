@@ -20,7 +20,8 @@ import { hostBuilder } from "./host_builder.ts";
 import type { NixSettings } from "./nix_settings.ts";
 import { runSession, type SessionChannel } from "./stdio_session.ts";
 import {
-  frameHeader,
+  frame,
+  MAX_FRAME,
   RelayChannel,
   SERVE_RELAY_MAGIC,
   SERVE_RELAY_WRITE,
@@ -94,10 +95,14 @@ export async function serveConnection(
   if (relayed) {
     const out = conn.writable.getWriter();
     const encoder = new TextEncoder();
-    // Both halves of a frame are queued at once, so frames never interleave.
-    const send = (channel: RelayChannel, data: Uint8Array) => (
-      void out.write(frameHeader(channel, data.length)).catch(() => {}), out.write(data)
-    );
+    // Each frame is queued whole, so frames never interleave.
+    const send = (channel: RelayChannel, data: Uint8Array) => {
+      const writes: Promise<void>[] = [];
+      for (let off = 0; off < data.length; off += MAX_FRAME) {
+        writes.push(out.write(frame(channel, data.subarray(off, off + MAX_FRAME))));
+      }
+      return Promise.all(writes).then(() => {});
+    };
     const log = (text: string) =>
       void send(RelayChannel.Stderr, encoder.encode(text)).catch(() => {});
     const builder = write

@@ -9,8 +9,9 @@
  * - relay to daemon: the 8 bytes `bhserve1` ({@linkcode SERVE_RELAY_MAGIC}),
  *   a u64 of flags (bit 0: `--write`), then the session's bytes as they come;
  * - daemon to relay: frames of a u8 channel, a u32 length (little-endian)
- *   and that many bytes: channel 1 is the session's stdout, 2 its stderr,
- *   and channel 0, one byte long, ends the session with its exit code.
+ *   and that many bytes (at most 64 KiB): channel 1 is the session's
+ *   stdout, 2 its stderr, and channel 0, one byte long, ends the session
+ *   with its exit code.
  *
  * A worker-protocol client's first 8 bytes are its magic, never these.
  *
@@ -30,23 +31,29 @@ export enum RelayChannel {
   Stderr = 2,
 }
 
+/** The most a frame carries: larger output is cut into several. */
+export const MAX_FRAME = 64 * 1024;
+
 /**
- * A frame's header.
+ * A frame, whole (one write, so that frames never interleave and a session
+ * of small replies costs one read a reply at the relay).
  *
  * @param channel Its channel.
- * @param length The length of what follows.
- * @returns The 5 bytes.
+ * @param data What it carries, at most {@linkcode MAX_FRAME} bytes.
+ * @returns The 5-byte header and the data.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { frameHeader, RelayChannel } from "./serve_relay_frames.ts";
- * assert.deepEqual(frameHeader(RelayChannel.Stderr, 258), new Uint8Array([2, 2, 1, 0, 0]));
+ * import { frame, RelayChannel } from "./serve_relay_frames.ts";
+ * assert.deepEqual(frame(RelayChannel.Stderr, new Uint8Array([7])), new Uint8Array([2, 1, 0, 0, 0, 7]));
  * ```
  */
-export function frameHeader(channel: RelayChannel, length: number): Uint8Array {
-  const h = new Uint8Array(5);
-  h[0] = channel;
-  new DataView(h.buffer).setUint32(1, length, true);
-  return h;
+export function frame(channel: RelayChannel, data: Uint8Array): Uint8Array {
+  if (data.length > MAX_FRAME) throw new RangeError(`a frame carries at most ${MAX_FRAME} bytes`);
+  const f = new Uint8Array(5 + data.length);
+  f[0] = channel;
+  new DataView(f.buffer).setUint32(1, data.length, true);
+  f.set(data, 5);
+  return f;
 }

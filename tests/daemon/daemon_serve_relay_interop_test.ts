@@ -99,11 +99,21 @@ Deno.test("serve sessions relayed to buildhost daemon: copies, a read-only refus
   await verifyClean(remote);
   const listed = await nix("nix-store", ["--store", remote, "-qR", top]);
   assert.deepEqual(listed.text.split("\n").sort(), [dep, top].sort());
+  // 3 MiB of random bytes: many frames each way
+  const bigFile = join(tmp.path, "big.bin");
+  const bytes = new Uint8Array(3 << 20);
+  for (let off = 0; off < bytes.length; off += 65536) {
+    crypto.getRandomValues(bytes.subarray(off, off + 65536));
+  }
+  Deno.writeFileSync(bigFile, bytes);
+  const big = (await nix("nix-store", ["--store", client, "--add", bigFile])).text;
+  await nix("nix", ["copy", "--store", client, "--to", REMOTE, big], { env: env(program, remote) });
   const back = join(tmp.path, "back");
-  await nix("nix", ["copy", "--store", back, "--no-check-sigs", "--from", REMOTE, top], {
+  await nix("nix", ["copy", "--store", back, "--no-check-sigs", "--from", REMOTE, top, big], {
     env: env(program, remote),
   });
   await verifyClean(back);
+  assert.deepEqual(Deno.readFileSync(join(back, big)), bytes);
 
   // Without --write (the flag the relay passes on), a copy is refused, as by nix-store --serve.
   const other = await uniquePath(client, tmp.path);
@@ -136,9 +146,9 @@ Deno.test("serve sessions relayed to buildhost daemon: copies, a read-only refus
   assert.match(failed, /the relayed builder fails\n/);
   assert.match(failed, /builder for '\/nix\/store\/\S+-relayed-fail\.drv' failed with exit code 1/);
 
-  // copy --to, copy --from (Nix 2.8 asks for --write there too), two builds; the refused copy
-  await daemon.said(/session 5 ended/);
-  assert.equal(sessions(daemon, "serve --write"), 4, daemon.stderr());
+  // two copies --to, copy --from (Nix 2.8 asks for --write there too), two builds; the refused copy
+  await daemon.said(/session 6 ended/);
+  assert.equal(sessions(daemon, "serve --write"), 5, daemon.stderr());
   assert.equal(sessions(daemon, "serve"), 1, daemon.stderr());
   assert.equal(await daemon.stop(), 0);
 });
