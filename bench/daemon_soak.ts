@@ -8,7 +8,9 @@
  *
  * It prints, after the first sessions (warm-up), halfway and at the end, the
  * daemon's open file descriptors, its resident memory, the entries of the
- * store's `temproots`, `builds` and the record's open sessions. It fails
+ * store's `temproots`, `builds` and the record's open sessions (the first
+ * two samples are taken while other sessions are in flight; the last once
+ * all have ended). It fails
  * when a session hangs (a watchdog), a build fails, or descriptors,
  * temporary roots, build directories or open sessions grow from the
  * warm-up to the end, or memory by more than 32 MiB (the allocator's and
@@ -142,8 +144,10 @@ if (import.meta.main) {
       done++;
       // Sampled once the sessions before have ended in the daemon too.
       if (done === WARM_UP || done === Math.floor(total / 2)) {
+        const label = done === WARM_UP ? "start" : "middle";
+        const at = done;
         await new Promise((r) => setTimeout(r, 300));
-        samples.push([done === WARM_UP ? "start" : "middle", figures(done, daemon.pid, state)]);
+        samples.push([label, figures(at, daemon.pid, state)]);
       }
     }
   };
