@@ -21,6 +21,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { DaemonClient } from "../lib/remote/daemon_client.ts";
+import { socketPath } from "../lib/daemon/socket_path.ts";
 import { BuildStatus } from "../lib/derivation/build_result.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -108,8 +109,9 @@ if (import.meta.main) {
     for (let n = i, k = 0; k < 32; k++, n = Math.floor(n / 32)) hash = digits[n % 32] + hash;
     const out = `/nix/store/${hash}-daemon-soak-${i}`;
     let log = "";
+    using path = socketPath(socket);
     const client = await DaemonClient.connect(
-      await Deno.connect({ transport: "unix", path: socket }),
+      await Deno.connect({ transport: "unix", path: path.path }),
       { log: (t) => void (log += t) },
     );
     try {

@@ -174,10 +174,11 @@ export function daemonFastPath(relay: string): string[] {
     `if [ "$bh_mode" = --stdio ] || [ "$bh_mode" = --serve ]; then`,
     `  if [ -n "$bh_s" ] && [ -S "$bh_s" ] && [ -w "$bh_s" ] &&`,
     `    { read -r bh_p < "$bh_s.pid"; } 2>/dev/null && kill -0 "$bh_p" 2>/dev/null; then`,
+    // From the socket's directory: its full path may be longer than a socket address holds.
     `    if [ "$bh_mode" = --stdio ]; then`,
-    `      command -v socat >/dev/null && exec socat STDIO "UNIX-CONNECT:$bh_s"`,
+    `      command -v socat >/dev/null && cd "\${bh_s%/*}" && exec socat STDIO UNIX-CONNECT:buildhost-socket`,
     `    elif command -v perl >/dev/null; then`,
-    `      perl ${shQuote(relay)} "$bh_s" "$bh_write"`,
+    `      (cd "\${bh_s%/*}" && exec perl ${shQuote(relay)} buildhost-socket "$bh_write")`,
     `      bh_rc=$?`,
     `      [ "$bh_rc" = 75 ] || exit "$bh_rc"`,
     `    fi`,

@@ -24,6 +24,7 @@
 import { parseArgs } from "node:util";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { DaemonListener } from "../daemon/daemon_listener.ts";
+import { socketPath } from "../daemon/socket_path.ts";
 import { type DaemonContext, serveConnection } from "./daemon_connection.ts";
 import { keepingBuildLogs } from "../store/build_log.ts";
 import { BuildRecord } from "../store/build_record.ts";
@@ -102,7 +103,8 @@ export const daemonCommand: Command = async (args) => {
 async function relayToDaemon(socket: string): Promise<number | undefined> {
   let conn: Deno.UnixConn;
   try {
-    conn = await Deno.connect({ transport: "unix", path: socket });
+    using p = socketPath(socket);
+    conn = await Deno.connect({ transport: "unix", path: p.path });
   } catch {
     return undefined;
   }

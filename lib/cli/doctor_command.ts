@@ -47,6 +47,7 @@ import {
 import { startDaemonHost } from "../remote/daemon_host_process.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
+import { socketPath } from "../daemon/socket_path.ts";
 
 const USAGE = "usage: buildhost doctor [--store ROOT] [--store-dir DIR] [--tool-path DIRS] " +
   "[--ssh-path DIRS] [--remote ssh://HOST?remote-program=P | ssh-ng://...]...";
@@ -433,7 +434,8 @@ async function checkDaemon(socket: string): Promise<DoctorCheck> {
     };
   }
   try {
-    (await Deno.connect({ transport: "unix", path: socket })).close();
+    using p = socketPath(socket);
+    (await Deno.connect({ transport: "unix", path: p.path })).close();
   } catch (e) {
     return {
       status: "warn",

@@ -14,6 +14,8 @@
  * session on).
  *
  * A socket left by a daemon that died is replaced; a live daemon's is not.
+ * A path longer than a socket address holds is reached through its
+ * directory ({@linkcode socketPath}).
  * {@linkcode DaemonListener.close} stops accepting, removes the socket and
  * waits for the sessions in progress; an error in one session never ends
  * another.
@@ -22,6 +24,7 @@
  */
 import { dirname } from "node:path";
 import { BuildhostError } from "../errors.ts";
+import { socketPath } from "./socket_path.ts";
 
 /** The socket cannot be listened on: the message names it and why. */
 export class DaemonListenError extends BuildhostError {
@@ -34,7 +37,8 @@ export type ConnectionHandler = (conn: Deno.UnixConn) => Promise<void>;
 /** Whether something accepts connections on the socket at `path`. */
 async function listening(path: string): Promise<boolean> {
   try {
-    (await Deno.connect({ transport: "unix", path })).close();
+    using p = socketPath(path);
+    (await Deno.connect({ transport: "unix", path: p.path })).close();
     return true;
   } catch {
     return false;
@@ -105,7 +109,8 @@ export class DaemonListener {
     await claim(path);
     let listener: Deno.UnixListener;
     try {
-      listener = Deno.listen({ transport: "unix", path });
+      using p = socketPath(path);
+      listener = Deno.listen({ transport: "unix", path: p.path });
     } catch (e) {
       throw new DaemonListenError(`cannot listen on "${path}": ${(e as Error).message}`);
     }

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DaemonClient } from "../../lib/remote/daemon_client.ts";
+import { MAX_SOCKET_PATH, socketPath } from "../../lib/daemon/socket_path.ts";
 import { runBuildhost } from "../_helpers/buildhost.ts";
 import { startDaemon } from "../_helpers/daemon.ts";
 import { MAIN } from "../_helpers/buildhost.ts";
@@ -13,10 +14,14 @@ import { tempDir } from "../_helpers/nix.ts";
 
 const MISSING = "/nix/store/ffffffffffffffffffffffffffffffff-missing";
 
+/** A connection to the socket at `path`, however long. */
+async function dial(path: string): Promise<Deno.UnixConn> {
+  using p = socketPath(path);
+  return await Deno.connect({ transport: "unix", path: p.path });
+}
+
 async function connect(socket: string): Promise<DaemonClient> {
-  return await DaemonClient.connect(await Deno.connect({ transport: "unix", path: socket }), {
-    log: () => {},
-  });
+  return await DaemonClient.connect(await dial(socket), { log: () => {} });
 }
 
 async function openSessions(store: string): Promise<{ pid: number; kind: string }[]> {
@@ -48,7 +53,7 @@ Deno.test("buildhost daemon: sessions at once on its socket, each in the record;
   for (const s of open) assert.deepEqual([s.pid, s.kind], [daemon.child.pid, "daemon"]);
 
   // A client that is not speaking the protocol: its session ends, the others go on.
-  const bad = await Deno.connect({ transport: "unix", path: daemon.socket });
+  const bad = await dial(daemon.socket);
   await bad.write(new Uint8Array(8).fill(0xff));
   assert.equal(
     await bad.read(new Uint8Array(64)).then(async function drain(n): Promise<null> {
@@ -86,7 +91,7 @@ Deno.test("buildhost daemon: SIGTERM stops it accepting at once; the session in 
       return true;
     }
   });
-  await assert.rejects(Deno.connect({ transport: "unix", path: daemon.socket }));
+  await assert.rejects(dial(daemon.socket));
   assert.deepEqual(await client.queryValidPaths([MISSING]), []);
   await daemon.said(/stopping \(1 sessions in progress\)/);
   await client.close();
@@ -142,4 +147,29 @@ Deno.test("buildhost --stdio: with the store's daemon running, the session is th
   await client.close();
   assert.equal((await child.status).code, 0);
   await daemon.said(/session 1 ended\n/);
+});
+
+Deno.test("buildhost daemon: a store whose socket path is longer than a socket address holds", async () => {
+  using tmp = tempDir();
+  const store = join(tmp.path, "a-directory-with-a-long-name-".repeat(3), "store");
+  await using daemon = await startDaemon(store);
+  assert.ok(new TextEncoder().encode(daemon.socket).length > MAX_SOCKET_PATH);
+  assert.ok(Deno.lstatSync(daemon.socket).isSocket);
+  const client = await connect(daemon.socket);
+  assert.deepEqual(await client.queryValidPaths([MISSING]), []);
+  await client.close();
+  // buildhost --stdio finds it too.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--stdio", "--store", store],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const relayed = await DaemonClient.connect({ readable: child.stdout, writable: child.stdin }, {
+    log: () => {},
+  });
+  assert.deepEqual(await relayed.queryValidPaths([MISSING]), []);
+  await relayed.close();
+  assert.equal((await child.status).code, 0);
+  await daemon.said(/session 2 ended\n/);
 });
