@@ -23,11 +23,9 @@ import { join } from "node:path";
 import { DaemonClient } from "../lib/remote/daemon_client.ts";
 import { socketPath } from "../lib/daemon/socket_path.ts";
 import { BuildStatus } from "../lib/derivation/build_result.ts";
+import { count, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const WATCHDOG_MS = 300_000;
-const WARM_UP = 20;
-const RSS_SLACK_KIB = 32 * 1024;
 
 interface Figures {
   sessions: number;
@@ -36,14 +34,6 @@ interface Figures {
   tempRoots: number;
   buildsDir: number;
   openSessions: number;
-}
-
-function count(dir: string): number {
-  try {
-    return [...Deno.readDirSync(dir)].length;
-  } catch {
-    return 0;
-  }
 }
 
 function figures(sessions: number, pid: number, state: string): Figures {

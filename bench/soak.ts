@@ -22,10 +22,7 @@ import { findProcesses } from "../lib/sandbox/process_tree.ts";
 import { nixSandboxRunner } from "../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../lib/sandbox/sandbox_paths.ts";
 import { Store } from "../lib/store/store.ts";
-
-const WATCHDOG_MS = 300_000;
-const WARM_UP = 20;
-const RSS_SLACK_KIB = 32 * 1024;
+import { count, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
 
 interface Figures {
   builds: number;
@@ -34,14 +31,6 @@ interface Figures {
   buildsDir: number;
   tmp: number;
   rssKiB: number;
-}
-
-function count(dir: string): number {
-  try {
-    return [...Deno.readDirSync(dir)].length;
-  } catch {
-    return 0;
-  }
 }
 
 function figures(builds: number, tmpdir: string, buildsDir: string): Figures {

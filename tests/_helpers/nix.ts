@@ -126,3 +126,22 @@ export function tempDir(prefix = "buildhost-test-"): { path: string } & Disposab
     },
   };
 }
+
+/**
+ * Two text paths added to `store` by Nix, the second referring to the first.
+ *
+ * @param store The store.
+ * @returns `[dependency, top]`.
+ */
+export async function pathWithDependency(store: string): Promise<[string, string]> {
+  const out = (await nix("nix", [
+    "eval",
+    "--store",
+    store,
+    "--raw",
+    "--expr",
+    `let dep = builtins.toFile "dep.txt" "a dependency\\n"; in "\${dep} " + builtins.toFile "top.txt" "top refers to \${dep}\\n"`,
+  ])).text;
+  const [dep, top] = out.split(" ");
+  return [dep!, top!];
+}

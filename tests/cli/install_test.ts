@@ -20,6 +20,7 @@ import {
 } from "../../lib/worker_protocol/protocol.ts";
 import { tempDir } from "../_helpers/nix.ts";
 import { startDaemon } from "../_helpers/daemon.ts";
+import { exists } from "../_helpers/fs.ts";
 import { clone, installFromClone, run, task } from "./_install.ts";
 
 /** `buildhost ARGS` as a minimal environment runs it: `env -i PATH=PREFIX/bin:/usr/bin:/bin`. */
@@ -52,15 +53,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function listTree(dir: string, base = dir): string[] {
   const out: string[] = [];
   for (const e of Deno.readDirSync(dir)) {
@@ -69,6 +61,31 @@ function listTree(dir: string, base = dir): string[] {
     if (e.isDirectory) out.push(...listTree(p, base));
   }
   return out.sort();
+}
+
+/**
+ * A Nix 2.3 client's session (1.21): magic, version, CPU affinity (none),
+ * reserve space (no), then IsValidPath of `path`; and the answer when it is
+ * valid. nix-daemon --stdio answers these bytes too, with its own version.
+ */
+function isValidPathSession(path: string): { hello: Uint8Array; answer: Uint8Array } {
+  return {
+    hello: concat([
+      u64(WORKER_MAGIC_1),
+      u64(OLDEST_WORKER_VERSION),
+      u64(0),
+      u64(0),
+      u64(WorkerOp.IsValidPath),
+      wireString(path),
+    ]),
+    answer: concat([
+      u64(WORKER_MAGIC_2),
+      u64(WORKER_PROTOCOL_VERSION),
+      u64(Stderr.LAST),
+      u64(Stderr.LAST),
+      u64(1),
+    ]),
+  };
 }
 
 Deno.test("deno task install: a buildhost that works without its checkout, with a minimal PATH; upgrade and uninstall", async (t) => {
@@ -127,28 +144,10 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     const listed = await minimal(prefix, ["store", "ls", "--store", store]);
     assert.equal(listed.code, 0, listed.stderr);
     const path = listed.stdout.trim();
-    // A Nix 2.3 client (1.21): magic, version, CPU affinity (none), reserve space (no); then
-    // IsValidPath. nix-daemon --stdio answers these bytes too, with its own version.
-    const hello = concat([
-      u64(WORKER_MAGIC_1),
-      u64(OLDEST_WORKER_VERSION),
-      u64(0),
-      u64(0),
-      u64(WorkerOp.IsValidPath),
-      wireString(path),
-    ]);
+    const { hello, answer } = isValidPathSession(path);
     const r = await minimal(prefix, ["--stdio", "--store", store], hello);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(
-      r.bytes,
-      concat([
-        u64(WORKER_MAGIC_2),
-        u64(WORKER_PROTOCOL_VERSION),
-        u64(Stderr.LAST),
-        u64(Stderr.LAST),
-        u64(1),
-      ]),
-    );
+    assert.deepEqual(r.bytes, answer);
   });
 
   await t.step(
@@ -156,21 +155,7 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     async () => {
       const listed = await minimal(prefix, ["store", "ls", "--store", store]);
       const path = listed.stdout.trim();
-      const hello = concat([
-        u64(WORKER_MAGIC_1),
-        u64(OLDEST_WORKER_VERSION),
-        u64(0),
-        u64(0),
-        u64(WorkerOp.IsValidPath),
-        wireString(path),
-      ]);
-      const answer = concat([
-        u64(WORKER_MAGIC_2),
-        u64(WORKER_PROTOCOL_VERSION),
-        u64(Stderr.LAST),
-        u64(Stderr.LAST),
-        u64(1),
-      ]);
+      const { hello, answer } = isValidPathSession(path);
       /** The launcher under `sh -x`: what it ran is in the trace. */
       const traced = () =>
         run("env", [

@@ -61,6 +61,23 @@ async function verifyClean(store: string): Promise<void> {
   assert.doesNotMatch(v.stderr, /error|corrupt|invalid/i);
 }
 
+/**
+ * `nix copy --to U` of the scenarios' closure (verified, path infos as the
+ * client's), `nix path-info -r --store U`, then `nix store ping --store U`:
+ * what the ping printed.
+ */
+async function copyQueryPing(client: string, remoteStore: string, u: string): Promise<string> {
+  const top = await evalPath(client, "top");
+  const dep = await evalPath(client, "dep");
+  await nix("nix", ["copy", "--store", client, "--to", u, top]);
+  await verifyClean(remoteStore);
+  assert.deepEqual(await pathInfos(remoteStore, [dep, top]), await pathInfos(client, [dep, top]));
+  const closure = (await nix("nix", ["path-info", "-r", "--store", u, top])).text.split("\n");
+  assert.deepEqual(closure.sort(), [dep, top].sort());
+  const ping = await nix("nix", ["store", "ping", "--store", u]);
+  return ping.text + ping.stderr;
+}
+
 function drvFiles(store: string): string[] {
   return [...Deno.readDirSync(join(store, "nix/store"))]
     .map((e) => e.name)
@@ -74,15 +91,10 @@ for (const remote of REMOTES) {
     const remoteStore = join(tmp.path, "remote");
     await using _daemon = await remoteDaemon(remote, remoteStore);
     const u = url(remote.program, remoteStore);
+    const ping = await copyQueryPing(client, remoteStore, u);
+    assert.match(ping, /Store URL: ssh-ng:\/\/localhost/);
     const top = await evalPath(client, "top");
     const dep = await evalPath(client, "dep");
-    await nix("nix", ["copy", "--store", client, "--to", u, top]);
-    await verifyClean(remoteStore);
-    assert.deepEqual(await pathInfos(remoteStore, [dep, top]), await pathInfos(client, [dep, top]));
-    const closure = (await nix("nix", ["path-info", "-r", "--store", u, top])).text.split("\n");
-    assert.deepEqual(closure.sort(), [dep, top].sort());
-    const ping = await nix("nix", ["store", "ping", "--store", u]);
-    assert.match(ping.text + ping.stderr, /Store URL: ssh-ng:\/\/localhost/);
     const refs = await nix("nix-store", ["--store", u, "-q", "--references", top]);
     assert.equal(refs.text, dep);
   });
@@ -172,15 +184,7 @@ Deno.test("buildhost daemon as a local daemon: real Nix with --store unix://SOCK
   const client = join(tmp.path, "client");
   const remoteStore = join(tmp.path, "remote");
   await using daemon = await startDaemon(remoteStore, [], nixEnv());
-  const u = `unix://${daemon.socket}`;
-  const top = await evalPath(client, "top");
-  const dep = await evalPath(client, "dep");
-  await nix("nix", ["copy", "--store", client, "--to", u, top]);
-  await verifyClean(remoteStore);
-  assert.deepEqual(await pathInfos(remoteStore, [dep, top]), await pathInfos(client, [dep, top]));
-  const closure = (await nix("nix", ["path-info", "-r", "--store", u, top])).text.split("\n");
-  assert.deepEqual(closure.sort(), [dep, top].sort());
-  const ping = await nix("nix", ["store", "ping", "--store", u]);
-  assert.match(ping.text + ping.stderr, /Version: buildhost /);
+  const ping = await copyQueryPing(client, remoteStore, `unix://${daemon.socket}`);
+  assert.match(ping, /Version: buildhost /);
   await daemon.said(/session 3 ended\n/); // copy, path-info, ping
 });

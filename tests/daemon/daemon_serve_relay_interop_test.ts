@@ -11,8 +11,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { nix, nixEnv, nixFails, tempDir } from "../_helpers/nix.ts";
+import { nix, nixEnv, nixFails, pathWithDependency, tempDir } from "../_helpers/nix.ts";
 import { type RunningDaemon, startDaemon } from "../_helpers/daemon.ts";
+import { exists } from "../_helpers/fs.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 const REPO = new URL("../../", import.meta.url).pathname;
@@ -49,33 +50,11 @@ function env(program: string, remote: string, readonly = false): Record<string, 
   };
 }
 
-async function twoPaths(store: string): Promise<[string, string]> {
-  const out = (await nix("nix", [
-    "eval",
-    "--store",
-    store,
-    "--raw",
-    "--expr",
-    `let dep = builtins.toFile "dep.txt" "a dependency\\n"; in "\${dep} " + builtins.toFile "top.txt" "top refers to \${dep}\\n"`,
-  ])).text;
-  const [dep, top] = out.split(" ");
-  return [dep!, top!];
-}
-
 /** A path of its own in `store` (fresh contents). */
 async function uniquePath(store: string, dir: string): Promise<string> {
   const file = join(dir, `unique-${crypto.randomUUID()}`);
   Deno.writeTextFileSync(file, `${file}\n`);
   return (await nix("nix-store", ["--store", store, "--add", file])).text;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function verifyClean(store: string): Promise<void> {
@@ -94,7 +73,7 @@ Deno.test("serve sessions relayed to buildhost daemon: copies, a read-only refus
   const remote = join(tmp.path, "remote");
   await using daemon = await startDaemon(remote, [], nixEnv(), [program]);
 
-  const [dep, top] = await twoPaths(client);
+  const [dep, top] = await pathWithDependency(client);
   await nix("nix", ["copy", "--store", client, "--to", REMOTE, top], { env: env(program, remote) });
   await verifyClean(remote);
   const listed = await nix("nix-store", ["--store", remote, "-qR", top]);

@@ -24,6 +24,20 @@ async function connect(socket: string): Promise<DaemonClient> {
   return await DaemonClient.connect(await dial(socket), { log: () => {} });
 }
 
+/** `buildhost --stdio --store STORE` and a client session through it. */
+async function stdioSession(store: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "--stdio", "--store", store],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const client = await DaemonClient.connect({ readable: child.stdout, writable: child.stdin }, {
+    log: () => {},
+  });
+  return { child, client };
+}
+
 async function openSessions(store: string): Promise<{ pid: number; kind: string }[]> {
   const r = await runBuildhost(["status", "--json", "--store", store]);
   assert.equal(r.code, 0, r.stderr);
@@ -131,15 +145,7 @@ Deno.test("buildhost --stdio: with the store's daemon running, the session is th
   using tmp = tempDir();
   const store = join(tmp.path, "store");
   await using daemon = await startDaemon(store);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--stdio", "--store", store],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const client = await DaemonClient.connect({ readable: child.stdout, writable: child.stdin }, {
-    log: () => {},
-  });
+  const { child, client } = await stdioSession(store);
   assert.deepEqual(await client.queryValidPaths([MISSING]), []);
   const open = await openSessions(store);
   assert.deepEqual(open.map((s) => s.pid), [daemon.child.pid]);
@@ -159,15 +165,7 @@ Deno.test("buildhost daemon: a store whose socket path is longer than a socket a
   assert.deepEqual(await client.queryValidPaths([MISSING]), []);
   await client.close();
   // buildhost --stdio finds it too.
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "--stdio", "--store", store],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const relayed = await DaemonClient.connect({ readable: child.stdout, writable: child.stdin }, {
-    log: () => {},
-  });
+  const { child, client: relayed } = await stdioSession(store);
   assert.deepEqual(await relayed.queryValidPaths([MISSING]), []);
   await relayed.close();
   assert.equal((await child.status).code, 0);

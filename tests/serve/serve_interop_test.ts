@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { pathInfoToJson } from "../../lib/store/path_info.ts";
-import { nix, nixFails, tempDir } from "../_helpers/nix.ts";
+import { nix, nixFails, pathWithDependency, tempDir } from "../_helpers/nix.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 const REMOTE = `ssh://remotehost?remote-program=${HELPERS}remote-buildhost`;
@@ -24,24 +24,11 @@ async function nixInfo(store: string, paths: string[]) {
   return list.map((j: Record<string, unknown>) => (delete j.registrationTime, j));
 }
 
-async function twoPaths(store: string): Promise<[string, string]> {
-  const out = (await nix("nix", [
-    "eval",
-    "--store",
-    store,
-    "--raw",
-    "--expr",
-    `let dep = builtins.toFile "dep.txt" "a dependency\\n"; in "\${dep} " + builtins.toFile "top.txt" "top refers to \${dep}\\n"`,
-  ])).text;
-  const [dep, top] = out.split(" ");
-  return [dep!, top!];
-}
-
 Deno.test("nix copy --to and --from a buildhost serve host, both stores verify", async () => {
   using tmp = tempDir();
   const client = join(tmp.path, "client");
   const remote = join(tmp.path, "remote");
-  const [dep, top] = await twoPaths(client);
+  const [dep, top] = await pathWithDependency(client);
   await nix("nix", ["copy", "--store", client, "--to", REMOTE, top], { env: env(remote) });
 
   const store = await Store.open(remote);
@@ -79,7 +66,7 @@ Deno.test("without --write a buildhost serve host answers queries and refuses co
   using tmp = tempDir();
   const client = join(tmp.path, "client");
   const remote = join(tmp.path, "remote");
-  const [dep, top] = await twoPaths(client);
+  const [dep, top] = await pathWithDependency(client);
   await nix("nix", ["copy", "--store", client, "--to", REMOTE, dep], { env: env(remote) });
   const info = await nix("nix", ["path-info", "--store", REMOTE, dep], { env: env(remote, true) });
   assert.equal(info.text, dep);
@@ -100,7 +87,7 @@ Deno.test("nix-copy-closure --to and --from a host whose nix-store is buildhost"
   using tmp = tempDir();
   const client = join(tmp.path, "client");
   const remote = join(tmp.path, "remote");
-  const [dep, top] = await twoPaths(client);
+  const [dep, top] = await pathWithDependency(client);
   // nix-copy-closure always runs `nix-store --serve --write` on the host
   const bin = join(tmp.path, "remote-bin");
   Deno.mkdirSync(bin);

@@ -9,15 +9,7 @@ import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
 import { readTempRoots } from "../../lib/store/temp_roots.ts";
 import { tempDir } from "../_helpers/nix.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { exists } from "../_helpers/fs.ts";
 
 Deno.test("Store.open: another session's temporary in this process stays; an earlier process's of this pid goes", async () => {
   using tmp = tempDir();
