@@ -71,8 +71,13 @@ export const daemonCommand: Command = async (args) => {
     return await runStdioSession(store, "daemon", (input, output) => server.serve(input, output));
   }
 
-  // The store is made (or its schema checked) before the first client comes.
-  (await Store.open(location.layout)).close();
+  // The store is made (or its schema checked) before the first client comes, and
+  // dead processes' temporaries removed, then again every SWEEP_MS (not per session).
+  const store = await Store.open(location.layout);
+  const sweep = setInterval(
+    () => void store.removeStaleTemporaries().catch((e) => log(`buildhost daemon: ${e}\n`)),
+    SWEEP_MS,
+  );
   const listener = await DaemonListener.listen(socket);
   log(`buildhost daemon: listening on ${socket} (pid ${Deno.pid})\n`);
   let signals = 0;
@@ -90,8 +95,13 @@ export const daemonCommand: Command = async (args) => {
     (e) => log(`buildhost daemon: ${e instanceof Error ? e.message : String(e)}\n`),
   );
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+  clearInterval(sweep);
+  store.close();
   return 0;
 };
+
+/** How often the daemon removes the temporaries of dead processes. */
+const SWEEP_MS = 10 * 60 * 1000;
 
 /**
  * Pass this process's stdin/stdout session to the daemon listening on

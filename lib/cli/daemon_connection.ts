@@ -89,7 +89,8 @@ export async function serveConnection(
   ctx.log(
     `buildhost daemon: session ${n} started (${kind}${relayed && write ? " --write" : ""})\n`,
   );
-  const store = await Store.open(ctx.location.layout);
+  // The daemon removes dead processes' temporaries itself, not every session.
+  const store = await Store.open(ctx.location.layout, undefined, { sweep: false });
   const record = ctx.record.forSession(kind, "local");
   let code: number;
   if (relayed) {

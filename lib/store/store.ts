@@ -163,20 +163,28 @@ export class Store {
 
   /**
    * Open a store (creating its directories and database), and remove
-   * temporaries left by dead processes.
+   * temporaries left by dead processes (which reads the whole store
+   * directory: a daemon, which opens the store for every session, does it
+   * at its start and then now and again, with `sweep: false` for the
+   * sessions).
    *
    * @param root The physical root, or the whole layout (see `store_location.ts`).
    * @param storeDir The logical store directory.
+   * @param options `sweep`: whether to remove dead processes' temporaries (default true).
    * @returns The store.
    */
-  static async open(root: string | StoreLayout, storeDir?: string): Promise<Store> {
+  static async open(
+    root: string | StoreLayout,
+    storeDir?: string,
+    options: { sweep?: boolean } = {},
+  ): Promise<Store> {
     const layout = typeof root === "string" ? storeLayout(root, storeDir) : root;
     for (const d of [layout.realStoreDir, layout.dbDir, layout.gcRootsDir, layout.tempRootsDir]) {
       await Deno.mkdir(d, { recursive: true });
     }
     const db = StoreDb.open(layout.dbDir);
     const store = new Store(layout, db);
-    await store.#removeStaleTemporaries();
+    if (options.sweep ?? true) await store.removeStaleTemporaries();
     return store;
   }
 
@@ -202,7 +210,7 @@ export class Store {
    * in flight), unless their time says an earlier process of the same pid
    * made them.
    */
-  async #removeStaleTemporaries(): Promise<void> {
+  async removeStaleTemporaries(): Promise<void> {
     for await (const e of Deno.readDir(this.layout.realStoreDir)) {
       if (!e.name.startsWith(TEMP_PREFIX)) continue;
       const [pid, made] = e.name.slice(TEMP_PREFIX.length).split("-").map(Number);
