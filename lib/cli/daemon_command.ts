@@ -26,13 +26,12 @@ import { DaemonServer } from "../daemon/daemon_server.ts";
 import { DaemonListener } from "../daemon/daemon_listener.ts";
 import { socketPath } from "../daemon/socket_path.ts";
 import { type DaemonContext, serveConnection } from "./daemon_connection.ts";
-import { keepingBuildLogs } from "../store/build_log.ts";
 import { BuildRecord } from "../store/build_record.ts";
 import { Store } from "../store/store.ts";
 import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
-import { openStoreFromFlags, STORE_FLAGS, storeLocationFromFlags } from "./store_options.ts";
+import { STORE_FLAGS, storeLocationFromFlags } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";
 import type { Command } from "./command.ts";
 
@@ -58,15 +57,8 @@ export const daemonCommand: Command = async (args) => {
   }
   const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
   if (values.stdio) {
-    const { store } = await openStoreFromFlags(values);
-    const builder = hostBuilder(
-      values,
-      settings,
-      store,
-      location,
-      log,
-      (runner) => keepingBuildLogs(store, runner),
-    );
+    const store = await Store.open(location.layout);
+    const builder = hostBuilder(values, settings, store, location, log);
     const server = new DaemonServer(store, { log, builder });
     return await runStdioSession(store, "daemon", (input, output) => server.serve(input, output));
   }

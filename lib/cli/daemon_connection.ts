@@ -12,20 +12,13 @@
  */
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { ServeServer } from "../serve/server.ts";
-import { keepingBuildLogs } from "../store/build_log.ts";
 import type { BuildRecord } from "../store/build_record.ts";
 import { Store } from "../store/store.ts";
 import type { StoreLocation } from "../store/store_location.ts";
 import { hostBuilder } from "./host_builder.ts";
 import type { NixSettings } from "./nix_settings.ts";
 import { runSession, type SessionChannel } from "./stdio_session.ts";
-import {
-  frame,
-  MAX_FRAME,
-  RelayChannel,
-  SERVE_RELAY_MAGIC,
-  SERVE_RELAY_WRITE,
-} from "./serve_relay_frames.ts";
+import { relayOutput, SERVE_RELAY_MAGIC, SERVE_RELAY_WRITE } from "./serve_relay_frames.ts";
 
 /** What every connection of a daemon is served with. */
 export interface DaemonContext {
@@ -92,58 +85,27 @@ export async function serveConnection(
   // The daemon removes dead processes' temporaries itself, not every session.
   const store = await Store.open(ctx.location.layout, undefined, { sweep: false });
   const record = ctx.record.forSession(kind, "local");
-  let code: number;
-  if (relayed) {
-    const out = conn.writable.getWriter();
-    const encoder = new TextEncoder();
-    // Each frame is queued whole, so frames never interleave.
-    const send = (channel: RelayChannel, data: Uint8Array) => {
-      const writes: Promise<void>[] = [];
-      for (let off = 0; off < data.length; off += MAX_FRAME) {
-        writes.push(out.write(frame(channel, data.subarray(off, off + MAX_FRAME))));
-      }
-      return Promise.all(writes).then(() => {});
-    };
-    const log = (text: string) =>
-      void send(RelayChannel.Stderr, encoder.encode(text)).catch(() => {});
-    const builder = write
-      ? hostBuilder(
-        ctx.runnerFlags,
-        ctx.settings,
-        store,
-        ctx.location,
-        log,
-        (runner) => keepingBuildLogs(store, runner),
-        record,
-      )
-      : undefined;
-    const server = new ServeServer(store, { write, log, ...(builder ? { builder } : {}) });
-    code = await runSession(store, record.openSession(kind), {
-      read: (p) => conn.read(p),
-      writable: new WritableStream({ write: (c) => send(RelayChannel.Stdout, c) }),
-    }, (input, output) => server.serve(input, output));
-    await send(RelayChannel.Exit, new Uint8Array([code])).catch(() => {});
-    out.releaseLock();
-  } else {
-    const builder = hostBuilder(
-      ctx.runnerFlags,
-      ctx.settings,
-      store,
-      ctx.location,
-      ctx.log,
-      (runner) => keepingBuildLogs(store, runner),
-      record,
-    );
-    // Activity ids unique across the process's sessions (Nix's are pid << 32 in
-    // a process per connection): 2^20 for each session before they could meet.
-    const activityIdBase = (BigInt(Deno.pid) << 32n) + (BigInt(n) << 20n);
-    const server = new DaemonServer(store, { log: ctx.log, builder, activityIdBase });
-    code = await runSession(
-      store,
-      record.openSession(kind),
-      { read: after(head, conn), writable: conn.writable },
-      (input, output) => server.serve(input, output),
-    );
-  }
+  const relay = relayed ? relayOutput(conn.writable) : undefined;
+  const log = relay?.log ?? ctx.log;
+  const builder = relayed && !write
+    ? undefined
+    : hostBuilder(ctx.runnerFlags, ctx.settings, store, ctx.location, log, { record });
+  const builds = builder ? { builder } : {};
+  // Activity ids unique across the process's sessions (Nix's are pid << 32 in
+  // a process per connection): 2^20 for each session before they could meet.
+  const activityIdBase = (BigInt(Deno.pid) << 32n) + (BigInt(n) << 20n);
+  const server = relay
+    ? new ServeServer(store, { write, log, ...builds })
+    : new DaemonServer(store, { log, activityIdBase, ...builds });
+  const channel: SessionChannel = relay
+    ? { read: (p) => conn.read(p), writable: relay.stdout }
+    : { read: after(head, conn), writable: conn.writable };
+  const code = await runSession(
+    store,
+    record.openSession(kind),
+    channel,
+    (input, output) => server.serve(input, output),
+  );
+  await relay?.end(code);
   ctx.log(`buildhost daemon: session ${n} ended${code === 0 ? "" : " after an error"}\n`);
 }

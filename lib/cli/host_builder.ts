@@ -13,6 +13,7 @@ import { Builder, type SandboxRunner } from "../builder/builder.ts";
 import { BuildhostError } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import type { BuildRecord } from "../store/build_record.ts";
+import { keepingBuildLogs } from "../store/build_log.ts";
 import type { StoreLocation } from "../store/store_location.ts";
 import type { NixSettings } from "./nix_settings.ts";
 import { runnerFromFlags } from "./runner_options.ts";
@@ -46,8 +47,10 @@ export class HostCannotBuildError extends BuildhostError {
  * @param store The host's store.
  * @param location Where the store URL put it (its `system-features`, if any).
  * @param log Where the warning goes.
- * @param wrapRunner Applied to the runner (e.g. to keep build logs).
- * @param record The build record its builds go in (default: this process's).
+ * @param options `wrapRunner`: applied to the chosen runner (default: the
+ *   builds' logs are kept in the store, `keepingBuildLogs`, as every host
+ *   keeps them); `record`: the build record its builds go in (default: this
+ *   process's).
  * @returns The Builder.
  */
 export function hostBuilder(
@@ -56,9 +59,9 @@ export function hostBuilder(
   store: Store,
   location: StoreLocation,
   log: (text: string) => void,
-  wrapRunner: (runner: SandboxRunner) => SandboxRunner = (runner) => runner,
-  record?: BuildRecord,
+  options: { wrapRunner?: (runner: SandboxRunner) => SandboxRunner; record?: BuildRecord } = {},
 ): Builder {
+  const { record, wrapRunner = (runner) => keepingBuildLogs(store, runner) } = options;
   let chosen: Promise<SandboxRunner> | undefined;
   const runner: SandboxRunner = async (spec) => {
     chosen ??= runnerFromFlags(values, settings, store.layout).then(wrapRunner, (e) => {

@@ -16,7 +16,6 @@
  */
 import { parseArgs } from "node:util";
 import { ServeServer } from "../serve/server.ts";
-import { keepingBuildLogs } from "../store/build_log.ts";
 import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";
 import { RUNNER_FLAGS } from "./runner_options.ts";
@@ -42,16 +41,7 @@ export const serveCommand: Command = async (args) => {
   const { store, location } = await openStoreFromFlags(values);
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
-  const builder = values.write
-    ? hostBuilder(
-      values,
-      settings,
-      store,
-      location,
-      log,
-      (runner) => keepingBuildLogs(store, runner),
-    )
-    : undefined;
+  const builder = values.write ? hostBuilder(values, settings, store, location, log) : undefined;
   const server = new ServeServer(store, {
     write: values.write,
     log,

@@ -57,3 +57,51 @@ export function frame(channel: RelayChannel, data: Uint8Array): Uint8Array {
   f.set(data, 5);
   return f;
 }
+
+/** The daemon's side of a relayed serve session, over the connection's writable side. */
+export interface RelayOutput {
+  /** The session's stdout, framed. */
+  stdout: WritableStream<Uint8Array>;
+  /** The session's stderr (its messages, build logs), framed; never throws. */
+  log: (text: string) => void;
+  /** Send the exit code and release the connection's writer. */
+  end(exitCode: number): Promise<void>;
+}
+
+/**
+ * Frame a relayed serve session's output onto `writable`: each frame is
+ * queued whole, so stdout's and stderr's never interleave.
+ *
+ * @param writable The connection's writable side.
+ * @returns Its stdout, its log, and its end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { relayOutput } from "./serve_relay_frames.ts";
+ * const chunks: Uint8Array[] = [];
+ * const out = relayOutput(new WritableStream({ write: (c) => void chunks.push(c) }));
+ * out.log("hi");
+ * await out.end(0);
+ * assert.deepEqual(chunks, [new Uint8Array([2, 2, 0, 0, 0, 104, 105]), new Uint8Array([0, 1, 0, 0, 0, 0])]);
+ * ```
+ */
+export function relayOutput(writable: WritableStream<Uint8Array>): RelayOutput {
+  const out = writable.getWriter();
+  const encoder = new TextEncoder();
+  const send = (channel: RelayChannel, data: Uint8Array) => {
+    const writes: Promise<void>[] = [];
+    for (let off = 0; off < data.length; off += MAX_FRAME) {
+      writes.push(out.write(frame(channel, data.subarray(off, off + MAX_FRAME))));
+    }
+    return Promise.all(writes).then(() => {});
+  };
+  return {
+    stdout: new WritableStream({ write: (c) => send(RelayChannel.Stdout, c) }),
+    log: (text) => void send(RelayChannel.Stderr, encoder.encode(text)).catch(() => {}),
+    end: async (exitCode) => {
+      await send(RelayChannel.Exit, new Uint8Array([exitCode])).catch(() => {});
+      out.releaseLock();
+    },
+  };
+}

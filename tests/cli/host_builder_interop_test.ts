@@ -42,7 +42,7 @@ Deno.test("hostBuilder chooses the runner at the first build and reuses it", asy
       store,
       { layout: store.layout },
       (text) => assert.fail(`unexpected log: ${text}`),
-      (runner) => (chosen.push(runner), runner),
+      { wrapRunner: (runner) => (chosen.push(runner), runner) },
     );
     assert.equal(chosen.length, 0);
     const results = [
@@ -67,7 +67,7 @@ Deno.test("hostBuilder of a host that cannot build warns once and fails every bu
       store,
       { layout: store.layout },
       (text) => logged.push(text),
-      () => assert.fail("no runner is chosen"),
+      { wrapRunner: () => assert.fail("no runner is chosen") },
     );
     assert.deepEqual(logged, []);
     for (const name of ["one", "two"]) {
