@@ -47,7 +47,7 @@ import {
 import { startDaemonHost } from "../remote/daemon_host_process.ts";
 import { startServeHost } from "../remote/serve_host_process.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
-import { socketPath } from "../daemon/socket_path.ts";
+import { notListening } from "../daemon/daemon_listener.ts";
 
 const USAGE = "usage: buildhost doctor [--store ROOT] [--store-dir DIR] [--tool-path DIRS] " +
   "[--ssh-path DIRS] [--remote ssh://HOST?remote-program=P | ssh-ng://...]...";
@@ -433,14 +433,12 @@ async function checkDaemon(socket: string): Promise<DoctorCheck> {
         `(\`buildhost daemon\` serves them in one warm process)`,
     };
   }
-  try {
-    using p = socketPath(socket);
-    (await Deno.connect({ transport: "unix", path: p.path })).close();
-  } catch (e) {
+  const refused = await notListening(socket);
+  if (refused) {
     return {
       status: "warn",
       name,
-      detail: `${socket} is there but no daemon accepts (${(e as Error).message}): ` +
+      detail: `${socket} is there but no daemon accepts (${refused.message}): ` +
         "start `buildhost daemon` again (it takes the socket over)",
     };
   }

@@ -34,14 +34,19 @@ export class DaemonListenError extends BuildhostError {
 /** Serves one connection to its end. */
 export type ConnectionHandler = (conn: Deno.UnixConn) => Promise<void>;
 
-/** Whether something accepts connections on the socket at `path`. */
-async function listening(path: string): Promise<boolean> {
+/**
+ * Why nothing accepts connections on the socket at `path` (any length).
+ *
+ * @param path The socket.
+ * @returns The error connecting gave; undefined when something accepts.
+ */
+export async function notListening(path: string): Promise<Error | undefined> {
   try {
     using p = socketPath(path);
     (await Deno.connect({ transport: "unix", path: p.path })).close();
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
   }
 }
 
@@ -57,7 +62,7 @@ async function claim(path: string): Promise<void> {
   if (!st.isSocket) {
     throw new DaemonListenError(`cannot listen on "${path}": it exists and is not a socket`);
   }
-  if (await listening(path)) {
+  if (!await notListening(path)) {
     throw new DaemonListenError(`cannot listen on "${path}": a daemon is already listening there`);
   }
   Deno.removeSync(path);
