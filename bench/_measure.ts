@@ -5,6 +5,8 @@
  * @module
  */
 
+import { storeLayout } from "../lib/store/store_layout.ts";
+
 const REPO = new URL("..", import.meta.url).pathname;
 const BENCH_DIR = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
 let program: string | undefined;
@@ -110,13 +112,18 @@ export class BenchDaemon {
   /** @param store The store it serves (its root). */
   constructor(readonly store: string) {}
 
+  /** Where its stderr goes while it runs (shown if it never listens). */
+  get #log(): string {
+    return `${this.store}.daemon-log`;
+  }
+
   /** Start it (stopping a running one first) and wait until it listens. */
   start(): void {
     this.stop();
-    const socket = `${this.store}/nix/var/nix/daemon-socket/buildhost-socket`;
+    const socket = storeLayout(this.store).daemonSocket;
     this.#pid = Number(sh(
       `${NIX} ${buildhostProgram()} daemon --store ${this.store} ` +
-        `</dev/null >/dev/null 2>>${this.store}.daemon-log & echo $!`,
+        `</dev/null >/dev/null 2>${this.#log} & echo $!`,
     ));
     const wait = new Int32Array(new SharedArrayBuffer(4));
     for (let waited = 0;; waited += 10) {
@@ -124,13 +131,16 @@ export class BenchDaemon {
         if (Deno.lstatSync(socket).isSocket) return;
       } catch { /* not yet */ }
       if (waited > 60_000) {
-        throw new Error(`bench: buildhost daemon on ${this.store} never listened`);
+        throw new Error(
+          `bench: buildhost daemon on ${this.store} never listened:\n` +
+            Deno.readTextFileSync(this.#log),
+        );
       }
       Atomics.wait(wait, 0, 0, 10);
     }
   }
 
-  /** Stop it, if running, and note its peak RSS. */
+  /** Stop it, if running, note its peak RSS, and remove its log. */
   stop(): void {
     if (this.#pid === 0) return;
     const status = Deno.readTextFileSync(`/proc/${this.#pid}/status`);
@@ -138,6 +148,7 @@ export class BenchDaemon {
     this.peakMiB = Math.max(this.peakMiB, kib / 1024);
     sh(`kill ${this.#pid}; while kill -0 ${this.#pid} 2>/dev/null; do sleep 0.01; done`);
     this.#pid = 0;
+    rm(this.#log);
   }
 
   /** A sample whose RSS is the larger of the measured tree's and the daemon's peak. */

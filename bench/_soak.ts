@@ -1,6 +1,6 @@
 /**
- * What the soaks (`soak.ts`, `daemon_soak.ts`) share: their limits and how
- * they count a directory's entries.
+ * What the soaks (`soak.ts`, `daemon_soak.ts`) share: their limits, how
+ * they count a directory's entries, and their items' store path hashes.
  *
  * @module
  */
@@ -19,4 +19,13 @@ export function count(dir: string): number {
   } catch {
     return 0;
   }
+}
+
+const DIGITS = "0123456789abcdfghijklmnpqrsvwxyz";
+
+/** A store path hash part of its own for item `i` (its number in Nix's base 32). */
+export function hashPart(i: number): string {
+  let hash = "";
+  for (let n = i, k = 0; k < 32; k++, n = Math.floor(n / 32)) hash = DIGITS[n % 32] + hash;
+  return hash;
 }

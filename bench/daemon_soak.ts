@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { DaemonClient } from "../lib/remote/daemon_client.ts";
 import { socketPath } from "../lib/daemon/socket_path.ts";
 import { BuildStatus } from "../lib/derivation/build_result.ts";
-import { count, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
+import { count, hashPart, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -81,13 +81,12 @@ if (import.meta.main) {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  for (let i = 0; !count(join(state, "daemon-socket")); i++) {
+  // Its pid file is written once it listens.
+  for (let i = 0; count(join(state, "daemon-socket")) < 2; i++) {
     if (i > 3000) throw new Error("soak:daemon: the daemon never listened");
     await new Promise((r) => setTimeout(r, 10));
   }
-  await new Promise((r) => setTimeout(r, 200));
 
-  const digits = "0123456789abcdfghijklmnpqrsvwxyz";
   const samples: [string, Figures][] = [];
   const failures: string[] = [];
   let next = 0;
@@ -95,8 +94,7 @@ if (import.meta.main) {
   const started = Date.now();
 
   const one = async (i: number) => {
-    let hash = "";
-    for (let n = i, k = 0; k < 32; k++, n = Math.floor(n / 32)) hash = digits[n % 32] + hash;
+    const hash = hashPart(i);
     const out = `/nix/store/${hash}-daemon-soak-${i}`;
     let log = "";
     using path = socketPath(socket);

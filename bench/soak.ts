@@ -22,7 +22,7 @@ import { findProcesses } from "../lib/sandbox/process_tree.ts";
 import { nixSandboxRunner } from "../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../lib/sandbox/sandbox_paths.ts";
 import { Store } from "../lib/store/store.ts";
-import { count, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
+import { count, hashPart, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
 
 interface Figures {
   builds: number;
@@ -80,7 +80,6 @@ if (import.meta.main) {
     store,
     nixSandboxRunner({ sandboxPaths: parseSandboxPaths(["/bin", "/lib", "/lib64", "/usr"]) }),
   );
-  const digits = "0123456789abcdfghijklmnpqrsvwxyz";
   const samples: [string, Figures][] = [];
   const failures: string[] = [];
   let next = 0;
@@ -88,8 +87,7 @@ if (import.meta.main) {
   const started = Date.now();
 
   const one = async (i: number) => {
-    let hash = "";
-    for (let n = i, k = 0; k < 32; k++, n = Math.floor(n / 32)) hash = digits[n % 32] + hash;
+    const hash = hashPart(i);
     const out = `/nix/store/${hash}-soak-${i}`;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const hung = new Promise<never>((_, reject) => {
