@@ -145,3 +145,26 @@ export async function pathWithDependency(store: string): Promise<[string, string
   const [dep, top] = out.split(" ");
   return [dep!, top!];
 }
+
+/**
+ * nix-build's arguments for building `attr` of `file` in the `client` store
+ * on `builders` alone: no local jobs, and the builder gets the inputs from
+ * the client (no substituting on it).
+ *
+ * @param client The client's store.
+ * @param file The Nix file.
+ * @param attr The attribute to build.
+ * @param builders The `--builders` value (a machines line).
+ * @returns The arguments.
+ */
+export function remoteBuildArgs(
+  client: string,
+  file: string,
+  attr: string,
+  builders: string,
+): string[] {
+  return [
+    ...["--store", client, "--no-out-link", file, "-A", attr, "--max-jobs", "0"],
+    ...["--builders", builders, "--option", "builders-use-substitutes", "false"],
+  ];
+}

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { nix, nixEnv, nixFails, tempDir } from "../_helpers/nix.ts";
+import { nix, nixEnv, nixFails, remoteBuildArgs, tempDir } from "../_helpers/nix.ts";
 import { type RunningDaemon, startDaemon } from "../_helpers/daemon.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
@@ -120,21 +120,10 @@ for (const remote of REMOTES) {
     const remoteStore = join(tmp.path, "remote");
     await using _daemon = await remoteDaemon(remote, remoteStore);
     const u = url(remote.program, remoteStore);
-    const out = await nix("nix-build", [
-      "--store",
-      client,
-      SCENARIOS,
-      "-A",
-      "buildMain",
-      "--no-out-link",
-      "--max-jobs",
-      "0",
-      "--builders",
-      `${u} x86_64-linux`,
-      "--option",
-      "builders-use-substitutes",
-      "false",
-    ]);
+    const out = await nix(
+      "nix-build",
+      remoteBuildArgs(client, SCENARIOS, "buildMain", `${u} x86_64-linux`),
+    );
     assert.match(out.stderr, /daemon-build-dep: building\n/);
     assert.match(out.stderr, /daemon-build-main: reading \/nix\/store\/\S+-daemon-build-dep and /);
     assert.match(out.stderr, /daemon-build-main: stderr line\n/);
@@ -155,21 +144,10 @@ for (const remote of REMOTES) {
     const remoteStore = join(tmp.path, "remote");
     await using _daemon = await remoteDaemon(remote, remoteStore);
     const u = url(remote.program, remoteStore);
-    const err = await nixFails("nix-build", [
-      "--store",
-      client,
-      SCENARIOS,
-      "-A",
-      "fail",
-      "--no-out-link",
-      "--max-jobs",
-      "0",
-      "--builders",
-      `${u} x86_64-linux`,
-      "--option",
-      "builders-use-substitutes",
-      "false",
-    ]);
+    const err = await nixFails(
+      "nix-build",
+      remoteBuildArgs(client, SCENARIOS, "fail", `${u} x86_64-linux`),
+    );
     assert.match(err, /daemon-build-fail: about to fail\n/);
     assert.match(
       err,

@@ -11,7 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { nix, nixEnv, nixFails, pathWithDependency, tempDir } from "../_helpers/nix.ts";
+import {
+  nix,
+  nixEnv,
+  nixFails,
+  pathWithDependency,
+  remoteBuildArgs,
+  tempDir,
+} from "../_helpers/nix.ts";
 import { type RunningDaemon, startDaemon } from "../_helpers/daemon.ts";
 import { exists } from "../_helpers/fs.ts";
 
@@ -103,21 +110,7 @@ Deno.test("serve sessions relayed to buildhost daemon: copies, a read-only refus
 
   const file = join(tmp.path, "builds.nix");
   Deno.writeTextFileSync(file, EXPR);
-  const build = (attr: string) => [
-    "--store",
-    client,
-    "--no-out-link",
-    file,
-    "-A",
-    attr,
-    "--max-jobs",
-    "0",
-    "--builders",
-    `${REMOTE} x86_64-linux`,
-    "--option",
-    "builders-use-substitutes",
-    "false",
-  ];
+  const build = (attr: string) => remoteBuildArgs(client, file, attr, `${REMOTE} x86_64-linux`);
   const ok = await nix("nix-build", build("ok"), { env: env(program, remote) });
   assert.match(ok.stderr, /hello through the relay\n/);
   assert.equal(Deno.readTextFileSync(join(client, ok.text)), "built\n");

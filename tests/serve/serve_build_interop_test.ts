@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/store.ts";
-import { nix, nixFails, tempDir } from "../_helpers/nix.ts";
+import { nix, nixFails, remoteBuildArgs, tempDir } from "../_helpers/nix.ts";
 
 const HELPERS = new URL("../_helpers/", import.meta.url).pathname;
 const BUILDERS = `ssh://remotehost?remote-program=${HELPERS}remote-buildhost x86_64-linux`;
@@ -25,21 +25,7 @@ function remoteEnv(remote: string): Record<string, string> {
 
 /** nix-build on the client with no local jobs: everything goes to the buildhost remote. */
 function remoteBuild(client: string, file: string, attr: string, remote: string, fails = false) {
-  const args = [
-    "--store",
-    client,
-    "--no-out-link",
-    file,
-    "-A",
-    attr,
-    "--max-jobs",
-    "0",
-    "--builders",
-    BUILDERS,
-    "--option",
-    "builders-use-substitutes",
-    "false",
-  ];
+  const args = remoteBuildArgs(client, file, attr, BUILDERS);
   return fails
     ? nixFails("nix-build", args, { env: remoteEnv(remote) })
     : nix("nix-build", args, { env: remoteEnv(remote) }).then((o) => o);

@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { NIX_CONFIG, nixEnv, tempDir } from "../_helpers/nix.ts";
+import { NIX_CONFIG, nixEnv, remoteBuildArgs, tempDir } from "../_helpers/nix.ts";
 import { FifoEvents, follow, Growing, guard } from "../_helpers/fifo_events.ts";
 import { buildhostHost, clientWith, PRELUDE, processesWith, sshEnv } from "../remote/_hosts.ts";
 import { BuildSlots, buildSlotsDir } from "../../lib/store/build_slots.ts";
@@ -51,21 +51,7 @@ in { a = mk "a"; b = mk "b"; }`,
   );
   const nixBuild = (client: string, attr: string, builder: string) =>
     new Deno.Command("nix-build", {
-      args: [
-        "--store",
-        join(t.path, client),
-        "--no-out-link",
-        file,
-        "-A",
-        attr,
-        "--max-jobs",
-        "0",
-        "--builders",
-        `${builder} x86_64-linux`,
-        "--option",
-        "builders-use-substitutes",
-        "false",
-      ],
+      args: remoteBuildArgs(join(t.path, client), file, attr, `${builder} x86_64-linux`),
       env: nixEnv({ PATH: `${HELPERS}bin:${Deno.env.get("PATH")}` }),
       stdout: "piped",
       stderr: "piped",
