@@ -19,7 +19,11 @@
  */
 import { type NJson, parseNJson } from "./nlohmann_json.ts";
 import { compareUtf8 } from "../wire/utf8_order.ts";
-import { shellQuote } from "../sandbox/sandbox_script.ts";
+
+/** A string as one word for bash (single quotes). */
+function shellQuote(s: string): string {
+  return "'" + s.replaceAll("'", "'\\''") + "'";
+}
 
 /**
  * The structured attributes of a derivation with its outputs set.

@@ -18,7 +18,7 @@ import type { Derivation } from "../derivation/derivation.ts";
 import { derivationPath, HashModulo } from "../derivation/hash_modulo.ts";
 import { Store } from "../store/store.ts";
 import { removeTree } from "../store/restore_path.ts";
-import { probeNamespaces, sandboxTools } from "../sandbox/sandbox.ts";
+import { probeNamespaces, sandboxTools, staticBusybox } from "../sandbox/sandbox.ts";
 import { formatProtocolVersion } from "../serve_protocol/protocol.ts";
 import { buildOnMachines } from "../remote/machine_scheduler.ts";
 import type { Machine } from "../remote/machine_spec.ts";
@@ -78,7 +78,9 @@ export const demoCommand: Command = async (args) => {
     },
   });
   if (positionals.length > 0) throw new UsageError(USAGE);
-  const tools = await sandboxTools(); // says what is missing before anything starts
+  // Says what is missing before anything starts.
+  const tools = await sandboxTools();
+  const busyboxPath = staticBusybox();
   await probeNamespaces(tools);
   const dir = await Deno.makeTempDir({ prefix: "buildhost-demo-" });
   const clientRoot = values.store ?? join(dir, "client");
@@ -91,7 +93,7 @@ export const demoCommand: Command = async (args) => {
       "",
       `client store  ${clientRoot}`,
     );
-    const { src, bb } = await writeExample(dir, tools.busybox);
+    const { src, bb } = await writeExample(dir, busyboxPath);
     const busybox = await store.addPath(bb, { name: "busybox" });
     const source = await store.addPath(src, { name: "hello-src" });
     const modulo = new HashModulo((p) => {

@@ -6,9 +6,9 @@
  * - the Deno running buildhost;
  * - `buildhost` on the `PATH` a non-interactive ssh session gets (what
  *   `remote-program=buildhost` needs), and that it runs with only that `PATH`;
- * - user namespaces, bubblewrap, util-linux (`setarch`, `setpriv`,
- *   `unshare`, `mount`) and a static busybox, looked up where the sandbox
- *   looks for them (`--tool-path` overrides the directories);
+ * - user namespaces, perl (which sets the sandbox up) and a static busybox
+ *   (the trial build's builder), looked up where the sandbox looks for them
+ *   (`--tool-path` overrides the directories);
  * - the store: readable, writable, its schema, its free space; whether its
  *   `buildhost daemon` runs (then sessions are passed to it, warm);
  * - a trivial derivation builds in the sandbox (in a temporary store);
@@ -31,7 +31,8 @@ import { defaultStoreRoot, storeLayout } from "../store/store_layout.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { Builder } from "../builder/builder.ts";
 import { BuildStatus } from "../derivation/build_result.ts";
-import type { SandboxTools } from "../sandbox/sandbox.ts";
+import { isStaticElf, probeNamespaces } from "../sandbox/sandbox_tools.ts";
+import { SandboxUnavailableError } from "../sandbox/sandbox_error.ts";
 import { nixSandboxRunner } from "../builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../sandbox/sandbox_paths.ts";
 import { loadNixConfig, nixConfigFiles, nixSettings } from "./nix_settings.ts";
@@ -94,28 +95,6 @@ function which(name: string, dirs: string): string | undefined {
     } catch { /* not here */ }
   }
   return undefined;
-}
-
-/** An ELF file without a program interpreter (PT_INTERP), i.e. linked statically. */
-function isStaticElf(path: string): boolean {
-  const f = Deno.openSync(path);
-  try {
-    const head = new Uint8Array(64);
-    if (f.readSync(head) !== 64) return false;
-    if (head[0] !== 0x7f || head[1] !== 0x45 || head[2] !== 0x4c || head[3] !== 0x46) return false;
-    if (head[4] !== 2 || head[5] !== 1) return false; // 64-bit little-endian
-    const v = new DataView(head.buffer);
-    const phoff = Number(v.getBigUint64(32, true));
-    const phentsize = v.getUint16(54, true), phnum = v.getUint16(56, true);
-    const ph = new Uint8Array(phentsize * phnum);
-    f.seekSync(phoff, Deno.SeekMode.Start);
-    if (f.readSync(ph) !== ph.length) return false;
-    const pv = new DataView(ph.buffer);
-    for (let i = 0; i < phnum; i++) if (pv.getUint32(i * phentsize, true) === 3) return false;
-    return true;
-  } finally {
-    f.close();
-  }
 }
 
 async function output(
@@ -213,7 +192,13 @@ function missingTool(name: string, file: string, toolPath: string, pkg: string):
   };
 }
 
-async function checkUserNamespaces(tools: Partial<SandboxTools>): Promise<DoctorCheck> {
+/** The programs the doctor found: the sandbox's perl, and a static busybox for its trial build. */
+interface DoctorTools {
+  perl?: string;
+  busybox?: string;
+}
+
+async function checkUserNamespaces(tools: DoctorTools): Promise<DoctorCheck> {
   const name = "user namespaces";
   const remedy = "enable them: sysctl user.max_user_namespaces=15000 " +
     "(and kernel.unprivileged_userns_clone=1 where it exists)";
@@ -226,73 +211,33 @@ async function checkUserNamespaces(tools: Partial<SandboxTools>): Promise<Doctor
   if (max === "0") {
     return { status: "FAIL", name, detail: `user.max_user_namespaces is 0: ${remedy}` };
   }
-  const probe = tools.bwrap
-    ? await output(tools.bwrap, [
-      "--unshare-user",
-      "--uid",
-      "1000",
-      "--gid",
-      "100",
-      "--unshare-pid",
-      "--unshare-net",
-      "--dev-bind",
-      "/",
-      "/",
-      tools.busybox ?? "/bin/true",
-      "true",
-    ])
-    : tools.unshare
-    ? await output(tools.unshare, ["--user", "--pid", "--net", "--fork", "/bin/true"])
-    : undefined;
-  if (probe === undefined) {
-    return { status: "warn", name, detail: `max ${max}; not tried (no bwrap or unshare)` };
+  if (tools.perl === undefined) {
+    return { status: "warn", name, detail: `max ${max}; not tried (no perl)` };
   }
-  if (!probe.ok) {
-    return { status: "FAIL", name, detail: `cannot create one: ${probe.text}: ${remedy}` };
+  try {
+    await probeNamespaces({ perl: tools.perl });
+  } catch (e) {
+    if (!(e instanceof SandboxUnavailableError)) throw e;
+    return { status: "FAIL", name, detail: `cannot create one: ${e.detail}: ${remedy}` };
   }
   return { status: "ok", name, detail: `a user namespace can be created (max ${max})` };
 }
 
 async function checkTools(
   toolPath: string,
-): Promise<{ checks: DoctorCheck[]; tools: Partial<SandboxTools> }> {
+): Promise<{ checks: DoctorCheck[]; tools: DoctorTools }> {
   const checks: DoctorCheck[] = [];
-  const tools: Partial<SandboxTools> = {};
-  const bwrap = which("bwrap", toolPath);
-  if (bwrap) {
-    tools.bwrap = bwrap;
-    const v = await output(bwrap, ["--version"]);
+  const tools: DoctorTools = {};
+  const perl = which("perl", toolPath);
+  if (perl) {
+    tools.perl = perl;
+    const v = await output(perl, ["-e", "print $^V"]);
     checks.push(
       v.ok
-        ? { status: "ok", name: "bubblewrap", detail: `${v.text} at ${bwrap}` }
-        : { status: "FAIL", name: "bubblewrap", detail: `${bwrap} --version failed: ${v.text}` },
+        ? { status: "ok", name: "perl", detail: `perl ${v.text} at ${perl}` }
+        : { status: "FAIL", name: "perl", detail: `${perl} does not run: ${v.text}` },
     );
-  } else checks.push(missingTool("bubblewrap", "bwrap", toolPath, "bubblewrap"));
-
-  const util = {
-    setarch: "util-linux",
-    setpriv: "util-linux",
-    unshare: "util-linux",
-    mount: "mount",
-  };
-  const missing: string[] = [];
-  const found: string[] = [];
-  for (const [tool, pkg] of Object.entries(util) as [keyof typeof util, string][]) {
-    const p = which(tool, toolPath);
-    if (p) {
-      tools[tool] = p;
-      found.push(p);
-    } else missing.push(`${tool} (apt-get install ${pkg})`);
-  }
-  checks.push(
-    missing.length > 0
-      ? {
-        status: "FAIL",
-        name: "util-linux",
-        detail: `not found in ${toolPath}: ${missing.join(", ")}`,
-      }
-      : { status: "ok", name: "util-linux", detail: found.join(" ") },
-  );
+  } else checks.push(missingTool("perl", "perl", toolPath, "perl-base"));
 
   const busybox = which("busybox", toolPath);
   if (!busybox) checks.push(missingTool("static busybox", "busybox", toolPath, "busybox-static"));
@@ -465,17 +410,9 @@ async function checkDaemon(socket: string): Promise<DoctorCheck> {
 }
 
 /** Build a one-line derivation with the sandbox, in a temporary store. */
-async function checkSandboxBuild(tools: Partial<SandboxTools>): Promise<DoctorCheck> {
+async function checkSandboxBuild(tools: DoctorTools): Promise<DoctorCheck> {
   const name = "sandboxed build";
-  const need: (keyof SandboxTools)[] = [
-    "bwrap",
-    "busybox",
-    "setarch",
-    "setpriv",
-    "unshare",
-    "mount",
-  ];
-  const lacking = need.filter((t) => tools[t] === undefined);
+  const lacking = (["perl", "busybox"] as const).filter((t) => tools[t] === undefined);
   if (lacking.length > 0) {
     return {
       status: "FAIL",
@@ -514,10 +451,11 @@ async function checkSandboxBuild(tools: Partial<SandboxTools>): Promise<DoctorCh
       const drvPath = derivationPath(full);
       await store.addText("doctor.drv", printDerivation(full), [busybox.path]);
       const log: Uint8Array[] = [];
-      const result = await new Builder(store, nixSandboxRunner({ tools })).build(drvPath, full, {
-        buildTimeout: 60,
-        log: (c) => void log.push(c.slice()),
-      });
+      const result = await new Builder(store, nixSandboxRunner({ tools: { perl: tools.perl! } }))
+        .build(drvPath, full, {
+          buildTimeout: 60,
+          log: (c) => void log.push(c.slice()),
+        });
       const out = full.env.get("out")!;
       if (result.status !== BuildStatus.Built) {
         const text = new TextDecoder().decode(

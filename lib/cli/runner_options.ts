@@ -24,7 +24,7 @@ export const RUNNER_FLAGS: {
 
 /**
  * The runner the flags ask for; the sandbox's tools are looked for first
- * (whether bubblewrap can make its namespaces is tried when a set-up fails). As Nix: `sandbox = false` runs builders directly, except
+ * (whether its namespaces can be made is tried when a set-up fails). As Nix: `sandbox = false` runs builders directly, except
  * for a store whose files are not at its logical directory (a chroot store),
  * which is always sandboxed.
  *

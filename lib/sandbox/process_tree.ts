@@ -2,9 +2,8 @@
  * Process trees on Linux, from `/proc`: the descendants of a process, and
  * killing a whole tree.
  *
- * The sandbox does not depend on this to stop a build (killing bubblewrap
- * kills the chain of parent-death signals down to the builder's pid 1,
- * whose death kills its whole pid namespace); it is the belt to that
+ * The sandbox does not depend on this to stop a build (killing its init,
+ * pid 1 of its pid namespace, kills everything in it); it is the belt to that
  * braces, and what tests use to check that nothing is left running.
  *
  * @module

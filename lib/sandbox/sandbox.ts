@@ -1,7 +1,7 @@
 /**
  * Run a builder in a sandbox that looks, from inside, the way Nix 2.8's
  * sandbox does (see `docs/sandbox.md` for every fact and how it was
- * established), made with bubblewrap and a static busybox.
+ * established), made by one perl process (`sandbox_runner_program.ts`).
  *
  * What the builder sees:
  * - uid 1000 / gid 100 (`nixbld`) in a user namespace mapping them to the
@@ -43,13 +43,12 @@ import { isAbsolute, normalize } from "node:path";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
 import { Pty } from "./pty.ts";
-import { SandboxError } from "./sandbox_error.ts";
+import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import { sandboxCommand } from "./sandbox_command.ts";
 import { entriesOf, type SandboxOptions, type SandboxResult } from "./sandbox_options.ts";
 import { moveOutputs, prepareSandboxRoot, removeSandboxRoot } from "./sandbox_root.ts";
 import { superviseSandbox } from "./sandbox_supervisor.ts";
 import { probeNamespaces, sandboxTools } from "./sandbox_tools.ts";
-export type { SandboxFaults } from "./sandbox_script.ts";
 export type {
   SandboxEndReason,
   SandboxInput,
@@ -57,7 +56,12 @@ export type {
   SandboxPath,
   SandboxResult,
 } from "./sandbox_options.ts";
-export { probeNamespaces, type SandboxTools, sandboxTools } from "./sandbox_tools.ts";
+export {
+  probeNamespaces,
+  type SandboxTools,
+  sandboxTools,
+  staticBusybox,
+} from "./sandbox_tools.ts";
 
 /** The start of control directories' names (in `$TMPDIR`). */
 const CONTROL_PREFIX = "buildhost-sandbox-";
@@ -143,13 +147,21 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     const prepared = prepareSandboxRoot(o, storeDir, readOnly);
     pty = Pty.open();
     const command = sandboxCommand(o, { tools, control, prepared, ptySlave: pty.slavePath });
-    const child = command.spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = command.spawn();
+    } catch (e) {
+      throw new SandboxUnavailableError(
+        "perl",
+        `cannot run ${tools.perl}: ${(e as Error).message}`,
+      );
+    }
     const startTime = Date.now();
     let ended;
     try {
       ended = await superviseSandbox(o, child, pty, control, startTime);
     } catch (e) {
-      // The set-up failed before the builder started: if bubblewrap cannot
+      // The set-up failed before the builder started: if the runner cannot
       // make its namespaces here at all, say that (and where to look).
       if (e instanceof SandboxError) await probeNamespaces(tools);
       throw e;

@@ -30,16 +30,16 @@ export class SandboxError extends BuildhostError {
 }
 
 /**
- * The sandbox cannot run here at all: bubblewrap, a static busybox or a
- * util-linux tool is missing, or user namespaces are disabled. `missing`
+ * The sandbox cannot run here at all: perl (which sets it up) is missing,
+ * or user namespaces are disabled. `missing`
  * names the tool or feature.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { SandboxUnavailableError } from "./sandbox_error.ts";
- * const e = new SandboxUnavailableError("bwrap", "not found in /usr/bin:/bin (install Debian's bubblewrap)");
- * assert.match(e.message, /^Cannot start the sandbox: bwrap is missing/);
+ * const e = new SandboxUnavailableError("perl", "not found in /usr/bin:/bin (install Debian's perl-base)");
+ * assert.match(e.message, /^Cannot start the sandbox: perl is missing/);
  * ```
  */
 export class SandboxUnavailableError extends BuildhostError {

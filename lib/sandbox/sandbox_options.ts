@@ -5,7 +5,6 @@
  *
  * @module
  */
-import type { SandboxFaults } from "./sandbox_script.ts";
 import type { SandboxTools } from "./sandbox_tools.ts";
 
 /** A store path the builder may read: where it appears and where it is. */
@@ -79,12 +78,6 @@ export interface SandboxOptions {
   readOnlyInputs?: boolean;
   /** `/dev/shm` size (Nix's `sandbox-shm-size`, default `50%`). */
   shmSize?: string;
-  /**
-   * Mount `/proc` the way kernels before 6.15 need (from inside the new pid
-   * namespace, one pid used up). Used automatically when the kernel refuses
-   * `pidns=`; setting it forces that path (for tests).
-   */
-  legacyProcMount?: boolean;
   /** Kill the build after this long (ms). */
   timeoutMs?: number;
   /** Kill the build after this long without output (ms). */
@@ -97,8 +90,6 @@ export interface SandboxOptions {
   log: (chunk: Uint8Array) => void | Promise<void>;
   /** Host programs (default: found in `/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`). */
   tools?: Partial<SandboxTools>;
-  /** Rare orderings forced for tests (see {@linkcode SandboxFaults}); never in normal use. */
-  faults?: SandboxFaults;
 }
 
 /** How a sandboxed run ended. */

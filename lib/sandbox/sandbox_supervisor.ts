@@ -1,14 +1,14 @@
 /**
  * Supervision of a running sandbox: read the log from the pty into the
- * caller's sink, follow the set-up's progress lines on bubblewrap's stderr
+ * caller's sink, follow the set-up's progress lines on the runner's stderr
  * (`buildhost-sandbox: pid N`, `ready`, `failed: …`), enforce the limits
  * (`timeoutMs`, `maxSilentMs`, `maxLogBytes`, the abort signal) by killing
- * the build, and once bubblewrap has exited tell how the builder ended
- * (busybox `time`'s status file).
+ * the build, and once the runner has exited tell how the builder ended
+ * (the runner's status file).
  *
  * Killing: the builder (pid 1 of its pid namespace, taking every process of
- * the build with it) and bubblewrap's init (pid 1 of the outer pid
- * namespace, so that when bubblewrap exits nothing of the build is left).
+ * the build with it) and the sandbox's init (pid 1 of the outer pid
+ * namespace, so that when the runner exits nothing of the build is left).
  *
  * @module
  */
@@ -19,9 +19,9 @@ import { SandboxError } from "./sandbox_error.ts";
 import type { SandboxEndReason, SandboxOptions, SandboxResult } from "./sandbox_options.ts";
 
 const PROTOCOL = "buildhost-sandbox: ";
-/** How long to keep reading the log and stderr after bubblewrap exited. */
+/** How long to keep reading the log and stderr after the runner exited. */
 const EXIT_GRACE_MS = 2000;
-/** How long bubblewrap may take to exit once its init was killed. */
+/** How long the runner may take to exit once its init was killed. */
 const KILL_GRACE_MS = 10_000;
 
 /** A process's state letter and start time (clock ticks after boot), if it exists. */
@@ -39,7 +39,7 @@ function processStat(pid: number): { state: string; start: string } | undefined 
   return state && start ? { state, start } : undefined;
 }
 
-/** Parse busybox time's `-o` output. */
+/** Parse the runner's status file (`N`, or `Command terminated by signal N`). */
 function parseStatus(text: string | null): { exitCode: number | null; signal: number | null } {
   if (text === null) return { exitCode: null, signal: null };
   const sig = /Command terminated by signal (\d+)/.exec(text);
@@ -51,7 +51,7 @@ function parseStatus(text: string | null): { exitCode: number | null; signal: nu
 }
 
 /**
- * Supervise a started sandbox until bubblewrap has exited and its stderr
+ * Supervise a started sandbox until the runner has exited and its stderr
  * ended (or a grace period passed).
  *
  * @param o The run's options (limits, signal, log sink).
@@ -77,8 +77,8 @@ export async function superviseSandbox(
   let killed = false;
 
   /**
-   * bubblewrap's init (pid 1 of the sandbox's outer pid namespace), from
-   * bubblewrap's `--info-fd` report, with its start time (so that a later
+   * The sandbox's init (pid 1 of its outer pid namespace), from the
+   * runner's report (bubblewrap's `--info-fd` format), with its start time (so that a later
    * process given the same pid is not taken for it).
    */
   let init: { pid: number; start: string } | undefined;
@@ -103,7 +103,7 @@ export async function superviseSandbox(
     const st = processStat(known.pid);
     return st !== undefined && st.state !== "Z" && st.start === known.start;
   };
-  /** Once bubblewrap has exited, wait (boundedly) for its init to be gone too. */
+  /** Once the runner has exited, wait (boundedly) for its init to be gone too. */
   const initGone = async () => {
     const deadline = Date.now() + KILL_GRACE_MS;
     while (initAlive() && Date.now() < deadline) {
@@ -122,9 +122,9 @@ export async function superviseSandbox(
         // gone already
       }
     }
-    // bubblewrap's init rather than bubblewrap itself: its death has the
-    // kernel kill everything left in the namespace, and bubblewrap exits
-    // once that is done. Killing bubblewrap would end it at once, its
+    // The init rather than the runner: its death has the kernel kill
+    // everything left in the namespace, and the runner exits once that is
+    // done. Killing the runner would end it at once, its
     // namespace still being emptied, or, were it starting its init that
     // very moment, leave the init to run on before it armed its
     // parent-death signal. So until the init exists, look again.
@@ -144,7 +144,7 @@ export async function superviseSandbox(
       if (pids.size === 0) again = setTimeout(killInit, 5);
     };
     killInit();
-    // Should bubblewrap not exit for a long while all the same, kill it.
+    // Should the runner not exit for a long while all the same, kill it.
     const timer = setTimeout(() => {
       try {
         child.kill("SIGKILL");
@@ -193,7 +193,7 @@ export async function superviseSandbox(
     if (pending && diagnostics.length < 65536) diagnostics += pending;
   })();
   /**
-   * Wait for the end of stderr, but once bubblewrap is gone no longer than
+   * Wait for the end of stderr, but once the runner is gone no longer than
    * a grace period: nothing of the build is left then (its pid namespace
    * died with it), so the pipe is closed already, and should a process
    * outside it ever hold the pipe, the build still ends.
@@ -233,7 +233,7 @@ export async function superviseSandbox(
       const r = await pty.read(buf, Math.max(wait, 1));
       if (r === "eof") break;
       if (r === "timeout") {
-        // Once bubblewrap is gone every holder of the slave is gone too (they
+        // Once the runner is gone every holder of the slave is gone too (they
         // all lived in the builder's pid namespace), so EOF follows at once;
         // do not wait for it forever all the same.
         if (exitedAt !== undefined && now - exitedAt > EXIT_GRACE_MS) break;
@@ -275,13 +275,9 @@ export async function superviseSandbox(
   try {
     statusText = Deno.readTextFileSync(`${control}/status`);
   } catch {
-    // time did not finish (killed)
+    // the runner did not finish (killed)
   }
   // A build that was killed ended by SIGKILL, whatever raced to report it.
-  // util-linux's unshare passes a child's death by signal on by killing
-  // itself with that signal, except SIGKILL: it cannot reset its handler,
-  // says so and exits 1. Its message tells that the builder got SIGKILL.
-  const sigkilled = killed || /unshare: sigprocmask unblock failed/.test(diagnostics);
-  const { exitCode, signal } = sigkilled ? { exitCode: null, signal: 9 } : parseStatus(statusText);
+  const { exitCode, signal } = killed ? { exitCode: null, signal: 9 } : parseStatus(statusText);
   return { reason, exitCode, signal, logBytes, startTime, stopTime };
 }

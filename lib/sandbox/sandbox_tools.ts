@@ -1,31 +1,18 @@
 /**
- * Tool discovery for the sandbox: find the host programs it runs
- * (bubblewrap, a static busybox, util-linux's `setarch`, `setpriv`,
- * `unshare` and `mount`, `/bin/sh`) and check once per process that this
- * machine can make user namespaces. Anything missing is a
- * {@linkcode SandboxUnavailableError} naming it and the package to install.
+ * Tool discovery for the sandbox: find perl (perl-base), which runs its
+ * set-up, and check once per process that this machine can make user
+ * namespaces. Anything missing is a {@linkcode SandboxUnavailableError}
+ * naming it and the package to install. Also finds a static busybox, for
+ * what runs a builder of its own (the demo, the doctor's trial build).
  *
  * @module
  */
 import { SandboxUnavailableError } from "./sandbox_error.ts";
-import { SANDBOX_GID, SANDBOX_UID } from "./sandbox_files.ts";
 
 /** The host programs the sandbox uses (absolute paths). */
 export interface SandboxTools {
-  /** bubblewrap. */
-  bwrap: string;
-  /** A statically linked busybox. */
-  busybox: string;
-  /** util-linux `setarch`. */
-  setarch: string;
-  /** util-linux `setpriv`. */
-  setpriv: string;
-  /** util-linux `unshare`. */
-  unshare: string;
-  /** util-linux `mount`. */
-  mount: string;
-  /** A POSIX shell. */
-  sh: string;
+  /** perl (Debian's perl-base, on every Debian system), which runs the set-up. */
+  perl: string;
 }
 
 /** Where the tools are looked for, in order. */
@@ -41,7 +28,20 @@ export function exists(path: string): boolean {
   }
 }
 
-function isStaticElf(path: string): boolean {
+/**
+ * Whether a file is a statically linked ELF executable (no `PT_INTERP`).
+ *
+ * @param path The file.
+ * @returns Whether it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isStaticElf } from "./sandbox_tools.ts";
+ * assert.equal(isStaticElf("/bin/sh"), false);
+ * ```
+ */
+export function isStaticElf(path: string): boolean {
   const f = Deno.openSync(path);
   try {
     const head = new Uint8Array(64);
@@ -62,25 +62,47 @@ function isStaticElf(path: string): boolean {
   }
 }
 
-const TOOL_PACKAGES: Record<keyof SandboxTools, string> = {
-  bwrap: "Debian package bubblewrap",
-  busybox: "Debian package busybox-static",
-  setarch: "Debian package util-linux",
-  setpriv: "Debian package util-linux",
-  unshare: "Debian package util-linux",
-  mount: "Debian package mount",
-  sh: "a POSIX shell at /bin/sh",
-};
+/**
+ * A statically linked busybox on this host (a builder that needs nothing
+ * else in the sandbox), by its real path.
+ *
+ * @param searchPath Where to look.
+ * @returns Its path.
+ * @throws {SandboxUnavailableError} There is none, or it is dynamically linked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { staticBusybox } from "./sandbox_tools.ts";
+ * assert.ok(staticBusybox().includes("busybox"));
+ * ```
+ */
+export function staticBusybox(searchPath: readonly string[] = SEARCH_PATH): string {
+  const found = searchPath.map((d) => `${d}/busybox`).find(exists);
+  if (!found) {
+    throw new SandboxUnavailableError(
+      "busybox",
+      `not found in ${searchPath.join(":")} (install Debian package busybox-static)`,
+    );
+  }
+  const real = Deno.realPathSync(found);
+  if (!isStaticElf(real)) {
+    throw new SandboxUnavailableError(
+      "a static busybox",
+      `${real} is dynamically linked (install Debian package busybox-static)`,
+    );
+  }
+  return real;
+}
 
 let checked: Promise<SandboxTools> | undefined;
 
 /**
  * Find the sandbox's host programs and check what can be checked without
- * running anything (a static busybox, user namespaces not switched off),
- * once per process (later calls return the same answer). Whether
- * bubblewrap can make its namespaces here is tried by
- * {@linkcode probeNamespaces}, which the sandbox runs when a set-up fails:
- * a trial run at every session's first build cost some 20 ms.
+ * running anything (user namespaces not switched off), once per process
+ * (later calls return the same answer). Whether namespaces can be made
+ * here is tried by {@linkcode probeNamespaces}, which the sandbox runs when
+ * a set-up fails.
  *
  * @param overrides Paths to use instead of searching.
  * @returns The programs.
@@ -91,7 +113,7 @@ let checked: Promise<SandboxTools> | undefined;
  * import assert from "node:assert/strict";
  * import { sandboxTools } from "./sandbox_tools.ts";
  * const tools = await sandboxTools();
- * assert.ok(tools.bwrap.endsWith("bwrap"));
+ * assert.ok(tools.perl.endsWith("perl"));
  * ```
  */
 export function sandboxTools(overrides: Partial<SandboxTools> = {}): Promise<SandboxTools> {
@@ -101,35 +123,17 @@ export function sandboxTools(overrides: Partial<SandboxTools> = {}): Promise<San
 }
 
 function findTools(overrides: Partial<SandboxTools>): SandboxTools {
-  const find = (name: keyof SandboxTools, file: string): string => {
-    const given = overrides[name];
-    if (given !== undefined) {
-      if (!exists(given)) {
-        throw new SandboxUnavailableError(name, `${given} does not exist`);
-      }
-      return given;
+  let perl = overrides.perl;
+  if (perl !== undefined) {
+    if (!exists(perl)) throw new SandboxUnavailableError("perl", `${perl} does not exist`);
+  } else {
+    perl = SEARCH_PATH.map((d) => `${d}/perl`).find(exists);
+    if (!perl) {
+      throw new SandboxUnavailableError(
+        "perl",
+        `not found in ${SEARCH_PATH.join(":")} (install Debian package perl-base)`,
+      );
     }
-    for (const dir of SEARCH_PATH) if (exists(`${dir}/${file}`)) return `${dir}/${file}`;
-    throw new SandboxUnavailableError(
-      file,
-      `not found in ${SEARCH_PATH.join(":")} (install ${TOOL_PACKAGES[name]})`,
-    );
-  };
-  const tools: SandboxTools = {
-    bwrap: find("bwrap", "bwrap"),
-    busybox: find("busybox", "busybox"),
-    setarch: find("setarch", "setarch"),
-    setpriv: find("setpriv", "setpriv"),
-    unshare: find("unshare", "unshare"),
-    mount: find("mount", "mount"),
-    sh: overrides.sh ?? "/bin/sh",
-  };
-  tools.busybox = Deno.realPathSync(tools.busybox);
-  if (!isStaticElf(tools.busybox)) {
-    throw new SandboxUnavailableError(
-      "a static busybox",
-      `${tools.busybox} is dynamically linked (install Debian package busybox-static)`,
-    );
   }
   const max = Deno.readTextFileSync("/proc/sys/user/max_user_namespaces").trim();
   if (max === "0") {
@@ -138,23 +142,23 @@ function findTools(overrides: Partial<SandboxTools>): SandboxTools {
       "/proc/sys/user/max_user_namespaces is 0",
     );
   }
-  return tools;
+  return { perl };
 }
 
-/** The probes run, by bubblewrap's path. */
+/** The probes run, by perl's path. */
 const probed = new Map<string, Promise<void>>();
 
 /**
- * Check, by a trial run, that bubblewrap can make the sandbox's user,
- * pid and network namespaces here; once per process and bubblewrap.
+ * Check, by a trial run, that the sandbox's user, pid and network
+ * namespaces can be made here; once per process and perl.
  *
  * @param tools The programs ({@linkcode sandboxTools}).
- * @throws {SandboxUnavailableError} It cannot, with bubblewrap's words and
- *   where to look.
+ * @throws {SandboxUnavailableError} They cannot, with the kernel's words
+ *   and where to look.
  */
 export function probeNamespaces(tools: SandboxTools): Promise<void> {
-  let probe = probed.get(tools.bwrap);
-  if (!probe) probed.set(tools.bwrap, probe = runProbe(tools));
+  let probe = probed.get(tools.perl);
+  if (!probe) probed.set(tools.perl, probe = runProbe(tools));
   return probe;
 }
 
@@ -163,38 +167,25 @@ async function runProbe(tools: SandboxTools): Promise<void> {
   try {
     probe = await trialRun(tools);
   } catch (e) {
-    throw new SandboxUnavailableError(
-      "bwrap",
-      `cannot run ${tools.bwrap}: ${(e as Error).message}`,
-    );
+    throw new SandboxUnavailableError("perl", `cannot run ${tools.perl}: ${(e as Error).message}`);
   }
   if (!probe.success) {
-    const err = new TextDecoder().decode(probe.stderr).trim();
+    const err = new TextDecoder().decode(probe.stderr).trim() ||
+      `${tools.perl} exited with ${probe.code}`;
     throw new SandboxUnavailableError(
       "user namespaces",
-      `bubblewrap cannot create them here: ${err} (check /proc/sys/user/max_user_namespaces` +
+      `they cannot be created here: ${err} (check /proc/sys/user/max_user_namespaces` +
         ` and /proc/sys/kernel/unprivileged_userns_clone)`,
     );
   }
 }
 
-/** bubblewrap making the sandbox's namespaces around `busybox true`. */
+/** `unshare(2)` of a user, pid and network namespace, in a perl of its own. */
 function trialRun(tools: SandboxTools): Promise<Deno.CommandOutput> {
-  return new Deno.Command(tools.bwrap, {
-    args: [
-      "--unshare-user",
-      "--uid",
-      String(SANDBOX_UID),
-      "--gid",
-      String(SANDBOX_GID),
-      "--unshare-pid",
-      "--unshare-net",
-      "--dev-bind",
-      "/",
-      "/",
-      tools.busybox,
-      "true",
-    ],
+  const unshare = Deno.build.arch === "aarch64" ? 97 : 272;
+  const flags = 0x10000000 | 0x20000000 | 0x40000000;
+  return new Deno.Command(tools.perl, {
+    args: ["-e", `syscall(${unshare}, ${flags}) == 0 or die "unshare: $!\n"`],
     stdin: "null",
     stdout: "null",
     stderr: "piped",

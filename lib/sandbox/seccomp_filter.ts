@@ -1,6 +1,6 @@
 /**
  * The seccomp filter Nix 2.8 loads into every sandboxed builder, as a
- * classic BPF program that bubblewrap installs (`bwrap --seccomp FD`).
+ * classic BPF program that the sandbox's runner installs (`seccomp(2)`).
  *
  * Nix's policy (libseccomp, default action "allow"):
  * - `chmod`, `fchmod` and `fchmodat` fail with `EPERM` when the mode has
@@ -10,7 +10,7 @@
  * - The filter covers the native ABI and the compatible ones Nix adds:
  *   x86_64 with i386 and x32, aarch64 with 32-bit ARM. Any other
  *   architecture value kills the thread (libseccomp's default).
- * - "no new privileges" is set (bubblewrap always sets it).
+ * - "no new privileges" is set (as Nix sets it unless `allow-new-privileges`).
  *
  * Like Nix 2.8 the filter knows nothing of `fchmodat2` (Linux 6.6), so a
  * builder can still set those bits through it; outputs are canonicalised
@@ -178,7 +178,7 @@ export type SeccompArch = "x86_64" | "aarch64";
 
 /**
  * Nix 2.8's sandbox seccomp filter as a BPF program (`struct sock_filter[]`,
- * host byte order) for bubblewrap's `--seccomp`.
+ * host byte order) for `seccomp(SECCOMP_SET_MODE_FILTER)`.
  *
  * @param arch The machine (`uname -m`): the native ABI plus the compatible
  *   ones Nix adds (i386 and x32 on x86_64, ARM on aarch64).

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sandboxTools } from "../../lib/sandbox/sandbox.ts";
+import { sandboxTools, staticBusybox } from "../../lib/sandbox/sandbox.ts";
 import { runBuildhost } from "../_helpers/buildhost.ts";
 import { tempDir } from "../_helpers/nix.ts";
 import { startDaemon } from "../_helpers/daemon.ts";
@@ -55,8 +55,7 @@ Deno.test("buildhost doctor passes here, one ok line per check, with the sandbox
   for (
     const name of [
       "deno",
-      "bubblewrap",
-      "util-linux",
+      "perl",
       "static busybox",
       "user namespaces",
       "store",
@@ -72,12 +71,8 @@ Deno.test("buildhost doctor passes here, one ok line per check, with the sandbox
   );
   // The tools are the ones the sandbox itself uses.
   const tools = await sandboxTools();
-  assert.match(got.get("bubblewrap")![1], new RegExp(`^bubblewrap [0-9.]+ at ${tools.bwrap}$`));
-  assert.equal(
-    got.get("util-linux")![1],
-    [tools.setarch, tools.setpriv, tools.unshare, tools.mount].join(" "),
-  );
-  assert.equal(got.get("static busybox")![1], tools.busybox);
+  assert.match(got.get("perl")![1], new RegExp(`^perl v5\\.[0-9.]+ at ${tools.perl}$`));
+  assert.equal(got.get("static busybox")![1], staticBusybox());
   assert.match(got.get("store")![1], /readable, writable, schema 10, 1 valid paths$/);
   assert.match(got.get("sandboxed build")![1], /"built in the sandbox\\n"/);
   assert.deepEqual(got.get("nix.conf"), [
@@ -95,52 +90,42 @@ Deno.test("buildhost doctor passes here, one ok line per check, with the sandbox
 Deno.test("buildhost doctor names a missing tool and a dynamic busybox, and exits 1", async () => {
   using t = tempDir();
   const tools = await sandboxTools();
-  const all = {
-    bwrap: tools.bwrap,
-    busybox: tools.busybox,
-    setarch: tools.setarch,
-    setpriv: tools.setpriv,
-    unshare: tools.unshare,
-    mount: tools.mount,
-  };
-  const noBwrap = toolDir(t.path, all, ["bwrap"]);
+  const all = { perl: tools.perl, busybox: staticBusybox() };
+  const noPerl = toolDir(t.path, all, ["perl"]);
   const r = await runBuildhost([
     "doctor",
     "--store",
     join(t.path, "store"),
     "--tool-path",
-    noBwrap,
+    noPerl,
   ]);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   const got = lines(r.stdout);
-  assert.deepEqual(got.get("bubblewrap"), [
+  assert.deepEqual(got.get("perl"), [
     "FAIL",
-    `bwrap not found in ${noBwrap}: install it (apt-get install bubblewrap)`,
+    `perl not found in ${noPerl}: install it (apt-get install perl-base)`,
   ]);
   assert.deepEqual(got.get("sandboxed build"), [
     "FAIL",
-    "not tried: the sandbox lacks bwrap (see above)",
+    "not tried: the sandbox lacks perl (see above)",
   ]);
-  assert.equal(got.get("util-linux")?.[0], "ok");
-  assert.match(r.stdout, /\ndoctor: 2 needed check\(s\) failed: bubblewrap, sandboxed build\n$/);
+  assert.equal(got.get("static busybox")?.[0], "ok");
+  assert.match(r.stdout, /\ndoctor: 2 needed check\(s\) failed: perl, sandboxed build\n$/);
 
-  // util-linux's setpriv gone, and a dynamically linked busybox
+  // a dynamically linked busybox
   const other = join(t.path, "other");
   Deno.mkdirSync(other);
   const dynamic = Deno.realPathSync("/bin/sh");
-  const dir = toolDir(other, { ...all, busybox: dynamic }, ["setpriv"]);
+  const dir = toolDir(other, { ...all, busybox: dynamic }, []);
   const r2 = await runBuildhost(["doctor", "--store", join(t.path, "store"), "--tool-path", dir]);
   assert.equal(r2.code, 1);
   const got2 = lines(r2.stdout);
-  assert.deepEqual(got2.get("util-linux"), [
-    "FAIL",
-    `not found in ${dir}: setpriv (apt-get install util-linux)`,
-  ]);
   assert.deepEqual(got2.get("static busybox"), [
     "FAIL",
     `${dynamic} is dynamically linked: apt-get install busybox-static`,
   ]);
-  assert.equal(got2.get("bubblewrap")?.[0], "ok");
+  assert.equal(got2.get("perl")?.[0], "ok");
+  assert.equal(got2.get("user namespaces")?.[0], "ok");
 });
 
 Deno.test("buildhost doctor refuses a store of another schema, and changes nothing in it", async () => {

@@ -91,11 +91,11 @@ Deno.test("hostBuilder of a host that cannot build warns once and fails every bu
   }
 });
 
-/** Run `argv` with `stdin` in a mount namespace where bubblewrap cannot run. */
-async function withoutBwrap(argv: string[], stdin: Uint8Array) {
+/** Run `argv` with `stdin` in a mount namespace where the sandbox's perl cannot run. */
+async function withoutPerl(argv: string[], stdin: Uint8Array) {
   const quoted = argv.map((a) => `'${a}'`).join(" ");
   const child = new Deno.Command("unshare", {
-    args: ["-m", "sh", "-c", `mount --bind /dev/null /usr/bin/bwrap && exec ${quoted}`],
+    args: ["-m", "sh", "-c", `mount --bind /dev/null /usr/bin/perl && exec ${quoted}`],
     env: nixEnv(),
     stdin: "piped",
     stdout: "piped",
@@ -118,12 +118,12 @@ Deno.test("a serve or daemon session that only shakes hands does not probe the s
   using t = tempDir();
   const store = join(t.path, "store");
   const deno = [Deno.execPath(), "run", "-A", MAIN];
-  const serve = await withoutBwrap(
+  const serve = await withoutPerl(
     [...deno, "--serve", "--write", "--store", store],
     u64s(0x390c9deb, 0x206),
   );
   assert.deepEqual(serve, { code: 0, stdout: u64s(0x5452eecb, 0x207), stderr: "" });
-  const daemon = await withoutBwrap(
+  const daemon = await withoutPerl(
     [...deno, "--stdio", "--store", store],
     u64s(0x6e697863, 0x122, 0, 0),
   );

@@ -215,22 +215,20 @@ Deno.test("deno task install: a buildhost that works without its checkout, with 
     assert.match(r.stdout, /\ndoctor: this machine can be a build host\n$/);
   });
 
-  await t.step("doctor with env -i and no bwrap where it looks: says so, exits 1", async () => {
+  await t.step("doctor with env -i and no perl where it looks: says so, exits 1", async () => {
     const tools = join(tmp.path, "tools");
     Deno.mkdirSync(tools);
-    for (const tool of ["busybox", "setarch", "setpriv", "unshare", "mount"]) {
-      Deno.symlinkSync(`/usr/bin/${tool}`, join(tools, tool));
-    }
+    Deno.symlinkSync("/usr/bin/busybox", join(tools, "busybox"));
     const r = await minimal(prefix, ["doctor", "--store", store, "--tool-path", tools]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stdout,
       new RegExp(
-        `^FAIL bubblewrap: bwrap not found in ${tools}: install it \\(apt-get install bubblewrap\\)$`,
+        `^FAIL perl: perl not found in ${tools}: install it \\(apt-get install perl-base\\)$`,
         "m",
       ),
     );
-    assert.match(r.stdout, /\ndoctor: 2 needed check\(s\) failed: bubblewrap, sandboxed build\n$/);
+    assert.match(r.stdout, /\ndoctor: 2 needed check\(s\) failed: perl, sandboxed build\n$/);
   });
 
   await t.step("installing again upgrades in place, also as a copy of the modules", async () => {

@@ -19,7 +19,14 @@ await runInSandbox({
   inputs: [{ logical: bb, physical: `${dir}/phys${bb}` }],
   outputs: {},
   builder: `${bb}/bin/busybox`,
-  args: ["sh", "-c", "sleep 1000 & (setsid sleep 1000 &); echo started; sleep 1000", marker],
+  // The marker is in the command line of three processes: the builder, a
+  // child of it and one in a session of its own.
+  args: [
+    "sh",
+    "-c",
+    'sh -c "sleep 1000; :" $0 & (setsid sh -c "sleep 1000; :" $0 &); echo started; sleep 1000',
+    marker,
+  ],
   env: {},
   log: (chunk) => {
     Deno.stdout.writeSync(chunk);

@@ -8,6 +8,7 @@ import {
   runInSandbox,
   type SandboxOptions,
   type SandboxResult,
+  staticBusybox,
 } from "../../lib/sandbox/sandbox.ts";
 import { SandboxError, SandboxUnavailableError } from "../../lib/sandbox/sandbox_error.ts";
 import { findProcesses } from "../../lib/sandbox/process_tree.ts";
@@ -149,7 +150,9 @@ Deno.test("runInSandbox() kills every process of the build on timeout", async ()
   const marker = `buildhost-marker-${crypto.randomUUID()}`;
   let seen = 0;
   const { result } = await m.run(
-    "sleep 1000 & sleep 1000 & echo started; sleep 1000",
+    // Each shell keeps the marker in its command line (`; :` keeps it from
+    // exec'ing its last command).
+    'sh -c "sleep 1000; :" $0 & sh -c "sleep 1000; :" $0 & echo started; sleep 1000; :',
     {
       argv: [marker],
       // long enough for the sandbox to start on a loaded machine (the clock runs from the spawn)
@@ -212,19 +215,22 @@ Deno.test("runInSandbox() reports the exit code, and exit 1 when the builder can
     builder: "/nix/store/33333333333333333333333333333333-x/bin/x",
   });
   assert.equal(missing.result.exitCode, 1);
-  assert.match(missing.log, /can't execute/);
+  assert.match(
+    missing.log,
+    /^executing '\/nix\/store\/3{32}-x\/bin\/x': No such file or directory\n$/,
+  );
   assert.deepEqual(missing.result.outputs, []);
 });
 
 Deno.test("runInSandbox() says what is missing when the sandbox cannot run", async () => {
   using m = new Mini();
   await assert.rejects(
-    () => m.run("true", { tools: { bwrap: "/nonexistent/bwrap" } }),
-    (e) => e instanceof SandboxUnavailableError && e.missing === "bwrap",
+    () => m.run("true", { tools: { perl: "/nonexistent/perl" } }),
+    (e) => e instanceof SandboxUnavailableError && e.missing === "perl",
   );
-  await assert.rejects(
-    () => m.run("true", { tools: { busybox: "/bin/dash" } }),
-    (e) => e instanceof SandboxUnavailableError && /dynamically linked/.test(e.message),
+  assert.throws(
+    () => staticBusybox(["/nonexistent"]),
+    (e) => e instanceof SandboxUnavailableError && /busybox-static/.test(e.message),
   );
   await assert.rejects(
     () => m.run("true", { outputs: { "/elsewhere/x": `${m.path}/x` } }),
@@ -232,28 +238,26 @@ Deno.test("runInSandbox() says what is missing when the sandbox cannot run", asy
   );
 });
 
-Deno.test("runInSandbox() says so when bubblewrap cannot make its namespaces (probed at the failure)", async () => {
+Deno.test("runInSandbox() says so when user namespaces cannot be made (probed at the failure)", async () => {
   using m = new Mini();
-  // A bubblewrap that fails as one does where user namespaces are not allowed.
-  const bwrap = `${m.path}/fake-bwrap`;
-  Deno.writeTextFileSync(
-    bwrap,
-    "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n",
-  );
-  Deno.chmodSync(bwrap, 0o755);
+  // A perl that fails as the set-up does where user namespaces are not allowed.
+  const perl = `${m.path}/fake-perl`;
+  Deno.writeTextFileSync(perl, "#!/bin/sh\necho 'unshare: Operation not permitted' >&2\nexit 1\n");
+  Deno.chmodSync(perl, 0o755);
   await assert.rejects(
-    () => m.run("true", { tools: { bwrap } }),
+    () => m.run("true", { tools: { perl } }),
     (e) =>
       e instanceof SandboxUnavailableError && e.missing === "user namespaces" &&
-      /bubblewrap cannot create them here: bwrap: No permissions to create new namespace/
-        .test(e.message),
+      /they cannot be created here: unshare: Operation not permitted/.test(e.message),
   );
   // One that cannot even be run.
   const noExec = `${m.path}/not-executable`;
   Deno.writeTextFileSync(noExec, "");
   await assert.rejects(
-    () => m.run("true", { tools: { bwrap: noExec } }),
-    (e) => e instanceof SandboxUnavailableError && e.missing === "bwrap",
+    () => m.run("true", { tools: { perl: noExec } }),
+    (e) =>
+      e instanceof SandboxUnavailableError && e.missing === "perl" &&
+      e.message.includes(`cannot run ${noExec}`),
   );
   // The real one can, here: a run goes on to its builder.
   assert.equal((await m.run("exit 0")).result.exitCode, 0);
@@ -286,25 +290,11 @@ Deno.test("runInSandbox() builds die with their caller", async () => {
   assert.deepEqual(findProcesses(marker), []);
 });
 
-Deno.test("runInSandbox() mounts /proc on kernels without pidns= at the cost of one pid", async () => {
+Deno.test("runInSandbox() makes the builder pid 1 with a /proc of its own, its first child pid 2", async () => {
   using m = new Mini();
-  const probe = "echo $$; sh -c 'echo $$'; cat /proc/self/mountinfo";
-  const modern = await m.run(probe);
-  const legacy = await m.run(probe, { legacyProcMount: true });
-  // Peer group numbers are global and vary from run to run (under Nix too):
-  // numbered here by first appearance.
-  const mounts = (log: string) => {
-    const groups = new Map<string, number>();
-    return log.split("\n").slice(2).map((l) => l.split(" ").slice(3).join(" "))
-      .join("\n").replace(/shared:(\d+)/g, (_, n) => {
-        if (!groups.has(n)) groups.set(n, groups.size + 1);
-        return `shared:${groups.get(n)}`;
-      });
-  };
-  assert.deepEqual(modern.log.split("\n").slice(0, 2), ["1", "2"]);
-  assert.deepEqual(legacy.log.split("\n").slice(0, 2), ["1", "3"]);
-  assert.match(modern.log, / \/proc rw,relatime - proc none rw\r?\n/);
-  assert.equal(mounts(legacy.log), mounts(modern.log));
+  const { log } = await m.run("echo $$; sh -c 'echo $$'; cat /proc/self/mountinfo");
+  assert.deepEqual(log.split("\n").slice(0, 2), ["1", "2"]);
+  assert.match(log, / \/proc rw,relatime - proc none rw\r?\n/);
 });
 
 Deno.test("runInSandbox() stops the build when the log sink fails", async () => {
@@ -332,44 +322,25 @@ function watchdog<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
-/** Sandbox helpers still running whose control directory is gone (their build is over). */
-function orphanHelpers(): number[] {
-  return findProcesses("/helper.sh").filter((pid) => {
+/** Sandbox runners still running whose control directory is gone (their build is over). */
+function orphanRunners(): number[] {
+  return findProcesses("/sandbox.settings").filter((pid) => {
     let cmd: string;
     try {
       cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
     } catch {
       return false;
     }
-    const script = cmd.split("\0").find((a) => a.endsWith("/helper.sh"));
-    if (!script?.includes("buildhost-sandbox-")) return false;
+    const settings = cmd.split("\0").find((a) => a.endsWith("/sandbox.settings"));
+    if (!settings?.includes("buildhost-sandbox-")) return false;
     try {
-      Deno.statSync(script.slice(0, -"/helper.sh".length));
+      Deno.statSync(settings.slice(0, -"/sandbox.settings".length));
       return false;
     } catch {
       return true;
     }
   });
 }
-
-Deno.test("runInSandbox() ends when its processes end, even if the helper missed its parent's death", async () => {
-  // The ordering a loaded machine once produced (a build waited for ever):
-  // the builder's side gives up before the helper has armed its
-  // parent-death signal, so the helper outlives everything else, holding
-  // the sandbox's stderr open. Forced here; the build must still end, and
-  // nothing of it may be left.
-  using m = new Mini();
-  await assert.rejects(
-    () =>
-      watchdog(
-        "the build",
-        60_000,
-        m.run("echo never", { faults: { tailFails: true, lateHelper: true } }),
-      ),
-    (e) => e instanceof SandboxError && /injected fault/.test(e.message),
-  );
-  assert.deepEqual(orphanHelpers(), []);
-});
 
 Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging", async () => {
   using m = new Mini();
@@ -395,28 +366,30 @@ Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging
     }
   };
   await Promise.all([worker(0), worker(1)]);
-  assert.deepEqual(orphanHelpers(), []);
+  assert.deepEqual(orphanRunners(), []);
 });
 
-Deno.test("runInSandbox() returns a killed build only once its processes are gone, even when they outlive bubblewrap", async () => {
+Deno.test("runInSandbox() returns a killed build only once its processes are gone, even when they outlive the runner", async () => {
   using m = new Mini();
-  // A bubblewrap whose sandbox does not die with it, and holds nothing the
+  // A runner whose sandbox does not die with it, and holds nothing the
   // caller reads but the log: what a parent-death signal armed too late
-  // gives (bubblewrap killed between starting its sandbox's first process
-  // and that process arming it), made certain.
-  const bwrap = `${m.path}/bwrap`;
+  // gives (the runner killed between starting its sandbox's first process
+  // and that process arming it), made certain: the runner's parent is a
+  // shell that outlives it, not the caller.
+  const perl = `${m.path}/perl`;
   Deno.writeTextFileSync(
-    bwrap,
+    perl,
     [
       "#!/bin/sh",
-      'for a; do shift; [ "$a" = --die-with-parent ] || set -- "$@" "$a"; done',
-      '/usr/bin/bwrap "$@" 2>/dev/null &',
+      // The last argument is the pid the runner must have as its parent.
+      'n=$#; i=0; for a; do i=$((i + 1)); shift; [ $i = $n ] && a=$$; set -- "$@" "$a"; done',
+      '/usr/bin/perl "$@" 2>/dev/null &',
       "wait",
       "",
     ].join("\n"),
   );
-  Deno.chmodSync(bwrap, 0o755);
-  const marker = `outlives-bubblewrap-${crypto.randomUUID()}`;
+  Deno.chmodSync(perl, 0o755);
+  const marker = `outlives-runner-${crypto.randomUUID()}`;
   const stop = new AbortController();
   let log = "";
   const result = await watchdog(
@@ -430,7 +403,7 @@ Deno.test("runInSandbox() returns a killed build only once its processes are gon
       builder: `${BB}/bin/busybox`,
       args: ["sh", "-c", `echo started; sleep 60; : ${marker}`],
       env: { out: OUT },
-      tools: { bwrap },
+      tools: { perl },
       signal: stop.signal,
       log: (chunk) => {
         log += new TextDecoder().decode(chunk);
