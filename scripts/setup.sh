@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what buildhost needs on a fresh Debian machine, only what is missing:
-# deno (from npm), bubblewrap, busybox-static and mount (the build sandbox;
-# util-linux is always there), bzip2 (build logs compressed as Nix keeps them; with
+# deno (from npm), perl-base (the build sandbox's set-up; essential, so always there),
+# busybox-static (the demo's and the doctor's builder, and the tests'), mount (tests make
+# private mounts), bzip2 (build logs compressed as Nix keeps them; with
 # xz-utils, what tar runs for builtin:unpack-channel and builtin:fetchurl's .xz), socat (the
 # installed launcher passes `--stdio` sessions to a running `buildhost daemon`), and for
 # the tests Debian's nix-bin (the oracle), openssh-server (real sshd interop) and
@@ -17,12 +18,12 @@ if ! command -v deno >/dev/null 2>&1; then
 fi
 
 need=()
-command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v perl >/dev/null 2>&1 || need+=(perl-base)
 [ -x /usr/bin/mount ] || [ -x /bin/mount ] || need+=(mount)
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v socat >/dev/null 2>&1 || need+=(socat)
-# the sandbox needs a static busybox (Debian's busybox package is dynamic)
+# a builder that needs nothing else in the sandbox: a static busybox (Debian's busybox is dynamic)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 if [ "${1:-}" = "--for-tests" ]; then
   command -v nix-store >/dev/null 2>&1 || need+=(nix-bin)
