@@ -26,12 +26,20 @@ import { type BindSpec, type MountOp, mountPlan } from "./sandbox_mounts.ts";
 import { entriesOf, type SandboxOptions } from "./sandbox_options.ts";
 import { exists } from "./sandbox_tools.ts";
 
-function mkdirs(path: string): void {
-  // As Nix's createDirs: each missing component with mode 0755.
-  if (exists(path)) return;
-  mkdirs(dirname(path));
-  Deno.mkdirSync(path);
-  Deno.chmodSync(path, 0o755);
+/**
+ * As Nix's createDirs: each missing component with mode 0755. `known`
+ * holds directories known to exist (the root and what was made in it), so
+ * that a root's many mount points cost one `mkdir` each, not a `stat` of
+ * every ancestor (a missing one a thrown error).
+ */
+function mkdirs(path: string, known: Set<string>): void {
+  if (known.has(path)) return;
+  if (!exists(path)) {
+    mkdirs(dirname(path), known);
+    Deno.mkdirSync(path);
+    Deno.chmodSync(path, 0o755);
+  }
+  known.add(path);
 }
 
 /** Nix's default `kvm` system feature: `/dev/kvm` can be opened read-write. */
@@ -113,13 +121,14 @@ export function prepareSandboxRoot(
   const network = o.network ?? false;
   Deno.mkdirSync(root);
   Deno.chmodSync(root, 0o750);
+  const known = new Set([root]);
   Deno.mkdirSync(`${root}/tmp`);
   Deno.chmodSync(`${root}/tmp`, 0o1777);
   Deno.mkdirSync(`${root}/etc`);
   Deno.chmodSync(`${root}/etc`, 0o755);
   writeFile(`${root}/etc/group`, etcGroup());
   if (!network) writeFile(`${root}/etc/hosts`, ETC_HOSTS);
-  mkdirs(root + storeDir);
+  mkdirs(root + storeDir, known);
   Deno.chmodSync(root + storeDir, 0o1775);
 
   const inputBinds: BindSpec[] = [];
@@ -159,8 +168,8 @@ export function prepareSandboxRoot(
   }, { devShm: exists("/dev/shm"), ptmx: exists("/dev/pts/ptmx") });
 
   if (!devBound) {
-    mkdirs(`${root}/dev/shm`);
-    mkdirs(`${root}/dev/pts`);
+    mkdirs(`${root}/dev/shm`, known);
+    mkdirs(`${root}/dev/pts`, known);
     Deno.symlinkSync("/proc/self/fd", `${root}/dev/fd`);
     Deno.symlinkSync("/proc/self/fd/0", `${root}/dev/stdin`);
     Deno.symlinkSync("/proc/self/fd/1", `${root}/dev/stdout`);
@@ -178,9 +187,9 @@ export function prepareSandboxRoot(
         remount.set(op.target, remountOptions(rootMount, false));
         break;
       case "bind": {
-        if (op.directory) mkdirs(at);
+        if (op.directory) mkdirs(at, known);
         else {
-          mkdirs(dirname(at));
+          mkdirs(dirname(at), known);
           if (!exists(at)) writeFile(at, "");
         }
         remount.set(
@@ -190,13 +199,13 @@ export function prepareSandboxRoot(
         break;
       }
       case "proc":
-        mkdirs(at);
+        mkdirs(at, known);
         break;
       case "tmpfs":
-        mkdirs(at);
+        mkdirs(at, known);
         break;
       case "devpts":
-        mkdirs(at);
+        mkdirs(at, known);
         Deno.symlinkSync("/dev/pts/ptmx", `${root}/dev/ptmx`);
         break;
     }

@@ -43,14 +43,25 @@ export function buildLogPath(logDir: string, drvPath: string): string {
   return join(logDir, "drvs", base.slice(0, 2), base.slice(2));
 }
 
+/** Programs found, by name and `PATH` (every build's log looks for bzip2). */
+const found = new Map<string, string | undefined>();
+
 function findProgram(name: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+  const path = Deno.env.get("PATH") ?? "/usr/bin:/bin";
+  const key = `${name}\0${path}`;
+  if (found.has(key)) return found.get(key);
+  let program: string | undefined;
+  for (const dir of path.split(":")) {
     if (dir === "") continue;
     try {
-      if (Deno.statSync(join(dir, name)).isFile) return join(dir, name);
+      if (Deno.statSync(join(dir, name)).isFile) {
+        program = join(dir, name);
+        break;
+      }
     } catch { /* not here */ }
   }
-  return undefined;
+  found.set(key, program);
+  return program;
 }
 
 /** A log being written. */
@@ -88,19 +99,61 @@ export function openBuildLog(
     create: true,
     truncate: true,
   });
-  let sink: WritableStream<Uint8Array> = file.writable;
-  let done: Promise<unknown> = Promise.resolve();
-  if (bzip2) {
-    const child = new Deno.Command(bzip2, {
-      args: ["-c"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    done = Promise.all([child.stdout.pipeTo(file.writable), child.status]);
-    sink = child.stdin;
-  }
-  const writer = sink.getWriter();
+  if (!bzip2) return streamWriter(file.writable.getWriter(), Promise.resolve());
+  // bzip2 starts with the first byte of the log: a build that says nothing
+  // (many do) gets the empty stream's 14 bytes, as bzip2 writes them,
+  // without a process.
+  let compressed: BuildLogWriter | undefined;
+  return {
+    write(chunk) {
+      if (!compressed) {
+        const child = new Deno.Command(bzip2, {
+          args: ["-c"],
+          stdin: "piped",
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const done = Promise.all([child.stdout.pipeTo(file.writable), child.status]);
+        compressed = streamWriter(child.stdin.getWriter(), done);
+      }
+      compressed.write(chunk);
+    },
+    async close() {
+      if (compressed) return await compressed.close();
+      try {
+        file.writeSync(EMPTY_BZIP2);
+      } catch {
+        /* kept as far as it goes, as a failed bzip2's log is */
+      } finally {
+        file.close();
+      }
+    },
+  };
+}
+
+/** What `bzip2 -c` writes for no input. */
+export const EMPTY_BZIP2: Uint8Array = new Uint8Array([
+  0x42,
+  0x5a,
+  0x68,
+  0x39,
+  0x17,
+  0x72,
+  0x45,
+  0x38,
+  0x50,
+  0x90,
+  0,
+  0,
+  0,
+  0,
+]);
+
+/** A log writer over a stream's writer; `done` settles when everything is written. */
+function streamWriter(
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  done: Promise<unknown>,
+): BuildLogWriter {
   let failed = false;
   return {
     write(chunk) {
