@@ -19,8 +19,6 @@ export interface NixSandboxRunnerOptions {
   readOnlyInputs?: boolean;
   /** Host programs, instead of searching for them. */
   tools?: Partial<SandboxTools>;
-  /** Where the sandbox's control directories go (Nix's `build-dir`; default `$TMPDIR`). */
-  tempDir?: string;
 }
 
 /**
@@ -56,7 +54,6 @@ export function nixSandboxRunner(options: NixSandboxRunnerOptions = {}): Sandbox
       ...(options.sandboxPaths ? { sandboxPaths: options.sandboxPaths } : {}),
       ...(options.readOnlyInputs !== undefined ? { readOnlyInputs: options.readOnlyInputs } : {}),
       ...(options.tools ? { tools: options.tools } : {}),
-      ...(options.tempDir ? { tempDir: options.tempDir } : {}),
       ...(timeoutMs ? { timeoutMs } : {}),
       ...(maxSilentMs ? { maxSilentMs } : {}),
       ...(spec.maxLogSize > 0 ? { maxLogBytes: spec.maxLogSize } : {}),

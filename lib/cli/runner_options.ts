@@ -29,8 +29,7 @@ export const RUNNER_FLAGS: {
  * which is always sandboxed.
  *
  * @param values The parsed flags.
- * @param settings Nix's settings (`sandbox`, `sandbox-paths`, `extra-sandbox-paths`,
- *   `build-dir`: where the sandbox's control directories go).
+ * @param settings Nix's settings (`sandbox`, `sandbox-paths`, `extra-sandbox-paths`).
  * @param layout The store's layout.
  * @returns The runner.
  * @throws {SandboxUnavailableError} The sandbox cannot run here (the message
@@ -54,8 +53,5 @@ export async function runnerFromFlags(
   ]);
   await sandboxTools();
   const sandboxPaths = parseSandboxPaths([...values["sandbox-paths"], ...settings.sandboxPaths]);
-  return nixSandboxRunner({
-    sandboxPaths,
-    ...(settings.buildDir ? { tempDir: settings.buildDir } : {}),
-  });
+  return nixSandboxRunner({ sandboxPaths });
 }

@@ -41,7 +41,6 @@
  */
 import { isAbsolute, normalize } from "node:path";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
-import { OwnedTempDir, reclaimStale } from "./owned_temp_dir.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import { sandboxCommand } from "./sandbox_command.ts";
@@ -62,9 +61,6 @@ export {
   sandboxTools,
   staticBusybox,
 } from "./sandbox_tools.ts";
-
-/** The start of control directories' names (in `$TMPDIR`). */
-const CONTROL_PREFIX = "buildhost-sandbox-";
 
 function checkPath(what: string, path: string): void {
   if (!isAbsolute(path) || normalize(path) !== path || path.includes("\0")) {
@@ -135,18 +131,12 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
   o.signal?.throwIfAborted();
 
   const readOnly = o.readOnlyInputs ?? true;
-  // The control directory (fifos, scripts, status) is locked while in use;
-  // those of builds whose process was killed are removed first.
-  const tmp = o.tempDir || Deno.env.get("TMPDIR") || "/tmp";
-  await reclaimStale(tmp, CONTROL_PREFIX);
-  const owned = OwnedTempDir.create(tmp, CONTROL_PREFIX);
-  const control = owned.path;
   let pty: Pty | undefined;
   try {
     await removeSandboxRoot(o.rootDir);
     const prepared = prepareSandboxRoot(o, storeDir, readOnly);
     pty = Pty.open();
-    const command = sandboxCommand(o, { tools, control, prepared, ptySlave: pty.slavePath });
+    const { command, input } = sandboxCommand(o, { tools, prepared, ptySlave: pty.slavePath });
     let child: Deno.ChildProcess;
     try {
       child = command.spawn();
@@ -156,10 +146,14 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
         `cannot run ${tools.perl}: ${(e as Error).message}`,
       );
     }
+    // The runner reads all of it before anything else; should it die first,
+    // its stderr says why.
+    const stdin = child.stdin.getWriter();
+    stdin.write(input).then(() => stdin.close()).catch(() => {});
     const startTime = Date.now();
     let ended;
     try {
-      ended = await superviseSandbox(o, child, pty, control, startTime);
+      ended = await superviseSandbox(o, child, pty, startTime);
     } catch (e) {
       // The set-up failed before the builder started: if the runner cannot
       // make its namespaces here at all, say that (and where to look).
@@ -169,10 +163,6 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     return { ...ended, outputs: await moveOutputs(o.rootDir, outputs) };
   } finally {
     pty?.close();
-    try {
-      await removeSandboxRoot(o.rootDir);
-    } finally {
-      await owned.remove();
-    }
+    await removeSandboxRoot(o.rootDir);
   }
 }

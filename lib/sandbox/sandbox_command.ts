@@ -1,6 +1,6 @@
 /**
- * Command assembly: the seccomp program and the runner's settings, written
- * to the control directory, and the command Deno spawns: `perl` running
+ * Command assembly: the runner's stdin (the seccomp program and its
+ * settings) and the command Deno spawns: `perl` running
  * {@linkcode SANDBOX_RUNNER_PROGRAM} (see `sandbox_runner_program.ts` for
  * its processes and what each does).
  *
@@ -19,23 +19,10 @@ function personality(platform: string): { linux32: boolean; seccomp: SeccompArch
   return { linux32, seccomp: machine };
 }
 
-/**
- * Where the runner reports the sandbox's init, pid 1 of its outer pid
- * namespace, as bubblewrap's `--info-fd` does (`{"child-pid": N}`).
- *
- * @param control The control directory.
- * @returns The file's path.
- */
-export function sandboxInfoPath(control: string): string {
-  return `${control}/init.info`;
-}
-
 /** What {@linkcode sandboxCommand} needs besides the run's options. */
 export interface SandboxCommandInput {
   /** The host programs. */
   tools: SandboxTools;
-  /** The control directory (written to: seccomp program, settings). */
-  control: string;
   /** The root as prepared ({@linkcode prepareSandboxRoot}). */
   prepared: PreparedRoot;
   /** The log pty's slave path. */
@@ -95,22 +82,23 @@ export function forkIgnoredSignals(): string {
 }
 
 /**
- * Write the sandbox's settings and seccomp program to the control
- * directory and make the command that starts it (not spawned yet): perl
- * running {@linkcode SANDBOX_RUNNER_PROGRAM}.
+ * The command that starts the sandbox (not spawned yet): perl running
+ * {@linkcode SANDBOX_RUNNER_PROGRAM}, and what to write to its stdin.
  *
  * @param o The run's options.
- * @param c The tools, control directory, prepared root and pty.
- * @returns The command; its stderr carries the progress protocol.
+ * @param c The tools, prepared root and pty.
+ * @returns The command (its stderr carries the progress protocol) and its input.
  */
-export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.Command {
-  const { tools, control, prepared } = c;
+export function sandboxCommand(
+  o: SandboxOptions,
+  c: SandboxCommandInput,
+): { command: Deno.Command; input: Uint8Array } {
+  const { tools, prepared } = c;
   const network = o.network ?? false;
   const { linux32, seccomp } = personality(o.platform ?? "x86_64-linux");
-  Deno.writeFileSync(`${control}/seccomp.bpf`, nixSeccompFilter(seccomp));
   const physical = (target: string) => (target === "/" ? o.rootDir : o.rootDir + target);
   const remount = (target: string) => String(remountFlags(prepared.remount.get(target) ?? ""));
-  const words: string[] = [
+  const settings: string[] = [
     seccomp,
     String(
       ADDR_NO_RANDOMIZE | (linux32 ? PER_LINUX32 : 0) | (o.impersonateLinux26 ? UNAME26 : 0),
@@ -120,34 +108,31 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.
     o.rootDir,
     prepared.parking,
     c.ptySlave,
-    `${control}/seccomp.bpf`,
-    `${control}/status`,
-    sandboxInfoPath(control),
   ];
   for (const op of prepared.plan) {
     const at = physical(op.target);
     switch (op.kind) {
       case "self":
-        words.push("self", at, op.shared ? "1" : "", remount(op.target));
+        settings.push("self", at, op.shared ? "1" : "", remount(op.target));
         break;
       case "bind":
-        words.push("bind", op.source, at, remount(op.target));
+        settings.push("bind", op.source, at, remount(op.target));
         break;
       case "proc":
-        words.push("proc", at);
+        settings.push("proc", at);
         break;
       case "tmpfs":
-        words.push("tmpfs", at, `size=${o.shmSize ?? "50%"}`);
+        settings.push("tmpfs", at, `size=${o.shmSize ?? "50%"}`);
         break;
       case "devpts":
-        words.push("devpts", at, "newinstance,mode=0620");
+        settings.push("devpts", at, "newinstance,mode=0620");
         break;
     }
   }
   const env = entriesOf(o.env).sort(([a], [b]) => compareUtf8(a, b));
   const builderPath = o.builder.includes("/") ? o.builder : `./${o.builder}`;
   const argv0 = o.builder.slice(o.builder.lastIndexOf("/") + 1);
-  words.push(
+  settings.push(
     "end",
     String(env.length),
     ...env.map(([k, v]) => `${k}=${v}`),
@@ -155,14 +140,20 @@ export function sandboxCommand(o: SandboxOptions, c: SandboxCommandInput): Deno.
     argv0,
     ...o.args,
   );
-  const settings = `${control}/sandbox.settings`;
-  Deno.writeTextFileSync(settings, words.map((w) => w + "\0").join(""));
-  return new Deno.Command(tools.perl, {
-    args: ["-e", SANDBOX_RUNNER_PROGRAM, settings, String(Deno.pid)],
+  const filter = nixSeccompFilter(seccomp);
+  const words = new TextEncoder().encode(settings.map((w) => w + "\0").join(""));
+  const head = new TextEncoder().encode(`${filter.length}\n`);
+  const input = new Uint8Array(head.length + filter.length + words.length);
+  input.set(head);
+  input.set(filter, head.length);
+  input.set(words, head.length + filter.length);
+  const command = new Deno.Command(tools.perl, {
+    args: ["-e", SANDBOX_RUNNER_PROGRAM, "buildhost-sandbox", String(Deno.pid)],
     clearEnv: true,
     env: { PATH: SEARCH_PATH.join(":") },
-    stdin: "null",
+    stdin: "piped",
     stdout: "null",
     stderr: "piped",
   });
+  return { command, input };
 }

@@ -49,8 +49,6 @@ export interface SandboxOptions {
   rootDir: string;
   /** The physical build directory (`/build` inside); must exist. */
   buildDir: string;
-  /** Where the control directory goes (default `$TMPDIR`, else `/tmp`). */
-  tempDir?: string;
   /** The input closure. */
   inputs: readonly SandboxInput[];
   /**

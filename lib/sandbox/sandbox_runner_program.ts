@@ -6,13 +6,13 @@
  * time. Three processes, as Nix's sandbox has its parent and child:
  *
  * - **runner** (the process Deno spawns, on the host): arms its
- *   parent-death signal, sets the personality and the core limit, reads its
- *   settings and the seccomp program, and clones the **init** into new user,
- *   mount, pid, ipc, uts and (unless the build has network) network
- *   namespaces. It writes the init's uid and gid maps from outside (uid
- *   1000 and gid 100 inside are its own ids outside, as Nix maps them), says
- *   the init's pid in bubblewrap's `--info-fd` format, lets it go, waits for
- *   it and writes how the builder ended to the status file.
+ *   parent-death signal, reads its settings and the seccomp program from
+ *   stdin, sets the personality and the core limit, and clones the **init**
+ *   into new user, mount, pid, ipc, uts and (unless the build has network)
+ *   network namespaces. It writes the init's uid and gid maps from outside
+ *   (uid 1000 and gid 100 inside are its own ids outside, as Nix maps
+ *   them), says the init's pid, lets it go, waits for it and says how the
+ *   builder ended.
  * - **init** (pid 1 of the outer pid namespace; parent-death signal armed,
  *   so the runner's death empties the namespace): sets the host and domain
  *   names, brings up `lo`, clones the **builder** into a pid namespace of its
@@ -22,27 +22,30 @@
  *   (the `proc` is its own pid namespace's), `pivot_root`s into the
  *   sandbox root and drops the old one, says `ready`, and execs the builder
  *   with its standard descriptors on `/dev/null` and the pty, in a new
- *   session, umask 022, signals as a fork would have them, no new privileges and
- *   the seccomp filter, the environment in the order given.
+ *   session, umask 022, signals as a fork would have them, no new
+ *   privileges and the seccomp filter, the environment in the order given.
  *
- * Progress lines on stderr (`buildhost-sandbox: pid N`, `ready`,
- * `failed: …`) are what {@linkcode superviseSandbox} follows.
+ * What it says on stderr, a line each starting `buildhost-sandbox: `
+ * (what {@linkcode superviseSandbox} follows): `init N` (the init's host
+ * pid), `pid N` (the builder's), `ready`, `failed: …`, and at the end
+ * `exit N` or `signal N`.
  *
- * Its settings file is a list of NUL-terminated words:
- * `ARCH PERSONA IGNORED NETWORK ROOT PARKING PTY SECCOMP STATUS INFO` (IGNORED: the
- * signals to ignore, as 16 hex digits of `/proc/PID/status`'s `SigIgn`), the mounts
- * (`self TARGET SHARED REMOUNT-FLAGS`, `bind SOURCE TARGET REMOUNT-FLAGS`,
- * `proc TARGET`, `tmpfs TARGET DATA`, `devpts TARGET DATA`; targets are
- * physical paths, remount flags a number, 0 for none), `end`, then the
- * environment's count and `NAME=VALUE` words, the builder's path, its
- * `argv[0]` and its arguments.
+ * Its stdin: the seccomp program's length in bytes and a newline, the
+ * program, then NUL-terminated words: `ARCH PERSONA IGNORED NETWORK ROOT
+ * PARKING PTY` (IGNORED: the signals to ignore, as 16 hex digits of
+ * `/proc/PID/status`'s `SigIgn`), the mounts (`self TARGET SHARED
+ * REMOUNT-FLAGS`, `bind SOURCE TARGET REMOUNT-FLAGS`, `proc TARGET`,
+ * `tmpfs TARGET DATA`, `devpts TARGET DATA`; targets are physical paths,
+ * remount flags a number, 0 for none), `end`, then the environment's count
+ * and `NAME=VALUE` words, the builder's path, its `argv[0]` and its
+ * arguments.
  *
  * @module
  */
 
-/** The Perl program (run as `perl -e PROGRAM SETTINGS PARENT-PID`). */
+/** The Perl program (run as `perl -e PROGRAM buildhost-sandbox PARENT-PID`). */
 export const SANDBOX_RUNNER_PROGRAM = String.raw`
-my ($conf, $ppid) = @ARGV;
+my (undef, $ppid) = @ARGV;
 my $pre = "buildhost-sandbox: ";
 sub say_err { syswrite(STDERR, $pre . $_[0] . "\n"); }
 # Processes end with exit_group(2) itself: perl's exit would first tear its
@@ -50,13 +53,16 @@ sub say_err { syswrite(STDERR, $pre . $_[0] . "\n"); }
 sub quit { syscall($::SYS{exit_group}, $_[0]) if %::SYS; exit($_[0]); }
 sub fail { say_err("failed: $_[0]"); quit(125); }
 
-open(my $cf, "<", $conf) or fail("read $conf: $!");
-my $text = do { local $/; <$cf> };
-close($cf);
-my @w = split(/\0/, $text, -1);
+binmode(STDIN);
+my $text = do { local $/; <STDIN> };
+# fd 0 stays taken (by /dev/null), or the builder's process would open the
+# pty on it and then put /dev/null over it.
+open(STDIN, "<", "/dev/null") or fail("open /dev/null: $!");
+fail("no settings on stdin") unless defined($text) && $text =~ /^(\d+)\n/;
+my $filter = substr($text, length($1) + 1, $1);
+my @w = split(/\0/, substr($text, length($1) + 1 + $1), -1);
 pop(@w);
-my ($arch, $persona, $ignored, $network, $root, $parking, $ptyslave, $seccomp, $status, $info) =
-  splice(@w, 0, 10);
+my ($arch, $persona, $ignored, $network, $root, $parking, $ptyslave) = splice(@w, 0, 7);
 %::SYS = $arch eq "aarch64"
   ? (mount => 40, umount2 => 39, pivot_root => 41, sethostname => 161, setdomainname => 162,
      clone => 220, personality => 92, prctl => 167, setrlimit => 164, rt_sigaction => 134,
@@ -87,9 +93,6 @@ syscall($S{personality}, $persona + 0) >= 0 or fail("personality: $!");
 # (syscall's string arguments must be variables: it may write to them.)
 my ($core, $core0) = (pack("QQ", 0, ~0), pack("QQ", 0, 0));
 syscall($S{setrlimit}, 4, $core) == 0 or syscall($S{setrlimit}, 4, $core0);
-my $filter = "";
-if (open(my $sf, "<", $seccomp)) { local $/; $filter = <$sf>; close($sf); }
-else { fail("read $seccomp: $!"); }
 
 pipe(my $go_r, my $go_w) or fail("pipe: $!");
 pipe(my $st_r, my $st_w) or fail("pipe: $!");
@@ -115,17 +118,12 @@ if ($init > 0) {
     waitpid($init, 0);
     fail("write the user namespace's maps: $why");
   }
-  if (open(my $f, ">", $info)) { print $f "{\"child-pid\": $init}\n"; close($f); }
+  say_err("init $init");
   syswrite($go_w, "go\n");
   my $ws = "";
   1 while sysread($st_r, $ws, 64, length($ws));
   waitpid($init, 0);
-  if ($ws =~ /^(\d+)$/) {
-    my $s = $1;
-    open(my $f, ">", $status) or fail("write $status: $!");
-    print $f (($s & 127) ? "Command terminated by signal " . ($s & 127) . "\n" : ($s >> 8) . "\n");
-    close($f);
-  }
+  say_err(($1 & 127) ? "signal " . ($1 & 127) : "exit " . ($1 >> 8)) if $ws =~ /^(\d+)$/;
   quit(0);
 }
 

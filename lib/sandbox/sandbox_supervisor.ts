@@ -4,7 +4,7 @@
  * (`buildhost-sandbox: pid N`, `ready`, `failed: …`), enforce the limits
  * (`timeoutMs`, `maxSilentMs`, `maxLogBytes`, the abort signal) by killing
  * the build, and once the runner has exited tell how the builder ended
- * (the runner's status file).
+ * (the runner's `exit N` or `signal N`).
  *
  * Killing: the builder (pid 1 of its pid namespace, taking every process of
  * the build with it) and the sandbox's init (pid 1 of the outer pid
@@ -13,7 +13,6 @@
  * @module
  */
 import { childrenOf } from "./process_tree.ts";
-import { sandboxInfoPath } from "./sandbox_command.ts";
 import type { Pty } from "./pty.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import type { SandboxEndReason, SandboxOptions, SandboxResult } from "./sandbox_options.ts";
@@ -39,17 +38,6 @@ function processStat(pid: number): { state: string; start: string } | undefined 
   return state && start ? { state, start } : undefined;
 }
 
-/** Parse the runner's status file (`N`, or `Command terminated by signal N`). */
-function parseStatus(text: string | null): { exitCode: number | null; signal: number | null } {
-  if (text === null) return { exitCode: null, signal: null };
-  const sig = /Command terminated by signal (\d+)/.exec(text);
-  if (sig) return { exitCode: null, signal: Number(sig[1]) };
-  const code = /Command exited with non-zero status (\d+)/.exec(text);
-  if (code) return { exitCode: Number(code[1]), signal: null };
-  const plain = /^(\d+)\s*$/m.exec(text);
-  return { exitCode: plain ? Number(plain[1]) : null, signal: null };
-}
-
 /**
  * Supervise a started sandbox until the runner has exited and its stderr
  * ended (or a grace period passed).
@@ -57,7 +45,6 @@ function parseStatus(text: string | null): { exitCode: number | null; signal: nu
  * @param o The run's options (limits, signal, log sink).
  * @param child The spawned {@linkcode sandboxCommand}.
  * @param pty The log pty.
- * @param control The control directory (where `time` writes the status).
  * @param startTime When the command was spawned (ms since the epoch).
  * @returns How the run ended, outputs not yet moved.
  * @throws {SandboxError} The builder never started (set-up failed).
@@ -66,7 +53,6 @@ export async function superviseSandbox(
   o: SandboxOptions,
   child: Deno.ChildProcess,
   pty: Pty,
-  control: string,
   startTime: number,
 ): Promise<Omit<SandboxResult, "outputs">> {
   let builderPid: number | undefined;
@@ -76,26 +62,18 @@ export async function superviseSandbox(
   let reason: SandboxEndReason = "exited";
   let killed = false;
 
+  /** How the builder ended, as the runner says (`exit N`, `signal N`). */
+  let builderEnd: { exitCode: number | null; signal: number | null } = {
+    exitCode: null,
+    signal: null,
+  };
   /**
    * The sandbox's init (pid 1 of its outer pid namespace), from the
-   * runner's report (bubblewrap's `--info-fd` format), with its start time (so that a later
-   * process given the same pid is not taken for it).
+   * runner's `init N`, with its start time, read then, while it certainly
+   * runs (so that a later process given the same pid is not taken for it).
    */
   let init: { pid: number; start: string } | undefined;
-  const findInit = () => {
-    if (init) return init;
-    let info: string;
-    try {
-      info = Deno.readTextFileSync(sandboxInfoPath(control));
-    } catch {
-      return undefined;
-    }
-    const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
-    const pid = m ? Number(m[1]) : undefined;
-    const st = pid === undefined ? undefined : processStat(pid);
-    if (pid !== undefined && st) init = { pid, start: st.start };
-    return init;
-  };
+  const findInit = () => init;
   /** Whether the init is still there (it is a zombie once its namespace is empty). */
   const initAlive = () => {
     const known = findInit();
@@ -174,9 +152,17 @@ export async function superviseSandbox(
       while ((nl = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
-        if (line.startsWith(PROTOCOL + "pid ")) {
+        if (line.startsWith(PROTOCOL + "init ")) {
+          const pid = Number(line.slice(PROTOCOL.length + 5));
+          const st = processStat(pid);
+          if (st) init = { pid, start: st.start };
+          if (killed) kill(reason);
+        } else if (line.startsWith(PROTOCOL + "exit ")) {
+          builderEnd = { exitCode: Number(line.slice(PROTOCOL.length + 5)), signal: null };
+        } else if (line.startsWith(PROTOCOL + "signal ")) {
+          builderEnd = { exitCode: null, signal: Number(line.slice(PROTOCOL.length + 7)) };
+        } else if (line.startsWith(PROTOCOL + "pid ")) {
           builderPid = Number(line.slice(PROTOCOL.length + 4));
-          findInit(); // its start time, while it certainly runs
           pty.closeSlave();
           if (killed) kill(reason);
         } else if (line === PROTOCOL + "ready") {
@@ -271,13 +257,7 @@ export async function superviseSandbox(
         "the sandbox exited before the builder started",
     );
   }
-  let statusText: string | null = null;
-  try {
-    statusText = Deno.readTextFileSync(`${control}/status`);
-  } catch {
-    // the runner did not finish (killed)
-  }
   // A build that was killed ended by SIGKILL, whatever raced to report it.
-  const { exitCode, signal } = killed ? { exitCode: null, signal: 9 } : parseStatus(statusText);
+  const { exitCode, signal } = killed ? { exitCode: null, signal: 9 } : builderEnd;
   return { reason, exitCode, signal, logBytes, startTime, stopTime };
 }

@@ -322,24 +322,9 @@ function watchdog<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
-/** Sandbox runners still running whose control directory is gone (their build is over). */
-function orphanRunners(): number[] {
-  return findProcesses("/sandbox.settings").filter((pid) => {
-    let cmd: string;
-    try {
-      cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-    } catch {
-      return false;
-    }
-    const settings = cmd.split("\0").find((a) => a.endsWith("/sandbox.settings"));
-    if (!settings?.includes("buildhost-sandbox-")) return false;
-    try {
-      Deno.statSync(settings.slice(0, -"/sandbox.settings".length));
-      return false;
-    } catch {
-      return true;
-    }
-  });
+/** This process's sandbox runners still running (after its builds ended, there must be none). */
+function leftRunners(): number[] {
+  return findProcesses(`buildhost-sandbox ${Deno.pid}`);
 }
 
 Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging", async () => {
@@ -366,7 +351,7 @@ Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging
     }
   };
   await Promise.all([worker(0), worker(1)]);
-  assert.deepEqual(orphanRunners(), []);
+  assert.deepEqual(leftRunners(), []);
 });
 
 Deno.test("runInSandbox() returns a killed build only once its processes are gone, even when they outlive the runner", async () => {
@@ -383,7 +368,8 @@ Deno.test("runInSandbox() returns a killed build only once its processes are gon
       "#!/bin/sh",
       // The last argument is the pid the runner must have as its parent.
       'n=$#; i=0; for a; do i=$((i + 1)); shift; [ $i = $n ] && a=$$; set -- "$@" "$a"; done',
-      '/usr/bin/perl "$@" 2>/dev/null &',
+      // (an asynchronous command's stdin is /dev/null unless redirected)
+      'exec 3<&0; /usr/bin/perl "$@" <&3 2>/dev/null &',
       "wait",
       "",
     ].join("\n"),
