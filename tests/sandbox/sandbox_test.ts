@@ -157,8 +157,11 @@ Deno.test("runInSandbox() kills every process of the build on timeout", async ()
       argv: [marker],
       // long enough for the sandbox to start on a loaded machine (the clock runs from the spawn)
       timeoutMs: 5000,
-      log: () => {
-        seen = findProcesses(marker).length;
+      log: async () => {
+        // Its processes may still be between fork and exec: look until all are there.
+        for (let i = 0; i < 40 && (seen = findProcesses(marker).length) < 3; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
       },
     },
   );
@@ -279,6 +282,10 @@ Deno.test("runInSandbox() builds die with their caller", async () => {
     out += new TextDecoder().decode(value);
   }
   assert.match(out, /started/);
+  // Its processes may still be between fork and exec: look until all are there.
+  for (let i = 0; i < 100 && findProcesses(marker).length < 3; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   assert.ok(findProcesses(marker).length >= 3);
   child.kill("SIGKILL");
   await child.status;
