@@ -8,6 +8,7 @@
  */
 import { compareUtf8 } from "../wire/utf8_order.ts";
 import { entriesOf, type SandboxOptions } from "./sandbox_options.ts";
+import { SandboxError } from "./sandbox_error.ts";
 import type { PreparedRoot } from "./sandbox_root.ts";
 import { SANDBOX_RUNNER_PROGRAM } from "./sandbox_runner_program.ts";
 import { type SandboxTools, SEARCH_PATH } from "./sandbox_tools.ts";
@@ -140,6 +141,16 @@ export function sandboxCommand(
     argv0,
     ...o.args,
   );
+  // A C string ends at its first NUL: no environment entry, argument or
+  // path can hold one (and the settings' words end with one).
+  const bad = settings.find((w) => w.includes("\0"));
+  if (bad !== undefined) {
+    throw new SandboxError(
+      "check the options",
+      `${JSON.stringify(bad.slice(0, 80))} contains a NUL byte, which no argument, ` +
+        "environment variable or path can hold",
+    );
+  }
   const filter = nixSeccompFilter(seccomp);
   const words = new TextEncoder().encode(settings.map((w) => w + "\0").join(""));
   const head = new TextEncoder().encode(`${filter.length}\n`);

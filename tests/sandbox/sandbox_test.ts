@@ -206,6 +206,17 @@ Deno.test("runInSandbox() stops a silent build, a chatty build, and a cancelled 
   assert.deepEqual(findProcesses(marker), []);
 });
 
+Deno.test("runInSandbox() refuses a NUL byte in the environment or the arguments, leaving nothing", async () => {
+  using m = new Mini();
+  for (const extra of [{ env: { out: OUT, X: "a\0b" } }, { argv: ["a\0b"] }]) {
+    await assert.rejects(
+      () => m.run("true", extra),
+      (e) => e instanceof SandboxError && /contains a NUL byte/.test(e.message),
+    );
+  }
+  assert.ok(![...Deno.readDirSync(m.path)].some((e) => e.name === "root"));
+});
+
 Deno.test("runInSandbox() reports the exit code, and exit 1 when the builder cannot run", async () => {
   using m = new Mini();
   const seven = await m.run("exit 7");
