@@ -99,61 +99,58 @@ function summary(profile: Profile): string[] {
 }
 
 async function profileCommand(out: string, args: string[]): Promise<number> {
-  const runner = await Deno.makeTempFile({ prefix: "buildhost-profile-", suffix: ".js" });
-  try {
-    Deno.writeTextFileSync(runner, RUNNER);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--inspect-brk=127.0.0.1:0", runner],
-      env: { BUILDHOST_PROFILE_ARGS: JSON.stringify(args) },
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "piped",
-    }).spawn();
-    // The inspector's address comes first on stderr; the rest is the command's.
-    const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    let url: string | undefined;
-    while (url === undefined) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`the child gave no inspector address:\n${seen}`);
-      seen += value;
-      url = /ws:\/\/\S+/.exec(seen)?.[0];
-    }
-    const rest = (async () => {
-      for (;;) {
-        const { value, done } = await lines.read();
-        if (done) return;
-        if (!/Debugger session (started|ended)/.test(value)) {
-          await Deno.stderr.write(new TextEncoder().encode(value));
-        }
-      }
-    })();
-    const inspector = await Inspector.connect(url);
-    await inspector.send("Profiler.enable");
-    await inspector.send("Profiler.setSamplingInterval", { interval: INTERVAL_US });
-    await inspector.send("Runtime.enable");
-    await inspector.send("Profiler.start");
-    void inspector.send("Runtime.runIfWaitingForDebugger");
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 50));
-      const r = await inspector.send<{ result: { value?: unknown } }>("Runtime.evaluate", {
-        expression: "globalThis.__buildhostProfileDone",
-      });
-      if (typeof r.result.value === "number") break;
-    }
-    const { profile } = await inspector.send<{ profile: Profile }>("Profiler.stop");
-    Deno.writeTextFileSync(out, JSON.stringify(profile));
-    await inspector.send("Runtime.evaluate", {
-      expression: "globalThis.__buildhostProfileRelease()",
-    });
-    inspector.close();
-    const { code } = await child.status;
-    await rest;
-    console.error(summary(profile).join("\n"));
-    return code;
-  } finally {
-    await Deno.remove(runner);
+  // The runner goes as a data: URL, not a file: a profiler killed midway
+  // (by a signal, by Nix ending its remote program) leaves nothing behind.
+  const runner = `data:application/javascript,${encodeURIComponent(RUNNER)}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--inspect-brk=127.0.0.1:0", runner],
+    env: { BUILDHOST_PROFILE_ARGS: JSON.stringify(args) },
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "piped",
+  }).spawn();
+  // The inspector's address comes first on stderr; the rest is the command's.
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`the child gave no inspector address:\n${seen}`);
+    seen += value;
+    url = /ws:\/\/\S+/.exec(seen)?.[0];
   }
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) return;
+      if (!/Debugger session (started|ended)/.test(value)) {
+        await Deno.stderr.write(new TextEncoder().encode(value));
+      }
+    }
+  })();
+  const inspector = await Inspector.connect(url);
+  await inspector.send("Profiler.enable");
+  await inspector.send("Profiler.setSamplingInterval", { interval: INTERVAL_US });
+  await inspector.send("Runtime.enable");
+  await inspector.send("Profiler.start");
+  void inspector.send("Runtime.runIfWaitingForDebugger");
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await inspector.send<{ result: { value?: unknown } }>("Runtime.evaluate", {
+      expression: "globalThis.__buildhostProfileDone",
+    });
+    if (typeof r.result.value === "number") break;
+  }
+  const { profile } = await inspector.send<{ profile: Profile }>("Profiler.stop");
+  Deno.writeTextFileSync(out, JSON.stringify(profile));
+  await inspector.send("Runtime.evaluate", {
+    expression: "globalThis.__buildhostProfileRelease()",
+  });
+  inspector.close();
+  const { code } = await child.status;
+  await rest;
+  console.error(summary(profile).join("\n"));
+  return code;
 }
 
 if (import.meta.main) {
