@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { DaemonClient } from "../lib/remote/daemon_client.ts";
 import { socketPath } from "../lib/daemon/socket_path.ts";
 import { BuildStatus } from "../lib/derivation/build_result.ts";
-import { count, hashPart, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
+import { count, growth, hashPart, soakLoop, WARM_UP } from "./_soak.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
@@ -87,10 +87,7 @@ if (import.meta.main) {
     await new Promise((r) => setTimeout(r, 10));
   }
 
-  const samples: [string, Figures][] = [];
   const failures: string[] = [];
-  let next = 0;
-  let done = 0;
   const started = Date.now();
 
   const one = async (i: number) => {
@@ -121,35 +118,19 @@ if (import.meta.main) {
     }
   };
 
-  const worker = async () => {
-    while (next < total) {
-      const i = next++;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        one(i),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`session ${i} hung`)), WATCHDOG_MS);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      done++;
-      // Sampled once the sessions before have ended in the daemon too.
-      if (done === WARM_UP || done === Math.floor(total / 2)) {
-        const label = done === WARM_UP ? "start" : "middle";
-        const at = done;
-        await new Promise((r) => setTimeout(r, 300));
-        samples.push([label, figures(at, daemon.pid, state)]);
-      }
-    }
+  // Sampled once the sessions before have ended in the daemon too.
+  const settled = async (done: number) => {
+    await new Promise((r) => setTimeout(r, done === total ? 500 : 300));
+    return figures(done, daemon.pid, state);
   };
+  let samples: [string, Figures][];
   try {
-    await Promise.all(Array.from({ length: clients }, worker));
+    samples = await soakLoop(total, clients, "session", one, settled);
   } catch (e) {
     console.error(`soak:daemon: FAILED: ${(e as Error).message}`);
     daemon.kill("SIGKILL");
     Deno.exit(1);
   }
-  await new Promise((r) => setTimeout(r, 500));
-  samples.push(["end", figures(done, daemon.pid, state)]);
   const seconds = (Date.now() - started) / 1000;
   console.log(
     `soak:daemon: ${total} sessions with a sandboxed build each, ${clients} at a time, in ${
@@ -157,14 +138,7 @@ if (import.meta.main) {
     } s`,
   );
   for (const [label, f] of samples) show(label, f);
-  const first = samples[0]![1];
-  const last = samples[samples.length - 1]![1];
-  for (const key of ["fds", "tempRoots", "buildsDir", "openSessions"] as const) {
-    if (last[key] > first[key]) failures.push(`${key} grew: ${first[key]} -> ${last[key]}`);
-  }
-  if (last.rssKiB > first.rssKiB + RSS_SLACK_KIB) {
-    failures.push(`RSS grew: ${first.rssKiB} KiB -> ${last.rssKiB} KiB`);
-  }
+  failures.push(...growth(samples, ["fds", "tempRoots", "buildsDir", "openSessions"]));
   daemon.kill("SIGTERM");
   const status = await daemon.status;
   if (status.code !== 0) failures.push(`the daemon exited with ${status.code} on SIGTERM`);

@@ -22,7 +22,7 @@ import { findProcesses } from "../lib/sandbox/process_tree.ts";
 import { nixSandboxRunner } from "../lib/builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../lib/sandbox/sandbox_paths.ts";
 import { Store } from "../lib/store/store.ts";
-import { count, hashPart, RSS_SLACK_KIB, WARM_UP, WATCHDOG_MS } from "./_soak.ts";
+import { count, growth, hashPart, soakLoop, WARM_UP } from "./_soak.ts";
 
 interface Figures {
   builds: number;
@@ -80,35 +80,22 @@ if (import.meta.main) {
     store,
     nixSandboxRunner({ sandboxPaths: parseSandboxPaths(["/bin", "/lib", "/lib64", "/usr"]) }),
   );
-  const samples: [string, Figures][] = [];
   const failures: string[] = [];
-  let next = 0;
-  let done = 0;
   const started = Date.now();
 
   const one = async (i: number) => {
     const hash = hashPart(i);
     const out = `/nix/store/${hash}-soak-${i}`;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const hung = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`build ${i} still running after ${WATCHDOG_MS / 1000} s`)),
-        WATCHDOG_MS,
-      );
-    });
     let log = "";
-    const result = await Promise.race([
-      builder.build(`/nix/store/${hash}-soak-${i}.drv`, {
-        name: `soak-${i}`,
-        outputs: new Map([["out", { kind: "inputAddressed", path: out }]]),
-        inputSrcs: [],
-        platform: "x86_64-linux",
-        builder: "/bin/sh",
-        args: ["-c", `echo ${i}; echo ${i} > $out; : ${marker}`],
-        env: new Map([["out", out]]),
-      }, { log: (c) => void (log += new TextDecoder().decode(c)) }),
-      hung,
-    ]).finally(() => clearTimeout(timer));
+    const result = await builder.build(`/nix/store/${hash}-soak-${i}.drv`, {
+      name: `soak-${i}`,
+      outputs: new Map([["out", { kind: "inputAddressed", path: out }]]),
+      inputSrcs: [],
+      platform: "x86_64-linux",
+      builder: "/bin/sh",
+      args: ["-c", `echo ${i}; echo ${i} > $out; : ${marker}`],
+      env: new Map([["out", out]]),
+    }, { log: (c) => void (log += new TextDecoder().decode(c)) });
     if (result.status !== BuildStatus.Built || log !== `${i}\n`) {
       failures.push(
         `build ${i}: status ${result.status} ${result.errorMsg} log ${JSON.stringify(log)}`,
@@ -116,40 +103,18 @@ if (import.meta.main) {
     }
   };
 
-  const worker = async () => {
-    while (next < total) {
-      const i = next++;
-      await one(i);
-      done++;
-      if (done === WARM_UP) samples.push(["start", figures(done, tmpdir, buildsDir)]);
-      if (done === Math.floor(total / 2)) {
-        samples.push(["middle", figures(done, tmpdir, buildsDir)]);
-      }
-    }
-  };
+  let samples: [string, Figures][];
   try {
-    await Promise.all(Array.from({ length: jobs }, worker));
+    samples = await soakLoop(total, jobs, "build", one, (done) => figures(done, tmpdir, buildsDir));
   } catch (e) {
     console.error(`soak: FAILED: ${(e as Error).message}`);
     Deno.exit(1);
   }
-  samples.push(["end", figures(done, tmpdir, buildsDir)]);
   const seconds = (Date.now() - started) / 1000;
   console.log(`soak: ${total} sandboxed builds, max-jobs ${jobs}, in ${seconds.toFixed(0)} s`);
   for (const [label, f] of samples) show(label, f);
 
-  const first = samples[0]![1];
-  const last = samples[samples.length - 1]![1];
-  if (last.fds > first.fds) failures.push(`open fds grew: ${first.fds} -> ${last.fds}`);
-  if (last.tmpdir > first.tmpdir) {
-    failures.push(`$TMPDIR entries grew: ${first.tmpdir} -> ${last.tmpdir}`);
-  }
-  if (last.buildsDir > first.buildsDir) {
-    failures.push(`builds/ entries grew: ${first.buildsDir} -> ${last.buildsDir}`);
-  }
-  if (last.rssKiB > first.rssKiB + RSS_SLACK_KIB) {
-    failures.push(`RSS grew: ${first.rssKiB} KiB -> ${last.rssKiB} KiB`);
-  }
+  failures.push(...growth(samples, ["fds", "tmpdir", "buildsDir"]));
   const left = findProcesses(marker);
   if (left.length > 0) failures.push(`processes left running: ${left.join(" ")}`);
   await Deno.remove(root, { recursive: true }).catch(() => {});
