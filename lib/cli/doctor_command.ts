@@ -31,7 +31,7 @@ import { defaultStoreRoot, storeLayout } from "../store/store_layout.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { Builder } from "../builder/builder.ts";
 import { BuildStatus } from "../derivation/build_result.ts";
-import { isStaticElf, probeNamespaces } from "../sandbox/sandbox_tools.ts";
+import { exists, isStaticElf, probeNamespaces, SEARCH_PATH } from "../sandbox/sandbox_tools.ts";
 import { SandboxUnavailableError } from "../sandbox/sandbox_error.ts";
 import { nixSandboxRunner } from "../builder/sandbox_runner.ts";
 import { parseSandboxPaths } from "../sandbox/sandbox_paths.ts";
@@ -54,7 +54,7 @@ const USAGE = "usage: buildhost doctor [--store ROOT] [--store-dir DIR] [--tool-
   "[--ssh-path DIRS] [--remote ssh://HOST?remote-program=P | ssh-ng://...]...";
 
 /** Where the sandbox (lib/sandbox/sandbox.ts) looks for its programs. */
-export const SANDBOX_TOOL_PATH = "/usr/bin:/bin:/usr/sbin:/sbin";
+export const SANDBOX_TOOL_PATH: string = SEARCH_PATH.join(":");
 
 /**
  * The `PATH` OpenSSH's sshd gives a session as Debian builds it, when
@@ -74,15 +74,6 @@ export interface DoctorCheck {
   name: string;
   /** What was found, and for a failure what to do. */
   detail: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The first `dir/name` over `dirs` that is an executable file. */
