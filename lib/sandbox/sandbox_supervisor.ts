@@ -73,10 +73,9 @@ export async function superviseSandbox(
    * runs (so that a later process given the same pid is not taken for it).
    */
   let init: { pid: number; start: string } | undefined;
-  const findInit = () => init;
   /** Whether the init is still there (it is a zombie once its namespace is empty). */
   const initAlive = () => {
-    const known = findInit();
+    const known = init;
     if (!known) return false;
     const st = processStat(known.pid);
     return st !== undefined && st.state !== "Z" && st.start === known.start;
