@@ -3,11 +3,10 @@
  * the sandbox the per-mount flags of its source, as Nix's plain
  * `mount(MS_BIND)` does.
  *
- * Bubblewrap marks every bind it makes `nosuid` (and `nodev` unless it is a
- * device bind); binds made inside the sandbox from those copies inherit the
- * marks. The setup therefore remounts each bind with the flags its source has
- * on the host: `rw`/`ro`, `nosuid`/`suid`, `nodev`/`dev`, `noexec`/`exec`.
- * Access-time flags are not named, so a remount keeps them.
+ * The setup remounts each bind with the flags its source has on the host
+ * (`ro` also for a read-only input): `MS_RDONLY`, `MS_NOSUID`, `MS_NODEV`,
+ * `MS_NOEXEC` where the source has them. Access-time flags are not named,
+ * so a remount keeps them.
  *
  * mountinfo line format (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNTPOINT
  * OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER_OPTIONS`, paths with space,
@@ -90,33 +89,37 @@ export function mountOf(mounts: readonly HostMount[], path: string): HostMount |
   return best;
 }
 
+/** `mount(2)` flags. */
+const MS_RDONLY = 1;
+const MS_NOSUID = 2;
+const MS_NODEV = 4;
+const MS_NOEXEC = 8;
+const MS_REMOUNT = 0x20;
+const MS_BIND = 0x1000;
+
 /**
- * The `mount -o remount,bind,...` options that give a bind mount the flags
- * of the host mount `m` (made read-only when asked).
+ * The `mount(2)` flags of the remount that gives a bind mount the flags of
+ * the host mount `m` (made read-only when asked): `MS_REMOUNT | MS_BIND`
+ * and those of `MS_RDONLY`, `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC` it has.
  *
  * @param m The host mount the source lies on.
- * @param readOnly Force `ro`.
- * @returns Options such as `"bind,rw,suid,dev,exec"`.
+ * @param readOnly Force `MS_RDONLY`.
+ * @returns The flags.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { remountOptions } from "./host_mounts.ts";
+ * import { remountFlags } from "./host_mounts.ts";
  * const m = { mountPoint: "/tmp", options: ["rw", "nosuid", "nodev", "relatime"], fsType: "tmpfs" };
- * assert.equal(remountOptions(m, false), "remount,bind,rw,nosuid,nodev,exec");
- * assert.equal(remountOptions(m, true), "remount,bind,ro,nosuid,nodev,exec");
+ * assert.equal(remountFlags(m, false), 0x20 | 0x1000 | 2 | 4);
+ * assert.equal(remountFlags(m, true), 0x20 | 0x1000 | 1 | 2 | 4);
  * ```
  */
-export function remountOptions(m: HostMount | undefined, readOnly: boolean): string {
+export function remountFlags(m: HostMount | undefined, readOnly: boolean): number {
   const has = (o: string) => m?.options.includes(o) ?? false;
-  return [
-    "remount",
-    "bind",
-    readOnly || has("ro") ? "ro" : "rw",
-    has("nosuid") ? "nosuid" : "suid",
-    has("nodev") ? "nodev" : "dev",
-    has("noexec") ? "noexec" : "exec",
-  ].join(",");
+  return MS_REMOUNT | MS_BIND | (readOnly || has("ro") ? MS_RDONLY : 0) |
+    (has("nosuid") ? MS_NOSUID : 0) | (has("nodev") ? MS_NODEV : 0) |
+    (has("noexec") ? MS_NOEXEC : 0);
 }
 
 /**

@@ -46,6 +46,7 @@ import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
 import { sandboxCommand } from "./sandbox_command.ts";
 import { entriesOf, type SandboxOptions, type SandboxResult } from "./sandbox_options.ts";
 import { moveOutputs, prepareSandboxRoot, removeSandboxRoot } from "./sandbox_root.ts";
+import { readHostMounts } from "./host_mounts.ts";
 import { superviseSandbox } from "./sandbox_supervisor.ts";
 import { probeNamespaces, sandboxTools } from "./sandbox_tools.ts";
 export type {
@@ -133,8 +134,11 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
   const readOnly = o.readOnlyInputs ?? true;
   let pty: Pty | undefined;
   try {
-    await removeSandboxRoot(o.rootDir);
-    const prepared = prepareSandboxRoot(o, storeDir, readOnly);
+    // One read of the host's mounts for both: a killed build's root goes
+    // first, then the new one's binds get their sources' flags.
+    const hostMounts = readHostMounts();
+    await removeSandboxRoot(o.rootDir, hostMounts);
+    const prepared = prepareSandboxRoot(o, storeDir, readOnly, hostMounts);
     pty = Pty.open();
     const { command, input } = sandboxCommand(o, { tools, prepared, ptySlave: pty.slavePath });
     let child: Deno.ChildProcess;

@@ -36,32 +36,6 @@ const PER_LINUX32 = 0x0008;
 const UNAME26 = 0x0020000;
 
 /**
- * The `mount(2)` flags of a remount given as `mount -o` options
- * (`remount,bind,ro,nosuid,...`).
- *
- * @param options The options.
- * @returns The flags.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { remountFlags } from "./sandbox_command.ts";
- * assert.equal(remountFlags("remount,bind,ro,nosuid,dev,exec"), 0x20 | 0x1000 | 1 | 2);
- * ```
- */
-export function remountFlags(options: string): number {
-  const bits: Record<string, number> = {
-    remount: 0x20,
-    bind: 0x1000,
-    ro: 1,
-    nosuid: 2,
-    nodev: 4,
-    noexec: 8,
-  };
-  return options.split(",").reduce((flags, o) => flags | (bits[o] ?? 0), 0);
-}
-
-/**
  * The signals a child of this process made by fork and exec starts with
  * ignored (`SigIgn` of `/proc/self/status`, 16 hex digits): the ones this
  * process ignores, but SIGPIPE, which Deno resets for its children. The
@@ -98,7 +72,7 @@ export function sandboxCommand(
   const network = o.network ?? false;
   const { linux32, seccomp } = personality(o.platform ?? "x86_64-linux");
   const physical = (target: string) => (target === "/" ? o.rootDir : o.rootDir + target);
-  const remount = (target: string) => String(remountFlags(prepared.remount.get(target) ?? ""));
+  const remount = (target: string) => String(prepared.remount.get(target) ?? 0);
   const settings: string[] = [
     seccomp,
     String(

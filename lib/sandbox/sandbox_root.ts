@@ -4,7 +4,7 @@
  * with `group`, `passwd` and `hosts` (or `nsswitch.conf` with network), the
  * store directory 1775, the mount points of every bind of the
  * {@linkcode mountPlan}, `/dev`'s symlinks; file inputs hard-linked when
- * inputs are writable. Also the mount options each bind is remounted with
+ * inputs are writable. Also the mount flags each bind is remounted with
  * (its host source's flags), the directory the old root is parked on, and
  * the end of a run: outputs moved out of the root, the root removed.
  *
@@ -12,7 +12,7 @@
  */
 import { dirname } from "node:path";
 import { removeTree } from "../store/restore_path.ts";
-import { mountOf, readHostMounts, remountOptions } from "./host_mounts.ts";
+import { type HostMount, mountOf, readHostMounts, remountFlags } from "./host_mounts.ts";
 import { locateOutput } from "./output_location.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import {
@@ -63,10 +63,13 @@ function writeFile(path: string, contents: string): void {
  * show under it here, refuse rather than delete through it.
  *
  * @param root The physical sandbox root.
+ * @param mounts The host's mounts (default: read now).
  * @throws {SandboxError} Something is mounted on or under it on the host.
  */
-export async function removeSandboxRoot(root: string): Promise<void> {
-  const mounts = readHostMounts();
+export async function removeSandboxRoot(
+  root: string,
+  mounts: HostMount[] = readHostMounts(),
+): Promise<void> {
   const mounted = mounts.find((m) => m.mountPoint.startsWith(root + "/"));
   if (mounted || mounts.some((m) => m.mountPoint === root)) {
     throw new SandboxError(
@@ -97,8 +100,8 @@ async function moveTree(from: string, to: string): Promise<void> {
 export interface PreparedRoot {
   /** The mounts, in Nix's order. */
   plan: MountOp[];
-  /** `mount -o` options of the remount of each bind and self mount, by target. */
-  remount: Map<string, string>;
+  /** `mount(2)` flags of the remount of each bind and self mount, by target. */
+  remount: Map<string, number>;
   /** A directory of the root (not a mount point) to park the old root on. */
   parking: string;
 }
@@ -109,13 +112,15 @@ export interface PreparedRoot {
  * @param o The run's options.
  * @param storeDir The logical store directory.
  * @param readOnly Inputs and sandbox paths read-only.
- * @returns The plan, the remount options and the parking directory.
+ * @param hostMounts The host's mounts (whose flags the binds get).
+ * @returns The plan, the remount flags and the parking directory.
  * @throws {SandboxError} No directory of the root is free to park the old root on.
  */
 export function prepareSandboxRoot(
   o: SandboxOptions,
   storeDir: string,
   readOnly: boolean,
+  hostMounts: HostMount[],
 ): PreparedRoot {
   const root = o.rootDir;
   const network = o.network ?? false;
@@ -177,14 +182,13 @@ export function prepareSandboxRoot(
   }
   if (network) writeFile(`${root}/etc/nsswitch.conf`, NSSWITCH_CONF);
 
-  const hostMounts = readHostMounts();
-  const remount = new Map<string, string>();
+  const remount = new Map<string, number>();
   const rootMount = mountOf(hostMounts, Deno.realPathSync(root));
   for (const op of plan) {
     const at = root + (op.target === "/" ? "" : op.target);
     switch (op.kind) {
       case "self":
-        remount.set(op.target, remountOptions(rootMount, false));
+        remount.set(op.target, remountFlags(rootMount, false));
         break;
       case "bind": {
         if (op.directory) mkdirs(at, known);
@@ -194,7 +198,7 @@ export function prepareSandboxRoot(
         }
         remount.set(
           op.target,
-          remountOptions(mountOf(hostMounts, Deno.realPathSync(op.source)), op.readOnly),
+          remountFlags(mountOf(hostMounts, Deno.realPathSync(op.source)), op.readOnly),
         );
         break;
       }
