@@ -133,7 +133,7 @@ export function sandboxCommand(
   input.set(filter, head.length);
   input.set(words, head.length + filter.length);
   const command = new Deno.Command(tools.perl, {
-    args: ["-e", SANDBOX_RUNNER_PROGRAM, "buildhost-sandbox", String(Deno.pid)],
+    args: ["-e", SANDBOX_RUNNER_PROGRAM, "buildhost-sandbox", String(Deno.pid), o.rootDir],
     clearEnv: true,
     env: { PATH: SEARCH_PATH.join(":") },
     stdin: "piped",

@@ -43,7 +43,10 @@
  * @module
  */
 
-/** The Perl program (run as `perl -e PROGRAM buildhost-sandbox PARENT-PID`). */
+/**
+ * The Perl program, run as `perl -e PROGRAM buildhost-sandbox PARENT-PID
+ * ROOT` (ROOT, the sandbox root, only names the build in `ps`).
+ */
 export const SANDBOX_RUNNER_PROGRAM = String.raw`
 my (undef, $ppid) = @ARGV;
 my $pre = "buildhost-sandbox: ";

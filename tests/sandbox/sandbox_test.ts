@@ -340,9 +340,12 @@ function watchdog<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
-/** This process's sandbox runners still running (after its builds ended, there must be none). */
-function leftRunners(): number[] {
-  return findProcesses(`buildhost-sandbox ${Deno.pid}`);
+/**
+ * Sandbox runners still running for roots under `dir` (after their builds
+ * ended, there must be none; other tests' builds run meanwhile).
+ */
+function leftRunners(dir: string): number[] {
+  return findProcesses(`buildhost-sandbox ${Deno.pid} ${dir}/`);
 }
 
 Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging", async () => {
@@ -369,7 +372,7 @@ Deno.test("runInSandbox() runs many builds in a row, two at a time, none hanging
     }
   };
   await Promise.all([worker(0), worker(1)]);
-  assert.deepEqual(leftRunners(), []);
+  assert.deepEqual(leftRunners(m.path), []);
 });
 
 Deno.test("runInSandbox() returns a killed build only once its processes are gone, even when they outlive the runner", async () => {
@@ -384,8 +387,8 @@ Deno.test("runInSandbox() returns a killed build only once its processes are gon
     perl,
     [
       "#!/bin/sh",
-      // The last argument is the pid the runner must have as its parent.
-      'n=$#; i=0; for a; do i=$((i + 1)); shift; [ $i = $n ] && a=$$; set -- "$@" "$a"; done',
+      // The argument after `buildhost-sandbox` is the pid the runner must have as its parent.
+      'p=; for a; do shift; [ "$p" = buildhost-sandbox ] && a=$$; p=$a; set -- "$@" "$a"; done',
       // (an asynchronous command's stdin is /dev/null unless redirected)
       'exec 3<&0; /usr/bin/perl "$@" <&3 2>/dev/null &',
       "wait",
