@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import type { Store } from "../store/store.ts";
 import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";
 import { loadNixConfig, nixSettings } from "./nix_settings.ts";

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { openStoreFromFlags } from "./store_options.ts";
 import { parseMachines } from "../remote/machine_spec.ts";
 import { copyFromHost, copyToHost } from "../remote/copy_paths.ts";

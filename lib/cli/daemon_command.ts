@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { DaemonServer } from "../daemon/daemon_server.ts";
 import { DaemonListener } from "../daemon/daemon_listener.ts";
 import { socketPath } from "../daemon/socket_path.ts";

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { printDerivation } from "../derivation/aterm.ts";
 import type { Derivation } from "../derivation/derivation.ts";
 import { derivationPath, HashModulo } from "../derivation/hash_modulo.ts";

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { join } from "../posix_path.ts";
+import { parseArgs } from "./args.ts";
 import { parseDerivation } from "../derivation/aterm_parser.ts";
 import { encodeDerivation } from "../derivation/aterm_writer.ts";
 import type { Derivation } from "../derivation/derivation.ts";

@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { join } from "../posix_path.ts";
+import { parseArgs } from "./args.ts";
 import { printDerivation } from "../derivation/aterm.ts";
 import type { Derivation } from "../derivation/derivation.ts";
 import { derivationPath, HashModulo } from "../derivation/hash_modulo.ts";

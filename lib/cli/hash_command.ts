@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { parseHashAlgorithm } from "../hash/hash.ts";
 import { ParallelHashSink } from "../hash/parallel_hash_sink.ts";
 import type { HashEncoding } from "../hash/hash.ts";
@@ -21,7 +21,6 @@ export const hashCommand: Command = async (args) => {
   const { values, positionals, tokens } = parseArgs({
     args,
     allowPositionals: true,
-    tokens: true,
     options: {
       type: { type: "string", default: "sha256" },
       base16: { type: "boolean", default: false },

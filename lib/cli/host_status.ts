@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { basename } from "node:path";
+import { basename } from "../posix_path.ts";
 import type { Store } from "../store/store.ts";
 import {
   BuildRecord,

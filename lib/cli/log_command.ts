@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { Store } from "../store/store.ts";
 import { defaultStoreRoot } from "../store/store_layout.ts";
 import { readBuildLog } from "../store/build_log.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import { stdinStream } from "./stdin_stream.ts";
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { narEntries } from "../nar/nar_reader.ts";
 import { narListing, narListingJson, narListingLine } from "../nar/nar_listing.ts";
 import { dumpPath } from "../store/dump_path.ts";

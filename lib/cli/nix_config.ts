@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../posix_path.ts";
 import { BuildhostError } from "../errors.ts";
 
 /** A configuration line Nix would refuse. */

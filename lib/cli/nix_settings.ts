@@ -8,7 +8,7 @@
  * @module
  */
 import type { FetchurlSettings } from "../builder/builtin_fetchurl.ts";
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import { applyNixConfig, configValue, type NixConfig, NixConfigError } from "./nix_config.ts";
 
 /** What buildhost uses of Nix's settings. */

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { ServeServer } from "../serve/server.ts";
 import { runStdioSession } from "./stdio_session.ts";
 import { hostBuilder } from "./host_builder.ts";

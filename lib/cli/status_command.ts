@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import type { EndedBuild, RunningBuild } from "../store/build_record.ts";
 import { type HostStatus, hostStatus, humanBytes, humanDuration } from "./host_status.ts";
 import { openStoreFromFlags, STORE_FLAGS } from "./store_options.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { basename } from "node:path";
+import { basename } from "../posix_path.ts";
 import type { EndedBuild, RunningBuild } from "../store/build_record.ts";
 import { type HostStatus, humanBytes, humanDuration, pathName } from "./host_status.ts";
 

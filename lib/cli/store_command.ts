@@ -4,7 +4,7 @@
  * @module
  */
 import { stdinStream } from "./stdin_stream.ts";
-import { parseArgs } from "node:util";
+import { parseArgs } from "./args.ts";
 import { Hash, parseHashAlgorithm } from "../hash/hash.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import { streamSink, WireWriter } from "../wire/wire_writer.ts";
