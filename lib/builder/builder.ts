@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import type { BasicDerivation } from "../derivation/derivation.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import { makeWritable } from "../store/canonicalise.ts";

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../posix_path.ts";
 import { BuildhostError } from "../errors.ts";
 import { socketPath } from "./socket_path.ts";
 

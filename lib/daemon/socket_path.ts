@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "../posix_path.ts";
 import { openLibc } from "../sandbox/libc.ts";
 
 /** The longest path `sun_path` holds, without its NUL. */

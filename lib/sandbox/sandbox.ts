@@ -39,7 +39,7 @@
  *
  * @module
  */
-import { isAbsolute, normalize } from "node:path";
+import { isAbsolute, normalize } from "../posix_path.ts";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";

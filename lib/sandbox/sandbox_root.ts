@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname } from "../posix_path.ts";
 import { removeTree } from "../store/restore_path.ts";
 import { type HostMount, mountOf, readHostMounts, remountFlags } from "./host_mounts.ts";
 import { locateOutput } from "./output_location.ts";

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "../posix_path.ts";
 import type { Store } from "./store.ts";
 
 /** The directory of logs of a store (`ROOT/nix/var/log/nix`). */

@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 
 /** How many ended builds `record.json` keeps. */
 export const RECENT_LIMIT = 50;
@@ -337,7 +337,7 @@ export class RecordedBuild {
   end(status: string, errorMsg = ""): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     const stopped = Date.now();
     const e = this.#entry;
     const ended: EndedBuild = {
@@ -396,7 +396,7 @@ export class RecordedSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.record.update((file, fold) => {
       file.counters.bytesReceived += this.#entry.bytesReceived;
       file.counters.bytesSent += this.#entry.bytesSent;

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 
 /** The longest pause between two rounds of tries, in milliseconds. */
 export const MAX_PAUSE_MS = 500;

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import { FileLock } from "./path_lock.ts";
 import type { Store } from "./store.ts";
 import { readTempRoots } from "./temp_roots.ts";

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import type { NarEntry } from "../nar/nar_reader.ts";
 import { badEntryName } from "../nar/tokens.ts";
 import { BuildhostError } from "../errors.ts";

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { basename, join } from "node:path";
+import { basename, join } from "../posix_path.ts";
 import { BuildhostError } from "../errors.ts";
 import { Hash, type HashAlgorithm, HashSink } from "../hash/hash.ts";
 import { type NarEntry, readNar } from "../nar/nar_reader.ts";

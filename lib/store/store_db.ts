@@ -13,7 +13,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import { Hash } from "../hash/hash.ts";
 import { BuildhostError } from "../errors.ts";
 import { crashPoint } from "./crash_point.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import { checkStoreDir, DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 
 /** The paths of a store on disk. */

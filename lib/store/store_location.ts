@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { defaultStoreRoot, type StoreLayout, storeLayout } from "./store_layout.ts";
 import { type StoreUrl, StoreUrlError } from "./store_url.ts";

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join } from "../posix_path.ts";
 
 /** This process's temporary roots in one store. */
 export class TempRoots {
