@@ -365,11 +365,21 @@ export class RecordedBuild {
   }
 }
 
-/** An open session being recorded; close it with {@linkcode RecordedSession.close}. */
+/**
+ * An open session being recorded; close it with {@linkcode RecordedSession.close}.
+ *
+ * Its file is rewritten with the byte counts at most every
+ * {@linkcode REWRITE_MS}, by a timer, but not in the session's first
+ * {@linkcode REWRITE_MS}: a session that ends sooner (a handshake, a quick
+ * copy) never needs one, and the first timer of a process costs some 12 ms
+ * (Deno loads its Node timers then). Counts of that first stretch are
+ * written with the next rewrite, or when a build of the process begins.
+ */
 export class RecordedSession {
   #entry: SessionEntry;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #dirty = false;
 
   /** @internal use {@linkcode BuildRecord.openSession} */
   constructor(readonly record: BuildRecord, entry: SessionEntry, readonly path: string) {
@@ -392,11 +402,18 @@ export class RecordedSession {
     this.#schedule();
   }
 
+  /** Write counts not yet written, now. */
+  flush(): void {
+    if (this.#closed || !this.#dirty) return;
+    this.#write();
+  }
+
   /** The session ended: its bytes go to the counters. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.record.closed(this);
     this.record.update((file, fold) => {
       file.counters.bytesReceived += this.#entry.bytesReceived;
       file.counters.bytesSent += this.#entry.bytesSent;
@@ -404,14 +421,20 @@ export class RecordedSession {
     });
   }
 
+  #write(): void {
+    this.#dirty = false;
+    try {
+      writeAtomic(this.path, this.#entry);
+    } catch { /* best effort */ }
+  }
+
   #schedule(): void {
     if (this.#closed || this.#timer !== undefined) return;
+    this.#dirty = true;
+    if (Date.now() - this.#entry.started < REWRITE_MS) return;
     const timer = setTimeout(() => {
       this.#timer = undefined;
-      if (this.#closed) return;
-      try {
-        writeAtomic(this.path, this.#entry);
-      } catch { /* best effort */ }
+      if (!this.#closed) this.#write();
     }, REWRITE_MS);
     Deno.unrefTimer(timer);
     this.#timer = timer;
@@ -454,6 +477,13 @@ export class BuildRecord {
     return new BuildRecord(this.dir, { id, pid: this.owner.pid, kind, client });
   }
   static #sessions = 0;
+  /** Sessions opened here and not yet closed. */
+  readonly #open = new Set<RecordedSession>();
+
+  /** @internal a session of this record closed */
+  closed(session: RecordedSession): void {
+    this.#open.delete(session);
+  }
 
   /**
    * The record of a store's state directory, one per directory in a
@@ -488,6 +518,7 @@ export class BuildRecord {
     state: "waiting" | "running" = "running",
   ): RecordedBuild {
     const id = `${this.session.id}-${crypto.randomUUID().slice(0, 8)}`;
+    for (const s of this.#open) s.flush();
     try {
       Deno.mkdirSync(this.#runningDir, { recursive: true });
     } catch { /* writing will fail quietly */ }
@@ -514,13 +545,15 @@ export class BuildRecord {
     try {
       Deno.mkdirSync(this.#sessionsDir, { recursive: true });
     } catch { /* writing will fail quietly */ }
-    return new RecordedSession(this, {
+    const session = new RecordedSession(this, {
       ...this.session,
       owner: this.owner,
       started: Date.now(),
       bytesReceived: 0,
       bytesSent: 0,
     }, join(this.#sessionsDir, `${this.session.id}.json`));
+    this.#open.add(session);
+    return session;
   }
 
   /**

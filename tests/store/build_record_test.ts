@@ -99,3 +99,23 @@ Deno.test("BuildRecord: a build whose process was killed (SIGKILL) is never show
   assert.deepEqual([...Deno.readDirSync(join(buildRecordDir(t.path), "sessions"))], []);
   assert.ok(!existsSync(leftover));
 });
+
+Deno.test("BuildRecord: a session's counts of its first half second are written when a build begins, later ones by a timer", async () => {
+  using t = tempDir();
+  const record = new BuildRecord(buildRecordDir(t.path));
+  const session = record.openSession("serve");
+  const shown = () => record.read().sessions[0]!.bytesReceived;
+  session.received(10);
+  assert.equal(shown(), 0, "no rewrite (and no timer) in the session's first half second");
+  record.begin(DRV, []).end("Built");
+  assert.equal(shown(), 10, "a build's start brings the session's file up to date");
+  await new Promise((r) => setTimeout(r, 600));
+  session.received(5);
+  for (let waited = 0; shown() !== 15; waited += 50) {
+    assert.ok(waited < 10_000, "the timer rewrote the session's file");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  session.close();
+  assert.deepEqual(record.read().sessions, []);
+  assert.equal(record.read().counters.bytesReceived, 15);
+});
