@@ -9,6 +9,7 @@
  * @module
  */
 import type { Hash as NodeHash } from "node:crypto";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { BuildhostError } from "../errors.ts";
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
@@ -63,10 +64,11 @@ interface NodeGlobal {
 }
 
 /**
- * node:crypto's hasher. The module is loaded at the first hash, not with
- * this one: it is the costliest of a session's start (some 30 ms of CPU),
- * and a session that never hashes (one that only shakes hands, queries or
- * sends paths) never needs it.
+ * node:crypto's hasher. The module is loaded at the first hash that needs
+ * it, not with this one: loading it is the costliest part of a session's
+ * start (some 45 ms: it brings in most of Deno's Node layer), and a session
+ * that hashes nothing, or only a little SHA-256 (see {@linkcode smallSha256}),
+ * never needs it.
  */
 function createHash(algorithm: HashAlgorithm): NodeHash {
   // Through the global `process`, which Deno sets up when first touched:
@@ -74,6 +76,26 @@ function createHash(algorithm: HashAlgorithm): NodeHash {
   nodeCrypto ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:crypto");
   return nodeCrypto.createHash(algorithm);
 }
+
+/**
+ * Up to this many bytes, SHA-256 is computed in JavaScript (`@noble/hashes`)
+ * while node:crypto is not loaded: a store path's fingerprint, a small
+ * path's NAR. node:crypto hashes faster (its start aside), so anything
+ * larger loads it, and once loaded it hashes everything.
+ */
+export const SMALL_SHA256 = 16 * 1024;
+
+/** Whether `size` bytes of `algorithm` are hashed without node:crypto. */
+function smallSha256(algorithm: HashAlgorithm, size: number): boolean {
+  return algorithm === "sha256" && nodeCrypto === undefined && size <= SMALL_SHA256;
+}
+
+/** @internal Whether node:crypto has been loaded (for tests). */
+export function nodeCryptoLoaded(): boolean {
+  return nodeCrypto !== undefined;
+}
+
+const utf8 = new TextEncoder();
 
 /**
  * A hash string that cannot be parsed, or an unknown algorithm.
@@ -142,7 +164,9 @@ export class Hash {
    * @param data What to hash.
    */
   static of(algorithm: HashAlgorithm, data: Uint8Array | string): Hash {
-    return new Hash(algorithm, new Uint8Array(createHash(algorithm).update(data).digest()));
+    const bytes = typeof data === "string" ? utf8.encode(data) : data;
+    if (smallSha256(algorithm, bytes.length)) return new Hash(algorithm, sha256(bytes));
+    return new Hash(algorithm, new Uint8Array(createHash(algorithm).update(bytes).digest()));
   }
 
   /**
@@ -273,21 +297,44 @@ export class Hash {
  * ```
  */
 export class HashSink {
-  #h: NodeHash;
+  /** node:crypto's hasher, once the bytes are too many for a small hash. */
+  #h: NodeHash | undefined;
+  /** Until then, copies of the bytes. */
+  #small: Uint8Array[] | undefined;
   /** Bytes hashed so far. */
   size = 0;
   /** @param algorithm The algorithm. */
   constructor(readonly algorithm: HashAlgorithm) {
-    this.#h = createHash(algorithm);
+    if (smallSha256(algorithm, 0)) this.#small = [];
+    else this.#h = createHash(algorithm);
   }
   /** Feed bytes. */
   write(chunk: Uint8Array): void {
-    this.#h.update(chunk);
     this.size += chunk.length;
+    if (this.#h) {
+      this.#h.update(chunk);
+    } else if (this.size <= SMALL_SHA256) {
+      this.#small!.push(chunk.slice());
+    } else {
+      const h = this.#h = createHash(this.algorithm);
+      for (const c of this.#small!) h.update(c);
+      this.#small = undefined;
+      h.update(chunk);
+    }
   }
   /** Finish and return the hash (once). */
   digest(): Hash {
-    return new Hash(this.algorithm, new Uint8Array(this.#h.digest()));
+    if (this.#h) return new Hash(this.algorithm, new Uint8Array(this.#h.digest()));
+    const chunks = this.#small!;
+    const all = chunks.length === 1 ? chunks[0]! : new Uint8Array(this.size);
+    if (chunks.length !== 1) {
+      let at = 0;
+      for (const c of chunks) {
+        all.set(c, at);
+        at += c.length;
+      }
+    }
+    return new Hash(this.algorithm, sha256(all));
   }
 }
 
