@@ -559,7 +559,7 @@ export class DaemonServer {
   ): Promise<T> {
     return whileConnected(r, run, {
       gone: () => new BadRequest("interrupted: the client went away"),
-      broken: () => log.broken,
+      broken: log.broken,
     });
   }
 }

@@ -29,7 +29,7 @@ export class ActivityIds {
 
 /** Writes one operation's stderr messages; each is flushed at once. */
 export class TunnelLogger {
-  #failed: unknown;
+  readonly #broken = new AbortController();
 
   /**
    * @param w The session's writer.
@@ -42,13 +42,13 @@ export class TunnelLogger {
     readonly ids: ActivityIds,
   ) {}
 
-  /** Whether a write failed (the client went away). */
-  get broken(): boolean {
-    return this.#failed !== undefined;
+  /** Aborted when a write failed (the client went away). */
+  get broken(): AbortSignal {
+    return this.#broken.signal;
   }
 
   #flush(): void {
-    this.w.flush().catch((e) => (this.#failed ??= e));
+    this.w.flush().catch((e) => this.#broken.abort(e));
   }
 
   /** A log message (STDERR_NEXT); a newline is added as Nix does. */

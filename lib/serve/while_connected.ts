@@ -10,17 +10,14 @@
  */
 import type { WireReader } from "../wire/wire_reader.ts";
 
-/** How often {@linkcode WhileConnectedOptions.broken} is asked, in ms. */
-const POLL_MS = 200;
-
 /** Options of {@linkcode whileConnected}. */
 export interface WhileConnectedOptions {
   /** The error thrown when the client went away (instead of what the cancellation caused). */
   gone: () => Error;
   /** Told when the client's stream ended during the build, before it is cancelled. */
   onEnd?: () => void;
-  /** Asked every 200 ms during the build: whether the client is unreachable. */
-  broken?: () => boolean;
+  /** Aborted when the client is found unreachable (a write to it failed). */
+  broken?: AbortSignal;
 }
 
 /**
@@ -49,6 +46,7 @@ export async function whileConnected<T>(
   run: (signal: AbortSignal) => Promise<T>,
   options: WhileConnectedOptions,
 ): Promise<T> {
+  if (options.broken?.aborted) throw options.gone(); // nobody to build for
   const abort = new AbortController();
   let building = true;
   r.atEnd().then((ended) => {
@@ -57,10 +55,11 @@ export async function whileConnected<T>(
       abort.abort();
     }
   }, () => abort.abort());
+  // An event, not a poll: a timer would cost a one-shot session the
+  // loading of Deno's Node timers (~12 ms) for every build.
   const broken = options.broken;
-  const timer = broken && setInterval(() => {
-    if (broken()) abort.abort();
-  }, POLL_MS);
+  const onBroken = () => abort.abort();
+  broken?.addEventListener("abort", onBroken, { once: true });
   try {
     const result = await run(abort.signal).catch((e) => {
       throw abort.signal.aborted ? options.gone() : e; // the cancellation, not what it interrupted
@@ -69,6 +68,6 @@ export async function whileConnected<T>(
     return result;
   } finally {
     building = false;
-    if (timer !== undefined) clearInterval(timer);
+    broken?.removeEventListener("abort", onBroken);
   }
 }
