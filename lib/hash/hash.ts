@@ -299,25 +299,32 @@ export class Hash {
 export class HashSink {
   /** node:crypto's hasher, once the bytes are too many for a small hash. */
   #h: NodeHash | undefined;
-  /** Until then, copies of the bytes. */
-  #small: Uint8Array[] | undefined;
+  /** Until then, the bytes (grown by doubling, up to {@linkcode SMALL_SHA256}). */
+  #small: Uint8Array | undefined;
   /** Bytes hashed so far. */
   size = 0;
   /** @param algorithm The algorithm. */
   constructor(readonly algorithm: HashAlgorithm) {
-    if (smallSha256(algorithm, 0)) this.#small = [];
+    if (smallSha256(algorithm, 0)) this.#small = new Uint8Array(2048);
     else this.#h = createHash(algorithm);
   }
   /** Feed bytes. */
   write(chunk: Uint8Array): void {
+    const at = this.size;
     this.size += chunk.length;
     if (this.#h) {
       this.#h.update(chunk);
     } else if (this.size <= SMALL_SHA256) {
-      this.#small!.push(chunk.slice());
+      let small = this.#small!;
+      if (this.size > small.length) {
+        const grown = new Uint8Array(Math.min(SMALL_SHA256, Math.max(this.size, small.length * 2)));
+        grown.set(small.subarray(0, at));
+        this.#small = small = grown;
+      }
+      small.set(chunk, at);
     } else {
       const h = this.#h = createHash(this.algorithm);
-      for (const c of this.#small!) h.update(c);
+      h.update(this.#small!.subarray(0, at));
       this.#small = undefined;
       h.update(chunk);
     }
@@ -325,16 +332,7 @@ export class HashSink {
   /** Finish and return the hash (once). */
   digest(): Hash {
     if (this.#h) return new Hash(this.algorithm, new Uint8Array(this.#h.digest()));
-    const chunks = this.#small!;
-    const all = chunks.length === 1 ? chunks[0]! : new Uint8Array(this.size);
-    if (chunks.length !== 1) {
-      let at = 0;
-      for (const c of chunks) {
-        all.set(c, at);
-        at += c.length;
-      }
-    }
-    return new Hash(this.algorithm, sha256(all));
+    return new Hash(this.algorithm, sha256(this.#small!.subarray(0, this.size)));
   }
 }
 
