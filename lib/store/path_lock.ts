@@ -31,15 +31,22 @@ export interface FileLockOptions {
 
 /**
  * Open the lock file without changing it: read-only when it exists, created
- * empty when not. A symlink is refused (Deno cannot open with `O_NOFOLLOW`,
- * so it is checked with `lstat` first, and what was opened is checked after).
+ * empty when not (`created`). A symlink is refused (Deno cannot open with
+ * `O_NOFOLLOW`, so it is checked with `lstat` first, and what was opened is
+ * checked after).
  */
-function openLockFile(path: string): Deno.FsFile {
+function openLockFile(path: string): { file: Deno.FsFile; created: boolean } {
   while (true) {
     // The common case first: no lock file yet. An exclusive create never
     // follows a symlink (an existing one makes it fail as any name does).
     try {
-      return Deno.openSync(path, { read: true, write: true, createNew: true, mode: 0o600 });
+      const file = Deno.openSync(path, {
+        read: true,
+        write: true,
+        createNew: true,
+        mode: 0o600,
+      });
+      return { file, created: true };
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e; // there is one: open it
     }
@@ -55,7 +62,7 @@ function openLockFile(path: string): Deno.FsFile {
       if (e instanceof Deno.errors.NotFound) continue; // deleted meanwhile
       throw e;
     }
-    if (sameFile(file.statSync(), st)) return file;
+    if (sameFile(file.statSync(), st)) return { file, created: false };
     file.close(); // replaced meanwhile: look again
   }
 }
@@ -84,7 +91,15 @@ function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   }
 }
 
-/** A held lock; release it with `using` or {@linkcode FileLock.release}. */
+/**
+ * A held lock; release it with `using` or {@linkcode FileLock.release}.
+ *
+ * A lock file this process created (the common case) needs fewer checks:
+ * while its inode is still linked (`nlink` > 0) it is the file at its path,
+ * as nobody renames or links lock files, and it cannot have become a store
+ * path, since an importer of the path of that name must hold this very lock
+ * (see {@linkcode StorePathLock}).
+ */
 export class FileLock implements Disposable {
   #file: Deno.FsFile | undefined;
   readonly #held: Deno.FileInfo;
@@ -121,13 +136,14 @@ export class FileLock implements Disposable {
    */
   static async acquire(path: string, options: FileLockOptions = {}): Promise<FileLock> {
     while (true) {
-      const file = openLockFile(path);
+      const { file, created } = openLockFile(path);
       try {
         await file.lock(options.exclusive ?? true);
         const held = file.statSync();
         // Still the file at `path`? Else the previous holder deleted it.
-        if (sameFile(held, lstatOrUndefined(path))) {
-          return new FileLock(path, file, held, options.keep);
+        const linked = created ? held.nlink : null; // null: not known here
+        if (linked !== null ? linked > 0 : sameFile(held, lstatOrUndefined(path))) {
+          return new FileLock(path, file, held, created ? undefined : options.keep);
         }
       } catch (e) {
         file.close();

@@ -1,0 +1,20 @@
+/**
+ * Run by path_lock_race_test.ts, several at once: take and release (deleting
+ * the file) the same lock N times; inside, make a marker file that must not
+ * exist (another holder would have made it). Prints the count of rounds.
+ */
+import { FileLock } from "../../lib/store/path_lock.ts";
+
+const [lockPath, marker, rounds] = [Deno.args[0]!, Deno.args[1]!, Number(Deno.args[2])];
+for (let i = 0; i < rounds; i++) {
+  const lock = await FileLock.acquire(lockPath);
+  try {
+    Deno.writeTextFileSync(marker, String(Deno.pid), { createNew: true });
+  } catch (e) {
+    console.error(`two holders at once (round ${i}): ${e}`);
+    Deno.exit(1);
+  }
+  Deno.removeSync(marker);
+  lock.release(true);
+}
+console.log(rounds);
