@@ -13,6 +13,7 @@ import { narListing, narListingJson, narListingLine } from "../nar/nar_listing.t
 import { dumpPath } from "../store/dump_path.ts";
 import { restorePath } from "../store/restore_path.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
+import { enlargePipeBuffer } from "./pipe_buffer.ts";
 
 const USAGE = "usage: buildhost nar dump PATH | nar restore DIR | nar ls [--json]  " +
   "(NARs go to stdout and come from stdin)";
@@ -45,7 +46,9 @@ export const narCommand: Command = async (args) => {
   const [sub, ...rest] = positionals;
   if (sub === "dump" && rest.length === 1 && !values.json) {
     // Synchronous writes: each chunk is written before the next is made
-    // (the dump reuses its buffers), without a promise per chunk.
+    // (the dump reuses its buffers), without a promise per chunk; into a
+    // pipe, with a buffer that takes such chunks whole.
+    enlargePipeBuffer(1);
     for await (const chunk of dumpPath(rest[0]!)) writeOut(chunk);
     return 0;
   }
