@@ -219,27 +219,67 @@ async function stageBundle(stage: string): Promise<string[]> {
   return ["hash_worker.js", "main.js"];
 }
 
-/** The local modules `deno info` finds from `entry`, relative to the checkout. */
-async function moduleGraph(entry: string): Promise<string[]> {
-  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", entry])) as {
-    modules: { specifier: string }[];
-  };
-  return info.modules.map((m) => m.specifier).filter((s) => s.startsWith("file://")).map((s) =>
-    relative(REPO, new URL(s).pathname)
-  );
+/** What `deno info` finds from `entry`: local modules (relative to the checkout), npm packages. */
+interface ModuleGraph {
+  files: string[];
+  /** Each npm package the modules import: its name and where Deno's cache has it. */
+  npm: { name: string; localPath: string }[];
 }
 
-/** Without `deno bundle`: a copy of the program's module graph (and the worker's) under `src/`. */
+async function moduleGraph(entry: string): Promise<ModuleGraph> {
+  const info = JSON.parse(await run(Deno.execPath(), ["info", "--json", entry])) as {
+    modules: { specifier: string }[];
+    npmPackages?: Record<string, { name: string; localPath: string }>;
+  };
+  const specifiers = info.modules.map((m) => m.specifier);
+  const files = specifiers.filter((s) => s.startsWith("file://")).map((s) =>
+    relative(REPO, new URL(s).pathname)
+  );
+  const npm = Object.entries(info.npmPackages ?? {})
+    .filter(([id]) => specifiers.some((s) => s.startsWith(`npm:/${id}/`)))
+    .map(([, p]) => ({ name: p.name, localPath: p.localPath }));
+  return { files, npm };
+}
+
+/**
+ * Without `deno bundle`: a copy of the program's module graph (and the
+ * worker's) under `src/`. npm packages are copied from Deno's cache to
+ * `src/npm/NAME/` (their top-level modules, package.json, licence), and the
+ * copied modules import them there by relative path, as the launcher runs
+ * with neither config nor npm.
+ */
 async function stageCopy(stage: string): Promise<string[]> {
-  const files = [
-    ...new Set([...await moduleGraph("main.ts"), ...await moduleGraph("lib/hash/hash_worker.ts")]),
-  ].sort();
+  const graphs = [await moduleGraph("main.ts"), await moduleGraph("lib/hash/hash_worker.ts")];
+  const files = [...new Set(graphs.flatMap((g) => g.files))].sort();
+  const npm = new Map(graphs.flatMap((g) => g.npm).map((p) => [p.name, p.localPath]));
+  const imports =
+    (JSON.parse(Deno.readTextFileSync(join(REPO, "deno.json"))).imports ?? {}) as Record<
+      string,
+      string
+    >;
+  const placed: string[] = [];
+  for (const [name, localPath] of npm) {
+    for (const e of Deno.readDirSync(localPath)) {
+      if (!e.isFile || !/(\.js|^package\.json|^LICENSE)$/.test(e.name)) continue;
+      const f = join("npm", name, e.name);
+      Deno.mkdirSync(dirname(join(stage, "src", f)), { recursive: true });
+      Deno.copyFileSync(join(localPath, e.name), join(stage, "src", f));
+      placed.push(join("src", f));
+    }
+  }
   for (const f of files) {
     if (f.startsWith("..")) throw new Error(`Cannot install: ${f} is outside the checkout`);
     Deno.mkdirSync(dirname(join(stage, "src", f)), { recursive: true });
-    Deno.copyFileSync(join(REPO, f), join(stage, "src", f));
+    let text = Deno.readTextFileSync(join(REPO, f));
+    for (const [key, target] of Object.entries(imports)) {
+      const name = /^npm:(@?[^@]+)/.exec(target)?.[1];
+      if (!name || !npm.has(name) || !text.includes(`from "${key}/`)) continue;
+      const rel = relative(dirname(join("src", f)), join("src", "npm", name));
+      text = text.replaceAll(`from "${key}/`, `from "${rel.startsWith(".") ? rel : `./${rel}`}/`);
+    }
+    Deno.writeTextFileSync(join(stage, "src", f), text);
   }
-  return files.map((f) => join("src", f));
+  return [...files.map((f) => join("src", f)), ...placed];
 }
 
 async function install(): Promise<void> {
