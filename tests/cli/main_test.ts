@@ -12,6 +12,13 @@ Deno.test("buildhost reports errors on stderr without a stack trace, with exit c
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /usage: buildhost nar/);
 
+  const option = await run(["nar", "dump", "--bogus", "x"]);
+  assert.equal(option.code, 2, "an unknown option is a usage error");
+  assert.match(option.stderr, /^error: Unknown option '--bogus'/);
+  const missingValue = await run(["log", "--store"]);
+  assert.equal(missingValue.code, 2);
+  assert.match(missingValue.stderr, /Option '--store <value>' argument missing/);
+
   const unknown = await run(["no-such-command"]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "no-such-command"/);
