@@ -63,6 +63,21 @@ export function isStaticElf(path: string): boolean {
 }
 
 /**
+ * The first `DIR/name` of `searchPath` that exists.
+ *
+ * @throws {SandboxUnavailableError} There is none; the message names the
+ *   Debian package `pkg` to install.
+ */
+function findIn(searchPath: readonly string[], name: string, pkg: string): string {
+  const found = searchPath.map((d) => `${d}/${name}`).find(exists);
+  if (found) return found;
+  throw new SandboxUnavailableError(
+    name,
+    `not found in ${searchPath.join(":")} (install Debian package ${pkg})`,
+  );
+}
+
+/**
  * A statically linked busybox on this host (a builder that needs nothing
  * else in the sandbox), by its real path.
  *
@@ -78,14 +93,7 @@ export function isStaticElf(path: string): boolean {
  * ```
  */
 export function staticBusybox(searchPath: readonly string[] = SEARCH_PATH): string {
-  const found = searchPath.map((d) => `${d}/busybox`).find(exists);
-  if (!found) {
-    throw new SandboxUnavailableError(
-      "busybox",
-      `not found in ${searchPath.join(":")} (install Debian package busybox-static)`,
-    );
-  }
-  const real = Deno.realPathSync(found);
+  const real = Deno.realPathSync(findIn(searchPath, "busybox", "busybox-static"));
   if (!isStaticElf(real)) {
     throw new SandboxUnavailableError(
       "a static busybox",
@@ -127,13 +135,7 @@ function findTools(overrides: Partial<SandboxTools>): SandboxTools {
   if (perl !== undefined) {
     if (!exists(perl)) throw new SandboxUnavailableError("perl", `${perl} does not exist`);
   } else {
-    perl = SEARCH_PATH.map((d) => `${d}/perl`).find(exists);
-    if (!perl) {
-      throw new SandboxUnavailableError(
-        "perl",
-        `not found in ${SEARCH_PATH.join(":")} (install Debian package perl-base)`,
-      );
-    }
+    perl = findIn(SEARCH_PATH, "perl", "perl-base");
   }
   const max = Deno.readTextFileSync("/proc/sys/user/max_user_namespaces").trim();
   if (max === "0") {
