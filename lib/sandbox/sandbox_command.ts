@@ -9,7 +9,7 @@
 import { compareUtf8 } from "../wire/utf8_order.ts";
 import { entriesOf, type SandboxOptions } from "./sandbox_options.ts";
 import { SandboxError } from "./sandbox_error.ts";
-import type { PreparedRoot } from "./sandbox_root.ts";
+import { physicalTarget, type PreparedRoot } from "./sandbox_root.ts";
 import { SANDBOX_RUNNER_PROGRAM } from "./sandbox_runner_program.ts";
 import { type SandboxTools, SEARCH_PATH } from "./sandbox_tools.ts";
 import { nixSeccompFilter, type SeccompArch } from "./seccomp_filter.ts";
@@ -71,7 +71,6 @@ export function sandboxCommand(
   const { tools, prepared } = c;
   const network = o.network ?? false;
   const { linux32, seccomp } = personality(o.platform ?? "x86_64-linux");
-  const physical = (target: string) => (target === "/" ? o.rootDir : o.rootDir + target);
   const remount = (target: string) => String(prepared.remount.get(target) ?? 0);
   const settings: string[] = [
     seccomp,
@@ -85,7 +84,7 @@ export function sandboxCommand(
     c.ptySlave,
   ];
   for (const op of prepared.plan) {
-    const at = physical(op.target);
+    const at = physicalTarget(o.rootDir, op.target);
     switch (op.kind) {
       case "self":
         settings.push("self", at, op.shared ? "1" : "", remount(op.target));

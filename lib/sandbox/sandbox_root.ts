@@ -42,6 +42,18 @@ function mkdirs(path: string, known: Set<string>): void {
   known.add(path);
 }
 
+/**
+ * Where a path of the sandbox (a mount's target) is on the host, under the
+ * physical root.
+ *
+ * @param root The physical sandbox root.
+ * @param target The path inside (`/` is the root itself).
+ * @returns The host path.
+ */
+export function physicalTarget(root: string, target: string): string {
+  return target === "/" ? root : root + target;
+}
+
 /** Nix's default `kvm` system feature: `/dev/kvm` can be opened read-write. */
 function kvmAccessible(): boolean {
   try {
@@ -185,7 +197,7 @@ export function prepareSandboxRoot(
   const remount = new Map<string, number>();
   const rootMount = mountOf(hostMounts, Deno.realPathSync(root));
   for (const op of plan) {
-    const at = root + (op.target === "/" ? "" : op.target);
+    const at = physicalTarget(root, op.target);
     switch (op.kind) {
       case "self":
         remount.set(op.target, remountFlags(rootMount, false));
