@@ -44,7 +44,8 @@ export const hashCommand: Command = async (args) => {
     const sink = new ParallelHashSink(algo);
     try {
       if (mode === "path") {
-        for await (const chunk of dumpPath(p)) await sink.write(chunk);
+        // The NAR is written straight into the hasher's batches.
+        for await (const chunk of dumpPath(p, { buffers: () => sink.buffer() })) sink.adopt(chunk);
       } else {
         using f = await Deno.open(p);
         for await (const chunk of f.readable) await sink.write(chunk);

@@ -2,9 +2,10 @@
  * Hashing on another thread, so that producing the bytes (walking a tree,
  * reading files, writing a NAR) and hashing them run at the same time.
  *
- * Bytes are copied into batches that are transferred to a worker; a few
- * batch buffers circulate, so memory stays bounded and a fast producer waits
- * for the hasher.
+ * Bytes are copied into batches that are transferred to a worker, or
+ * produced straight into a batch ({@linkcode ParallelHashSink.buffer},
+ * {@linkcode ParallelHashSink.adopt}); a few batch buffers circulate, so
+ * memory stays bounded and a fast producer waits for the hasher.
  *
  * @module
  */
@@ -91,6 +92,29 @@ export class ParallelHashSink {
       off += n;
       if (this.#len === BATCH) this.#send();
     }
+  }
+
+  /**
+   * A free batch buffer (4 MiB) to fill and hand to {@linkcode adopt}: bytes
+   * produced straight into it are hashed without being copied.
+   */
+  async buffer(): Promise<Uint8Array> {
+    return await this.#buffer();
+  }
+
+  /**
+   * Hash the start of a buffer from {@linkcode buffer}, which is handed over:
+   * the caller must not touch it again.
+   *
+   * @param chunk The filled part of the buffer, from its offset 0.
+   * @throws {RangeError} When `chunk` does not start its buffer.
+   */
+  adopt(chunk: Uint8Array): void {
+    if (chunk.byteOffset !== 0) throw new RangeError("an adopted chunk must start its buffer");
+    this.#send();
+    this.size += chunk.length;
+    const buf = chunk.buffer as ArrayBuffer;
+    this.#worker.postMessage({ batch: buf, length: chunk.length }, [buf]);
   }
 
   /** Finish and return the hash (once). */

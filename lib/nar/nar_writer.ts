@@ -2,8 +2,12 @@
  * Writing a NAR (see `tokens.ts` for the grammar) from a lazy tree of nodes.
  *
  * Tokens, names and small file chunks are gathered into chunks of up to
- * 256 KiB; larger file chunks pass through as they are, so memory stays
- * bounded whatever the file sizes. The tree is walked with an explicit stack,
+ * 1 MiB; larger file chunks pass through as they are, so memory stays
+ * bounded whatever the file sizes. A file that offers a `reader` is read
+ * straight into the gathered chunk, without a copy; a consumer that keeps
+ * what it is given (a hasher on another thread) can supply the chunks'
+ * buffers itself and take each one over ({@linkcode WriteNarOptions}), so a
+ * file's bytes are never copied by the writer at all. The tree is walked with an explicit stack,
  * so depth costs nothing per chunk. The writer checks what it is given:
  * names (allowed, strictly ascending by bytes), symlink targets, and that each
  * file gives exactly its declared size.
@@ -36,6 +40,11 @@ export type NarNode =
      * next one is requested (a source may reuse one buffer).
      */
     contents: () => AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+    /**
+     * Optionally, the file's bytes read into the writer's own buffer instead
+     * (then `contents` is not called); opened once, disposed of at the end.
+     */
+    reader?: () => NarFileReader;
   }
   | { type: "symlink"; target: string }
   | {
@@ -44,40 +53,115 @@ export type NarNode =
     entries: () => AsyncIterable<[string, NarNode]> | Iterable<[string, NarNode]>;
   };
 
-/** Size of a gathered chunk. */
-const GATHER = 256 * 1024;
+/**
+ * A source of a file's bytes that reads into a buffer it is given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { NarFileReader } from "./nar_writer.ts";
+ * const reader: NarFileReader = { read: (into) => into.fill(1).length, [Symbol.dispose]() {} };
+ * assert.equal(reader.read(new Uint8Array(3)), 3);
+ * ```
+ */
+export interface NarFileReader extends Disposable {
+  /**
+   * Fill the start of `into` with the file's next bytes; never asked for
+   * more than remain of the file's size.
+   *
+   * @returns How many bytes were read, at least 1.
+   * @throws {NarError} When the file has no more bytes (it shrank).
+   */
+  read(into: Uint8Array): number;
+}
+
+/** How {@linkcode writeNar} gets the buffers of the chunks it gives. */
+export interface WriteNarOptions {
+  /**
+   * Where each chunk's buffer comes from, when the consumer keeps the chunks:
+   * every chunk then starts at offset 0 of a buffer this gave (of at least
+   * 64 KiB) and is the consumer's to keep; the writer never touches it
+   * again. Without it, the writer reuses two buffers of its own and a chunk
+   * is valid only until the next one is requested.
+   */
+  buffers?: () => Uint8Array | Promise<Uint8Array>;
+}
+
+/** Size of a gathered chunk in the writer's own buffers. */
+const GATHER = 1 << 20;
 /** File chunks up to this size are copied into the gathered chunk rather than passed on. */
 const SMALL = 32 * 1024;
 /** Room enough for any one step but file contents (a symlink: tokens + 4095-byte target). */
 const STEP = 8 * 1024;
+/** A read into the gathered chunk wants this much room (or the rest of the file). */
+const READ_ROOM = 64 * 1024;
+/** The smallest buffer a consumer may supply. */
+const MIN_BUFFER = 64 * 1024;
 
 const utf8 = new TextEncoder();
 
 /**
- * Gathers small writes into chunks. Two buffers take turns: a chunk handed
- * out stays intact while the other one fills, which is enough because the
- * writer hands out one chunk at a time and each is valid only until the
- * next is requested.
+ * Gathers small writes into chunks. With its own buffers, two take turns: a
+ * chunk handed out stays intact while the other one fills, which is enough
+ * because the writer hands out one chunk at a time and each is valid only
+ * until the next is requested. With a consumer's buffers, each chunk handed
+ * out is given up and the next buffer is asked for ({@linkcode refill}).
  */
 class Gatherer {
-  #bufs = [new Uint8Array(GATHER), new Uint8Array(GATHER)];
+  #source: (() => Uint8Array | Promise<Uint8Array>) | undefined;
+  #bufs: Uint8Array[] = [];
   #turn = 0;
-  #buf = this.#bufs[0]!;
+  #buf: Uint8Array = new Uint8Array(0);
   #len = 0;
 
-  /** Make room for `n` (at most GATHER) bytes; returns a full chunk to emit first, if any. */
+  constructor(source?: () => Uint8Array | Promise<Uint8Array>) {
+    this.#source = source;
+    if (!source) {
+      this.#bufs = [new Uint8Array(GATHER), new Uint8Array(GATHER)];
+      this.#buf = this.#bufs[0]!;
+    }
+  }
+
+  /** Make room for `n` (at most STEP or SMALL) bytes; returns a full chunk to emit first, if any. */
   need(n: number): Uint8Array | undefined {
-    return this.#len + n > GATHER ? this.take() : undefined;
+    return this.#len + n > this.#buf.length ? this.take() : undefined;
   }
 
   /** Everything gathered so far, or undefined when empty. */
   take(): Uint8Array | undefined {
     if (this.#len === 0) return undefined;
     const out = this.#buf.subarray(0, this.#len);
-    this.#turn ^= 1;
-    this.#buf = this.#bufs[this.#turn]!;
+    if (this.#source) this.#buf = new Uint8Array(0);
+    else {
+      this.#turn ^= 1;
+      this.#buf = this.#bufs[this.#turn]!;
+    }
     this.#len = 0;
     return out;
+  }
+
+  /** After a chunk was taken: get the next buffer from the consumer, if it supplies them. */
+  async refill(): Promise<void> {
+    if (!this.#source || this.#buf.length > 0) return;
+    const b = await this.#source();
+    if (b.byteOffset !== 0 || b.length < MIN_BUFFER) {
+      throw new RangeError(
+        `a NAR writer's buffer must start its ArrayBuffer and hold at least ${MIN_BUFFER} bytes`,
+      );
+    }
+    this.#buf = b;
+  }
+
+  /** Free bytes after what is gathered. */
+  room(): number {
+    return this.#buf.length - this.#len;
+  }
+
+  /** Read up to `max` bytes from `reader` into the free bytes (room must be > 0). */
+  readFrom(reader: NarFileReader, max: number): number {
+    const n = reader.read(this.#buf.subarray(this.#len, this.#len + Math.min(max, this.room())));
+    this.#len += n;
+    return n;
   }
 
   // The methods below assume that `need` made room.
@@ -182,9 +266,11 @@ function iterate<T>(it: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> | Iter
 
 /**
  * Serialise a tree as a NAR. A chunk is valid only until the next one is
- * requested (buffers are reused): copy it to keep it.
+ * requested (buffers are reused): copy it to keep it, or supply the buffers
+ * with `options.buffers` and keep them.
  *
  * @param root The root node.
+ * @param options Where the chunks' buffers come from.
  * @returns The NAR's bytes, in chunks.
  * @throws {NarError} When entries are not in ascending order, a name or a
  * symlink target is not allowed, or a file gives more or fewer bytes than its
@@ -202,16 +288,19 @@ function iterate<T>(it: AsyncIterable<T> | Iterable<T>): AsyncIterator<T> | Iter
  * assert.equal(size, 120);
  * ```
  */
-export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
-  const g = new Gatherer();
+export async function* writeNar(
+  root: NarNode,
+  options: WriteNarOptions = {},
+): AsyncGenerator<Uint8Array> {
+  const owned = options.buffers !== undefined;
+  const g = new Gatherer(options.buffers);
   const stack: Frame[] = [];
   let full: Uint8Array | undefined;
   // The node to write next, or undefined to go on with the innermost directory.
   let node: NarNode | undefined = root;
   let path = "";
   try {
-    full = g.need(STEP);
-    if (full) yield full;
+    await g.refill();
     g.bytes(MERGED_TOKENS.archive);
     while (true) {
       if (node === undefined) {
@@ -222,7 +311,10 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
         if (step.done) {
           stack.pop();
           full = g.need(STEP);
-          if (full) yield full;
+          if (full) {
+            yield full;
+            await g.refill();
+          }
           g.bytes(MERGED_TOKENS.close); // the directory node
           if (stack.length > 0) g.bytes(MERGED_TOKENS.close); // the entry that held it
           continue;
@@ -258,7 +350,10 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
         frame.previous = name;
         frame.previousKind = kind;
         full = g.need(STEP);
-        if (full) yield full;
+        if (full) {
+          yield full;
+          await g.refill();
+        }
         g.bytes(MERGED_TOKENS.entry);
         if (bytes) g.string(bytes);
         else g.ascii(name);
@@ -273,7 +368,10 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
       const inEntry = stack.length > 0;
       if (n.type === "directory") {
         full = g.need(STEP);
-        if (full) yield full;
+        if (full) {
+          yield full;
+          await g.refill();
+        }
         g.bytes(MERGED_TOKENS.directory);
         stack.push({
           path,
@@ -300,7 +398,10 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
           );
         }
         full = g.need(STEP);
-        if (full) yield full;
+        if (full) {
+          yield full;
+          await g.refill();
+        }
         g.bytes(MERGED_TOKENS.symlink);
         if (target) g.string(target);
         else g.ascii(n.target);
@@ -310,43 +411,86 @@ export async function* writeNar(root: NarNode): AsyncGenerator<Uint8Array> {
           throw new NarError(-1, path, `the file size ${size} is not a valid size`);
         }
         full = g.need(STEP);
-        if (full) yield full;
+        if (full) {
+          yield full;
+          await g.refill();
+        }
         g.bytes(n.executable ? MERGED_TOKENS.executable : MERGED_TOKENS.regular);
         g.u64(size);
         let seen = 0;
-        const chunks = iterate(n.contents());
-        let done = false;
-        try {
-          while (true) {
-            let step = chunks.next();
-            if (step instanceof Promise) step = await step;
-            if (step.done) {
-              done = true;
-              break;
-            }
-            const chunk = step.value;
-            seen += chunk.length;
-            if (seen > size) {
-              throw new NarError(-1, path, `the file gave more than its size of ${size} bytes`);
-            }
-            if (chunk.length <= SMALL) {
-              full = g.need(chunk.length);
-              if (full) yield full;
-              g.bytes(chunk);
-            } else {
+        if (n.reader) {
+          using reader = n.reader();
+          while (seen < size) {
+            if (g.room() < Math.min(READ_ROOM, size - seen)) {
               full = g.take();
-              if (full) yield full;
-              yield chunk;
+              if (full) {
+                yield full;
+                await g.refill();
+              }
             }
+            const want = Math.min(size - seen, g.room());
+            const got = g.readFrom(reader, want);
+            if (!Number.isSafeInteger(got) || got < 1 || got > want) {
+              throw new NarError(
+                -1,
+                path,
+                `the file's reader gave ${got} bytes when asked for ${want}`,
+              );
+            }
+            seen += got;
           }
-        } finally {
-          if (!done) await chunks.return?.();
+        } else {
+          const chunks = iterate(n.contents());
+          let done = false;
+          try {
+            while (true) {
+              let step = chunks.next();
+              if (step instanceof Promise) step = await step;
+              if (step.done) {
+                done = true;
+                break;
+              }
+              const chunk = step.value;
+              seen += chunk.length;
+              if (seen > size) {
+                throw new NarError(-1, path, `the file gave more than its size of ${size} bytes`);
+              }
+              if (chunk.length <= SMALL) {
+                full = g.need(chunk.length);
+                if (full) {
+                  yield full;
+                  await g.refill();
+                }
+                g.bytes(chunk);
+              } else if (owned) {
+                // The chunk is the source's: copy it into the consumer's buffers.
+                for (let at = 0; at < chunk.length;) {
+                  if (g.room() === 0) {
+                    yield g.take()!;
+                    await g.refill();
+                  }
+                  const piece = chunk.subarray(at, at + g.room());
+                  g.bytes(piece);
+                  at += piece.length;
+                }
+              } else {
+                full = g.take();
+                if (full) yield full;
+                yield chunk;
+              }
+            }
+          } finally {
+            if (!done) await chunks.return?.();
+          }
         }
         if (seen !== size) {
           throw new NarError(-1, path, `the file gave ${seen} bytes, not its size of ${size}`);
         }
         full = g.need(STEP);
-        if (full) yield full;
+        if (full) {
+          yield full;
+          await g.refill();
+        }
         g.pad(size);
       }
       g.bytes(MERGED_TOKENS.close); // the node

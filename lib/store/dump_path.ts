@@ -5,9 +5,11 @@
  * - A directory is read when the writer reaches it; its entries are sorted
  *   by the bytes of their names.
  * - A regular file is executable when its owner may execute it (`S_IXUSR`);
- *   its size is taken from `lstat` and exactly that many bytes are read, in
- *   chunks of 1 MiB from one reused buffer (a file that shrinks meanwhile is
- *   an error; one that grows is cut at the size, as Nix does).
+ *   its size is taken from `lstat` and exactly that many bytes are read
+ *   (a file that shrinks meanwhile is an error; one that grows is cut at the
+ *   size, as Nix does). The node offers a `reader`, so the NAR writer reads
+ *   the bytes straight into the chunks it gives; its `contents` read in
+ *   chunks of 1 MiB from one buffer shared by the tree.
  * - A symlink is stored as its target and never followed, not even at the
  *   top. Anything else (socket, FIFO, device) is an error naming the path.
  *
@@ -22,41 +24,57 @@
  *
  * @module
  */
-import type { NarNode } from "../nar/nar_writer.ts";
+import type { NarFileReader, NarNode, WriteNarOptions } from "../nar/nar_writer.ts";
 import { writeNar } from "../nar/nar_writer.ts";
 import { NarError } from "../nar/nar_error.ts";
 import { compareBytes } from "../nar/tokens.ts";
 
-/** Bytes read at a time, and the largest chunk handed to the writer. */
+/** Bytes read at a time by `contents` (the writer reads through `reader` into its own buffers). */
 const CHUNK = 1 << 20;
 
 const encoder = new TextEncoder();
 
-/** The contents of a regular file: exactly `size` bytes, in chunks of `buf`. */
-function* fileChunks(
-  fsPath: string,
-  narPath: string,
-  size: number,
-  buf: Uint8Array,
-): Generator<Uint8Array> {
-  using f = Deno.openSync(fsPath);
-  let done = 0;
-  while (done < size) {
-    const want = Math.min(size - done, buf.length);
-    let got = 0;
-    while (got < want) {
-      const n = f.readSync(buf.subarray(got, want));
-      if (n === null) {
-        throw new NarError(
-          -1,
-          narPath,
-          `"${fsPath}" shrank from ${size} to ${done + got} bytes while it was read`,
-        );
-      }
-      got += n;
+/** Reads exactly `size` bytes of a regular file, or fails naming it. */
+class FileReader implements NarFileReader {
+  #file: Deno.FsFile;
+  #done = 0;
+
+  constructor(readonly fsPath: string, readonly narPath: string, readonly size: number) {
+    this.#file = Deno.openSync(fsPath);
+  }
+
+  read(into: Uint8Array): number {
+    const n = this.#file.readSync(into);
+    if (n === null || n === 0) {
+      throw new NarError(
+        -1,
+        this.narPath,
+        `"${this.fsPath}" shrank from ${this.size} to ${this.#done} bytes while it was read`,
+      );
     }
-    done += want;
-    yield buf.subarray(0, want);
+    this.#done += n;
+    return n;
+  }
+
+  [Symbol.dispose](): void {
+    this.#file.close();
+  }
+}
+
+/** One 1 MiB buffer for a tree's `contents`, made when first asked for. */
+function lazyBuffer(): () => Uint8Array {
+  let buf: Uint8Array | undefined;
+  return () => (buf ??= new Uint8Array(CHUNK));
+}
+
+/** The contents of a regular file as chunks of one buffer shared by the tree's files. */
+function* fileChunks(reader: FileReader, buffer: () => Uint8Array): Generator<Uint8Array> {
+  using r = reader;
+  const buf = buffer();
+  for (let left = r.size; left > 0;) {
+    const n = r.read(buf.subarray(0, Math.min(left, buf.length)));
+    left -= n;
+    yield buf.subarray(0, n);
   }
 }
 
@@ -102,7 +120,7 @@ function checkNames(list: Deno.DirEntry[], fsPath: string, narPath: string): voi
   }
 }
 
-function directoryNode(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
+function directoryNode(fsPath: string, narPath: string, buf: () => Uint8Array): NarNode {
   return {
     type: "directory",
     *entries() {
@@ -131,7 +149,7 @@ function kindOf(st: Deno.FileInfo): string {
 }
 
 /** The node of any path, from its `lstat`. */
-function nodeOf(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
+function nodeOf(fsPath: string, narPath: string, buf: () => Uint8Array): NarNode {
   const st = Deno.lstatSync(fsPath);
   if (st.isFile) {
     const size = st.size;
@@ -139,7 +157,8 @@ function nodeOf(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
       type: "regular",
       executable: ((st.mode ?? 0) & 0o100) !== 0,
       size,
-      contents: () => fileChunks(fsPath, narPath, size, buf),
+      reader: () => new FileReader(fsPath, narPath, size),
+      contents: () => fileChunks(new FileReader(fsPath, narPath, size), buf),
     };
   }
   if (st.isDirectory) return directoryNode(fsPath, narPath, buf);
@@ -154,7 +173,7 @@ function nodeOf(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
 /**
  * The NAR tree of a filesystem path (a symlink at the top is not followed).
  * Directories are read and files opened only when the writer reaches them;
- * all files of the tree share one 1 MiB read buffer.
+ * the `contents` of all files of the tree share one 1 MiB read buffer.
  *
  * @param fsPath The path.
  * @returns Its lazy node.
@@ -171,7 +190,7 @@ function nodeOf(fsPath: string, narPath: string, buf: Uint8Array): NarNode {
  */
 export function narNodeFromPath(fsPath: string): Promise<NarNode> {
   try {
-    return Promise.resolve(nodeOf(fsPath, "", new Uint8Array(CHUNK)));
+    return Promise.resolve(nodeOf(fsPath, "", lazyBuffer()));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -180,9 +199,11 @@ export function narNodeFromPath(fsPath: string): Promise<NarNode> {
 /**
  * The NAR of a filesystem path, in chunks, byte for byte what
  * `nix-store --dump` writes. A chunk is valid only until the next one is
- * requested (buffers are reused): copy it to keep it.
+ * requested (buffers are reused): copy it to keep it, or supply the buffers
+ * with `options.buffers` and keep them (see {@linkcode writeNar}).
  *
  * @param fsPath The path.
+ * @param options Where the chunks' buffers come from.
  * @returns The NAR bytes.
  * @throws {NarError} On a special file, a name that is not UTF-8, or a file
  * that shrinks while it is read.
@@ -200,6 +221,9 @@ export function narNodeFromPath(fsPath: string): Promise<NarNode> {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function* dumpPath(fsPath: string): AsyncGenerator<Uint8Array> {
-  yield* writeNar(nodeOf(fsPath, "", new Uint8Array(CHUNK)));
+export async function* dumpPath(
+  fsPath: string,
+  options: WriteNarOptions = {},
+): AsyncGenerator<Uint8Array> {
+  yield* writeNar(nodeOf(fsPath, "", lazyBuffer()), options);
 }

@@ -34,3 +34,28 @@ Deno.test("ParallelHashSink handles inputs larger than its buffers, reusing chun
   }
   assert.ok((await sink.digest()).equals(Hash.of("sha256", whole)));
 });
+
+Deno.test("ParallelHashSink hashes buffers filled in place and handed over, between copied writes", async () => {
+  const sink = new ParallelHashSink("sha256");
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < 9; i++) {
+    if (i % 3 === 0) {
+      const c = new Uint8Array(1000 + i).fill(i);
+      await sink.write(c);
+      parts.push(c.slice());
+    } else {
+      const b = await sink.buffer();
+      const filled = b.subarray(0, (i * 700_001) % b.length).fill(i * 7);
+      parts.push(filled.slice());
+      sink.adopt(filled);
+      assert.equal(b.byteLength, 0, "the buffer was handed over");
+    }
+  }
+  const whole = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (whole.set(p, at), at + p.length), 0);
+  assert.equal(sink.size, whole.length);
+  assert.ok((await sink.digest()).equals(Hash.of("sha256", whole)));
+  const other = new ParallelHashSink("sha256");
+  assert.throws(() => other.adopt(new Uint8Array(8).subarray(1)), RangeError);
+  await other.digest();
+});

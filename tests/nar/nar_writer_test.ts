@@ -5,6 +5,7 @@ import { readNar } from "../../lib/nar/nar_reader.ts";
 import { NarError } from "../../lib/nar/nar_error.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
 import {
+  byBytes,
   canonical,
   collect,
   pattern,
@@ -188,4 +189,127 @@ Deno.test("writeNar() closes its sources when it fails or is stopped", async () 
   const gen = writeNar(dir(["big", tracked("big", 2_000_000, 1_000_000)]));
   for await (const c of gen) if (c.length === 1_000_000) break; // the first large chunk
   assert.deepEqual(closed, ["big"]);
+});
+
+/** The tree as a NarNode whose files offer readers giving `step(asked)` bytes a read. */
+function readerNode(t: Tree, step: (asked: number) => number): NarNode {
+  const node = treeNode(t);
+  if (t.type === "file" && node.type === "regular") {
+    return {
+      ...node,
+      contents: () => {
+        throw new Error("contents() must not be called when a reader is offered");
+      },
+      reader: () => {
+        let at = 0;
+        return {
+          read(into: Uint8Array) {
+            const n = Math.min(into.length, Math.max(1, step(into.length)), t.data.length - at);
+            into.set(t.data.subarray(at, at + n));
+            at += n;
+            return n;
+          },
+          [Symbol.dispose]() {},
+        };
+      },
+    };
+  }
+  if (t.type === "dir" && node.type === "directory") {
+    return {
+      type: "directory",
+      entries: () =>
+        Object.keys(t.entries).sort(byBytes).map((n) => [n, readerNode(t.entries[n]!, step)]),
+    };
+  }
+  return node;
+}
+
+Deno.test("writeNar() reads files offering a reader into its chunks, with the same bytes", async () => {
+  await fc.assert(
+    fc.asyncProperty(treeArb, fc.integer({ min: 1, max: 70_000 }), async (tree, most) => {
+      const want = await collect(writeNar(treeNode(tree)));
+      const got = await collect(writeNar(readerNode(tree, (asked) => Math.min(asked, most))));
+      assert.deepEqual(got, want);
+    }),
+    { numRuns: 100 },
+  );
+});
+
+Deno.test("writeNar() with the consumer's buffers hands each over and never touches it again", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      treeArb,
+      fc.boolean(),
+      fc.integer({ min: 64 * 1024, max: 300_000 }),
+      async (tree, readers, size) => {
+        const want = await collect(writeNar(treeNode(tree)));
+        const given = new Set<ArrayBufferLike>();
+        const kept: Uint8Array[] = [];
+        const node = readers ? readerNode(tree, (asked) => asked) : treeNode(tree);
+        for await (
+          const chunk of writeNar(node, {
+            buffers: async () => {
+              await Promise.resolve(); // as a consumer waiting for a free buffer
+              const b = new Uint8Array(size);
+              given.add(b.buffer);
+              return b;
+            },
+          })
+        ) {
+          assert.equal(chunk.byteOffset, 0);
+          assert.ok(given.delete(chunk.buffer), "a chunk is a whole buffer given once");
+          kept.push(chunk.slice());
+          chunk.fill(0xee); // the writer must not read or write it again
+        }
+        const got = new Uint8Array(kept.reduce((n, c) => n + c.length, 0));
+        kept.reduce((at, c) => (got.set(c, at), at + c.length), 0);
+        assert.deepEqual(got, want);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("writeNar() refuses a reader that gives nothing or too much, and too small buffers", async () => {
+  const data = new TextEncoder().encode("hello");
+  const file = (read: (into: Uint8Array) => number): NarNode => ({
+    type: "regular",
+    executable: false,
+    size: data.length,
+    contents: () => [data],
+    reader: () => ({ read, [Symbol.dispose]() {} }),
+  });
+  await assert.rejects(
+    collect(writeNar(file(() => 0))),
+    (e) => e instanceof NarError && /reader gave 0 bytes when asked for 5/.test(e.message),
+  );
+  await assert.rejects(
+    collect(writeNar(file((into) => into.length + 1))),
+    /reader gave 6 bytes when asked for 5/,
+  );
+  await assert.rejects(
+    collect(writeNar(file(() => 5), { buffers: () => new Uint8Array(1024) })),
+    RangeError,
+  );
+  const shared = new Uint8Array(128 * 1024);
+  await assert.rejects(
+    collect(writeNar(file(() => 5), { buffers: () => shared.subarray(8) })),
+    RangeError,
+  );
+});
+
+Deno.test("writeNar() disposes of a file's reader when it fails or is stopped", async () => {
+  let open = 0;
+  const file: NarNode = {
+    type: "regular",
+    executable: false,
+    size: 10,
+    contents: () => [],
+    reader: () => {
+      open++;
+      return { read: () => 0, [Symbol.dispose]: () => void open-- };
+    },
+  };
+  await assert.rejects(collect(writeNar(file)), NarError);
+  assert.equal(open, 0);
 });

@@ -37,7 +37,7 @@ async function bigFileNar(dir: string, size: number, storeDir: string) {
   using f = Deno.openSync(file, { write: true, create: true });
   for (let n = 0; n < size; n += block.length) f.writeSync(block.subarray(0, size - n));
   const chunks: Uint8Array[] = [];
-  for await (const c of dumpPath(file)) chunks.push(c);
+  for await (const c of dumpPath(file)) chunks.push(c.slice()); // each is valid until the next
   const nar = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) nar.set(c, (at += c.length) - c.length);
