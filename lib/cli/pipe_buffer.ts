@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { openLibc } from "../sandbox/libc.ts";
+import { openLibc } from "../libc.ts";
 
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;

@@ -9,7 +9,7 @@
  * @module
  */
 import { basename, dirname } from "../posix_path.ts";
-import { openLibc } from "../sandbox/libc.ts";
+import { openLibc } from "../libc.ts";
 
 /** The longest path `sun_path` holds, without its NUL. */
 export const MAX_SOCKET_PATH = 107;

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { errno, openLibc } from "./libc.ts";
+import { errno, openLibc } from "../libc.ts";
 import { removeTree } from "../store/restore_path.ts";
 
 const O_RDWR = 0o2;

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { errno, openLibc } from "./libc.ts";
+import { errno, openLibc } from "../libc.ts";
 import { SandboxError } from "./sandbox_error.ts";
 
 const O_RDWR = 0o2;

@@ -7,22 +7,57 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
+import { errno, openLibc } from "../libc.ts";
 
 /** The part of Node's global `process` used here. */
 interface NodeGlobal {
   process: { getBuiltinModule(id: "node:fs"): typeof import("node:fs") };
 }
 
+const SYMBOLS = {
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+/** libc's `utimensat`: undefined until asked for, null when FFI cannot be had. */
+let libc: ReturnType<typeof openLibc<typeof SYMBOLS>> | null | undefined;
 let nodeFs: typeof import("node:fs") | undefined;
+const utf8 = new TextEncoder();
+
+function loadLibc(): typeof libc {
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    return openLibc(SYMBOLS);
+  } catch {
+    return null;
+  }
+}
 
 /**
- * Set a symlink's own times (Deno's `utime` follows the link). node:fs is
- * loaded at the first symlink, through the global `process`, which Deno
- * sets up when first touched: importing "node:fs" would load Node's
- * compatibility layer at every start (some 30 ms), for sessions that never
- * canonicalise a symlink.
+ * Set a symlink's own times (Deno's `utime` follows the link): libc's
+ * `utimensat` through FFI, or where FFI is not permitted node:fs, loaded at
+ * the first symlink through the global `process`, which Deno sets up when
+ * first touched (importing "node:fs" would load Node's compatibility layer at
+ * every start, some 30 ms and several MB, for sessions that never
+ * canonicalise a symlink).
  */
 function lutimes(path: string, seconds: number): void {
+  if (libc === undefined) libc = loadLibc();
+  if (libc) {
+    const times = new BigInt64Array([BigInt(seconds), 0n, BigInt(seconds), 0n]);
+    const cPath = utf8.encode(`${path}\0`);
+    if (libc.utimensat(AT_FDCWD, cPath, times, AT_SYMLINK_NOFOLLOW) === 0) return;
+    const code = errno(libc);
+    const text = libc.strerror(code);
+    throw new CanonicaliseError(
+      `Cannot set the times of symlink "${path}": ${
+        text === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(text)
+      }`,
+    );
+  }
   nodeFs ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:fs");
   nodeFs.lutimesSync(path, seconds, seconds);
 }

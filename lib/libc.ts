@@ -1,7 +1,7 @@
 /**
  * libc through FFI, for the few calls Deno has no API for (pseudoterminals,
- * `flock` on a descriptor of our own): one loader and one `errno` reader
- * shared by the build layer's users of it.
+ * `flock` on a descriptor of our own, a symlink's own times): one loader and
+ * one `errno` reader shared by every layer's users of it.
  *
  * @module
  */
