@@ -4,7 +4,8 @@
 # busybox-static (the demo's and the doctor's builder, and the tests'), mount (tests make
 # private mounts), bzip2 (build logs compressed as Nix keeps them; with
 # xz-utils, what tar runs for builtin:unpack-channel and builtin:fetchurl's .xz), socat (the
-# installed launcher passes `--stdio` sessions to a running `buildhost daemon`), and for
+# installed launcher passes `--stdio` sessions to a running `buildhost daemon`), libnettle8
+# (hashes of more than 16 KiB, through FFI; apt itself needs it, so it is always there), and for
 # the tests Debian's nix-bin (the oracle), openssh-server (real sshd interop) and
 # dpkg-dev (dpkg-source unpacks Nix's own functional tests from Debian's source package),
 # chromium (the status page is loaded in a real headless browser) and prometheus (its
@@ -23,6 +24,7 @@ command -v perl >/dev/null 2>&1 || need+=(perl-base)
 command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+ls /usr/lib/*/libnettle.so.8 /lib/*/libnettle.so.8 >/dev/null 2>&1 || need+=(libnettle8)
 # a builder that needs nothing else in the sandbox: a static busybox (Debian's busybox is dynamic)
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
 if [ "${1:-}" = "--for-tests" ]; then

@@ -11,20 +11,12 @@
 import type { Hash as NodeHash } from "node:crypto";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { BuildhostError } from "../errors.ts";
+import { HASH_SIZES, type HashAlgorithm } from "./hash_algorithm.ts";
+import { openNettleDigest } from "./nettle_digest.ts";
+
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
-/**
- * The hash algorithms Nix knows.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { type HashAlgorithm, HASH_SIZES } from "./hash.ts";
- * const algo: HashAlgorithm = "sha1";
- * assert.equal(HASH_SIZES[algo], 20);
- * ```
- */
-export type HashAlgorithm = "md5" | "sha1" | "sha256" | "sha512";
+export { HASH_SIZES, type HashAlgorithm };
 
 /**
  * How a hash's bytes are written. `base32` is nix32.
@@ -39,23 +31,6 @@ export type HashAlgorithm = "md5" | "sha1" | "sha256" | "sha512";
  */
 export type HashEncoding = "base16" | "base32" | "base64" | "sri";
 
-/**
- * Digest size in bytes of each algorithm.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { HASH_SIZES } from "./hash.ts";
- * assert.equal(HASH_SIZES.sha256, 32);
- * ```
- */
-export const HASH_SIZES: Readonly<Record<HashAlgorithm, number>> = {
-  md5: 16,
-  sha1: 20,
-  sha256: 32,
-  sha512: 64,
-};
-
 let nodeCrypto: typeof import("node:crypto") | undefined;
 
 /** The part of Node's global `process` used here. */
@@ -63,36 +38,63 @@ interface NodeGlobal {
   process: { getBuiltinModule(id: "node:crypto"): typeof import("node:crypto") };
 }
 
+/** What computes a digest: Nettle's or node:crypto's. */
+interface Digester {
+  update(data: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
+/** The hasher {@linkcode createHash} has loaded, if any. */
+let backend: "nettle" | "node" | undefined;
+/** Whether Nettle could not be had (or a test said not to use it). */
+let noNettle = false;
+
 /**
- * node:crypto's hasher. The module is loaded at the first hash that needs
- * it, not with this one: loading it is the costliest part of a session's
- * start (some 45 ms: it brings in most of Deno's Node layer), and a session
- * that hashes nothing, or only a little SHA-256 (see {@linkcode smallSha256}),
- * never needs it.
+ * A hasher: Nettle's through FFI where it can be loaded (see
+ * `nettle_digest.ts`), else node:crypto's. Either is loaded at the first
+ * hash that needs it, not with this module: loading node:crypto is the
+ * costliest part of a session's start (some 45 ms: it brings in most of
+ * Deno's Node layer), and a session that hashes nothing, or only a little
+ * SHA-256 (see {@linkcode smallSha256}), needs neither.
  */
-function createHash(algorithm: HashAlgorithm): NodeHash {
+function createHash(algorithm: HashAlgorithm): Digester {
+  if (!noNettle) {
+    const nettle = openNettleDigest(algorithm);
+    if (nettle) {
+      backend = "nettle";
+      return nettle;
+    }
+    noNettle = true;
+  }
+  backend = "node";
   // Through the global `process`, which Deno sets up when first touched:
   // importing "node:process" would load Node's compatibility layer at start.
   nodeCrypto ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:crypto");
-  return nodeCrypto.createHash(algorithm);
+  const h: NodeHash = nodeCrypto.createHash(algorithm);
+  return { update: (data) => h.update(data), digest: () => new Uint8Array(h.digest()) };
 }
 
 /**
  * Up to this many bytes, SHA-256 is computed in JavaScript (`@noble/hashes`)
- * while node:crypto is not loaded: a store path's fingerprint, a small
- * path's NAR. node:crypto hashes faster (its start aside), so anything
- * larger loads it, and once loaded it hashes everything.
+ * while no other hasher is loaded: a store path's fingerprint, a small
+ * path's NAR. The others hash faster (their start aside), so anything
+ * larger loads one, and once loaded it hashes everything.
  */
 export const SMALL_SHA256 = 16 * 1024;
 
-/** Whether `size` bytes of `algorithm` are hashed without node:crypto. */
+/** Whether `size` bytes of `algorithm` are hashed in JavaScript. */
 function smallSha256(algorithm: HashAlgorithm, size: number): boolean {
-  return algorithm === "sha256" && nodeCrypto === undefined && size <= SMALL_SHA256;
+  return algorithm === "sha256" && backend === undefined && size <= SMALL_SHA256;
 }
 
-/** @internal Whether node:crypto has been loaded (for tests). */
-export function nodeCryptoLoaded(): boolean {
-  return nodeCrypto !== undefined;
+/** @internal Which hasher is loaded, if any (for tests). */
+export function hashBackend(): "nettle" | "node" | undefined {
+  return backend;
+}
+
+/** @internal Use node:crypto from now on, as when Nettle cannot be loaded (for tests). */
+export function useNodeCrypto(): void {
+  noNettle = true;
 }
 
 const utf8 = new TextEncoder();
@@ -166,7 +168,9 @@ export class Hash {
   static of(algorithm: HashAlgorithm, data: Uint8Array | string): Hash {
     const bytes = typeof data === "string" ? utf8.encode(data) : data;
     if (smallSha256(algorithm, bytes.length)) return new Hash(algorithm, sha256(bytes));
-    return new Hash(algorithm, new Uint8Array(createHash(algorithm).update(bytes).digest()));
+    const h = createHash(algorithm);
+    h.update(bytes);
+    return new Hash(algorithm, h.digest());
   }
 
   /**
@@ -297,8 +301,8 @@ export class Hash {
  * ```
  */
 export class HashSink {
-  /** node:crypto's hasher, once the bytes are too many for a small hash. */
-  #h: NodeHash | undefined;
+  /** The hasher, once the bytes are too many for a small hash. */
+  #h: Digester | undefined;
   /** Until then, the bytes (grown by doubling, up to {@linkcode SMALL_SHA256}). */
   #small: Uint8Array | undefined;
   /** Bytes hashed so far. */
@@ -331,7 +335,7 @@ export class HashSink {
   }
   /** Finish and return the hash (once). */
   digest(): Hash {
-    if (this.#h) return new Hash(this.algorithm, new Uint8Array(this.#h.digest()));
+    if (this.#h) return new Hash(this.algorithm, this.#h.digest());
     return new Hash(this.algorithm, sha256(this.#small!.subarray(0, this.size)));
   }
 }

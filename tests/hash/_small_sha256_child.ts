@@ -1,10 +1,19 @@
 /**
  * Run by small_sha256_test.ts in a process of its own: SHA-256 of small
- * inputs without node:crypto, then the switch to it, each checked against
- * WebCrypto. Prints "ok" at the end.
+ * inputs in JavaScript, then the switch to the hasher that takes over, each
+ * checked against WebCrypto. Prints "ok" at the end.
+ *
+ * Usage: `_small_sha256_child.ts nettle|node`, the hasher expected to take
+ * over; with `node` and FFI permitted, Nettle is ruled out first.
  */
 import assert from "node:assert/strict";
-import { Hash, HashSink, nodeCryptoLoaded, SMALL_SHA256 } from "../../lib/hash/hash.ts";
+import { Hash, hashBackend, HashSink, SMALL_SHA256, useNodeCrypto } from "../../lib/hash/hash.ts";
+
+const expected = Deno.args[0];
+assert.ok(expected === "nettle" || expected === "node", `usage: ${Deno.args[0]}`);
+if (expected === "node" && Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+  useNodeCrypto();
+}
 
 async function reference(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
@@ -37,12 +46,12 @@ assert.deepEqual(
   Hash.of("sha256", "hello").toString("base16"),
   "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
 );
-assert.ok(!nodeCryptoLoaded(), "small SHA-256 hashes never load node:crypto");
+assert.equal(hashBackend(), undefined, "small SHA-256 hashes load no other hasher");
 
-// One byte more: node:crypto takes over, with what was written so far.
+// One byte more: the other hasher takes over, with what was written so far.
 const big = bytes(SMALL_SHA256 + 1, 7);
 assert.deepEqual(sink(big, 5000).bytes, await reference(big));
-assert.ok(nodeCryptoLoaded());
+assert.equal(hashBackend(), expected);
 for (const n of [0, 100, SMALL_SHA256 + 1]) {
   const data = bytes(n, 3);
   assert.deepEqual(sink(data, 333).bytes, await reference(data), `after the switch, ${n} bytes`);
