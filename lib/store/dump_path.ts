@@ -28,6 +28,14 @@ import type { NarFileReader, NarNode, WriteNarOptions } from "../nar/nar_writer.
 import { writeNar } from "../nar/nar_writer.ts";
 import { NarError } from "../nar/nar_error.ts";
 import { compareBytes } from "../nar/tokens.ts";
+import {
+  type FileAccess,
+  fileAccess,
+  type ReadHandle,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFREG,
+} from "./file_access.ts";
 
 /** Bytes read at a time by `contents` (the writer reads through `reader` into its own buffers). */
 const CHUNK = 1 << 20;
@@ -36,16 +44,21 @@ const encoder = new TextEncoder();
 
 /** Reads exactly `size` bytes of a regular file, or fails naming it. */
 class FileReader implements NarFileReader {
-  #file: Deno.FsFile;
+  #file: ReadHandle;
   #done = 0;
 
-  constructor(readonly fsPath: string, readonly narPath: string, readonly size: number) {
-    this.#file = Deno.openSync(fsPath);
+  constructor(
+    fs: FileAccess,
+    readonly fsPath: string,
+    readonly narPath: string,
+    readonly size: number,
+  ) {
+    this.#file = fs.open(fsPath);
   }
 
   read(into: Uint8Array): number {
-    const n = this.#file.readSync(into);
-    if (n === null || n === 0) {
+    const n = this.#file.read(into);
+    if (n === 0) {
       throw new NarError(
         -1,
         this.narPath,
@@ -57,7 +70,7 @@ class FileReader implements NarFileReader {
   }
 
   [Symbol.dispose](): void {
-    this.#file.close();
+    this.#file[Symbol.dispose]();
   }
 }
 
@@ -120,7 +133,13 @@ function checkNames(list: Deno.DirEntry[], fsPath: string, narPath: string): voi
   }
 }
 
-function directoryNode(fsPath: string, narPath: string, buf: () => Uint8Array): NarNode {
+/** What the nodes of one tree share: the file calls, and `contents`' buffer. */
+interface Tree {
+  fs: FileAccess;
+  buffer: () => Uint8Array;
+}
+
+function directoryNode(tree: Tree, fsPath: string, narPath: string): NarNode {
   return {
     type: "directory",
     *entries() {
@@ -132,42 +151,48 @@ function directoryNode(fsPath: string, narPath: string, buf: () => Uint8Array): 
         const node: NarNode = e.isSymlink
           ? { type: "symlink", target: Deno.readLinkSync(childFs) }
           : e.isDirectory
-          ? directoryNode(childFs, childNar, buf)
-          : nodeOf(childFs, childNar, buf);
+          ? directoryNode(tree, childFs, childNar)
+          : nodeOf(tree, childFs, childNar);
         yield [e.name, node];
       }
     },
   };
 }
 
-function kindOf(st: Deno.FileInfo): string {
-  if (st.isFifo) return "FIFO";
-  if (st.isSocket) return "socket";
-  if (st.isCharDevice) return "character device";
-  if (st.isBlockDevice) return "block device";
-  return "special file";
-}
+const SPECIAL_KINDS: Record<number, string> = {
+  0o010000: "FIFO",
+  0o140000: "socket",
+  0o020000: "character device",
+  0o060000: "block device",
+};
 
 /** The node of any path, from its `lstat`. */
-function nodeOf(fsPath: string, narPath: string, buf: () => Uint8Array): NarNode {
-  const st = Deno.lstatSync(fsPath);
-  if (st.isFile) {
+function nodeOf(tree: Tree, fsPath: string, narPath: string): NarNode {
+  const st = tree.fs.lstat(fsPath);
+  if (st.format === S_IFREG) {
     const size = st.size;
     return {
       type: "regular",
-      executable: ((st.mode ?? 0) & 0o100) !== 0,
+      executable: (st.mode & 0o100) !== 0,
       size,
-      reader: () => new FileReader(fsPath, narPath, size),
-      contents: () => fileChunks(new FileReader(fsPath, narPath, size), buf),
+      reader: () => new FileReader(tree.fs, fsPath, narPath, size),
+      contents: () => fileChunks(new FileReader(tree.fs, fsPath, narPath, size), tree.buffer),
     };
   }
-  if (st.isDirectory) return directoryNode(fsPath, narPath, buf);
-  if (st.isSymlink) return { type: "symlink", target: Deno.readLinkSync(fsPath) };
+  if (st.format === S_IFDIR) return directoryNode(tree, fsPath, narPath);
+  if (st.format === S_IFLNK) return { type: "symlink", target: Deno.readLinkSync(fsPath) };
   throw new NarError(
     -1,
     narPath,
-    `"${fsPath}" is a ${kindOf(st)}, not a regular file, directory or symlink`,
+    `"${fsPath}" is a ${
+      SPECIAL_KINDS[st.format] ?? "special file"
+    }, not a regular file, directory or symlink`,
   );
+}
+
+/** A tree's shared parts, made for each dump. */
+function newTree(): Tree {
+  return { fs: fileAccess(), buffer: lazyBuffer() };
 }
 
 /**
@@ -190,7 +215,7 @@ function nodeOf(fsPath: string, narPath: string, buf: () => Uint8Array): NarNode
  */
 export function narNodeFromPath(fsPath: string): Promise<NarNode> {
   try {
-    return Promise.resolve(nodeOf(fsPath, "", lazyBuffer()));
+    return Promise.resolve(nodeOf(newTree(), fsPath, ""));
   } catch (e) {
     return Promise.reject(e);
   }
@@ -225,5 +250,5 @@ export async function* dumpPath(
   fsPath: string,
   options: WriteNarOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  yield* writeNar(nodeOf(fsPath, "", lazyBuffer()), options);
+  yield* writeNar(nodeOf(newTree(), fsPath, ""), options);
 }
