@@ -7,8 +7,8 @@
  * straight into the gathered chunk, without a copy; a consumer that keeps
  * what it is given (a hasher on another thread) can supply the chunks'
  * buffers itself and take each one over ({@linkcode WriteNarOptions}), so a
- * file's bytes are never copied by the writer at all. The tree is walked with an explicit stack,
- * so depth costs nothing per chunk. The writer checks what it is given:
+ * file's bytes are never copied by the writer at all. The tree is walked
+ * with an explicit stack, so depth costs nothing per chunk. The writer checks what it is given:
  * names (allowed, strictly ascending by bytes), symlink targets, and that each
  * file gives exactly its declared size.
  *
@@ -117,7 +117,8 @@ class Gatherer {
   constructor(source?: () => Uint8Array | Promise<Uint8Array>) {
     this.#source = source;
     if (!source) {
-      this.#bufs = [new Uint8Array(GATHER), new Uint8Array(GATHER)];
+      // The second buffer is made when the first is handed out: a small NAR needs one.
+      this.#bufs = [new Uint8Array(GATHER)];
       this.#buf = this.#bufs[0]!;
     }
   }
@@ -134,7 +135,7 @@ class Gatherer {
     if (this.#source) this.#buf = new Uint8Array(0);
     else {
       this.#turn ^= 1;
-      this.#buf = this.#bufs[this.#turn]!;
+      this.#buf = this.#bufs[this.#turn] ??= new Uint8Array(GATHER);
     }
     this.#len = 0;
     return out;
