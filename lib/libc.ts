@@ -62,3 +62,49 @@ function errnoView(c: ErrnoSource): Deno.UnsafePointerView | null {
 export function errno(c: ErrnoSource): number {
   return errnoView(c)?.getInt32() ?? 0;
 }
+
+/**
+ * Whether this process may call native code (asked without prompting).
+ *
+ * @returns True when FFI is granted.
+ */
+export function ffiPermitted(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * {@linkcode openLibc} where FFI is permitted and libc loads; undefined
+ * otherwise, for callers that then use Deno's or Node's API instead.
+ *
+ * @param symbols The functions wanted.
+ * @returns Their bindings, or undefined.
+ */
+export function openLibcIfPermitted<const S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] | undefined {
+  if (!ffiPermitted()) return undefined;
+  try {
+    return openLibc(symbols);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bindings that include `strerror`. */
+type StrerrorSource = { strerror(code: number): Deno.PointerValue };
+
+/**
+ * libc's text for an error number (`strerror`), as Deno's errors give it.
+ *
+ * @param c Bindings with `strerror` (`{ parameters: ["i32"], result: "pointer" }`).
+ * @param code The error number.
+ * @returns The text, e.g. "No such file or directory".
+ */
+export function errorText(c: StrerrorSource, code: number): string {
+  const text = c.strerror(code);
+  return text === null ? `error ${code}` : Deno.UnsafePointerView.getCString(text);
+}

@@ -82,8 +82,8 @@ const PURE = [
 ];
 /**
  * Format-layer files that call a native library through FFI, which touches
- * neither the filesystem nor processes: there, only `Deno.dlopen` and the
- * permission query before it are allowed.
+ * neither the filesystem nor processes: there, only `Deno.dlopen` is
+ * allowed.
  */
 const NATIVE_FILES = ["hash/nettle_digest.ts"];
 /** Files of other layers the pure layers must not import (they do I/O). */
@@ -126,7 +126,7 @@ Deno.test("lib/ layers import only the layers below them", () => {
       }
     }
     const deno = NATIVE_FILES.includes(rel)
-      ? /\bDeno\.(?!test|dlopen|DynamicLibrary|permissions\.querySync\(\{ name: "ffi" \}\))/
+      ? /\bDeno\.(?!test|dlopen|DynamicLibrary)/
       : /\bDeno\.(?!test)/;
     if (PURE.includes(layer) && deno.test(text)) {
       bad.push(`${rel} is in the format layer but uses Deno.*`);

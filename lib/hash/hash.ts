@@ -13,7 +13,6 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { BuildhostError } from "../errors.ts";
 import { HASH_SIZES, type HashAlgorithm } from "./hash_algorithm.ts";
 import { openNettleDigest } from "./nettle_digest.ts";
-
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
 
 export { HASH_SIZES, type HashAlgorithm };

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { ffiPermitted } from "../libc.ts";
 import { HASH_SIZES, type HashAlgorithm } from "./hash_algorithm.ts";
 
 const SYMBOLS = {
@@ -50,8 +51,8 @@ const CONTEXT_SIZE = 512;
 let nettle: Nettle | null | undefined;
 
 function load(): Nettle | null {
+  if (!ffiPermitted()) return null;
   try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
     return Deno.dlopen("libnettle.so.8", SYMBOLS).symbols;
   } catch {
     return null;

@@ -7,7 +7,7 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { errno, openLibc } from "../libc.ts";
+import { errno, errorText, openLibcIfPermitted } from "../libc.ts";
 
 /** The part of Node's global `process` used here. */
 interface NodeGlobal {
@@ -23,18 +23,9 @@ const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
 /** libc's `utimensat`: undefined until asked for, null when FFI cannot be had. */
-let libc: ReturnType<typeof openLibc<typeof SYMBOLS>> | null | undefined;
+let libc: ReturnType<typeof openLibcIfPermitted<typeof SYMBOLS>> | null;
 let nodeFs: typeof import("node:fs") | undefined;
 const utf8 = new TextEncoder();
-
-function loadLibc(): typeof libc {
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-    return openLibc(SYMBOLS);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Set a symlink's own times (Deno's `utime` follows the link): libc's
@@ -45,17 +36,14 @@ function loadLibc(): typeof libc {
  * canonicalise a symlink).
  */
 function lutimes(path: string, seconds: number): void {
-  if (libc === undefined) libc = loadLibc();
+  if (libc === undefined) libc = openLibcIfPermitted(SYMBOLS) ?? null;
   if (libc) {
     const times = new BigInt64Array([BigInt(seconds), 0n, BigInt(seconds), 0n]);
     const cPath = utf8.encode(`${path}\0`);
     if (libc.utimensat(AT_FDCWD, cPath, times, AT_SYMLINK_NOFOLLOW) === 0) return;
     const code = errno(libc);
-    const text = libc.strerror(code);
     throw new CanonicaliseError(
-      `Cannot set the times of symlink "${path}": ${
-        text === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(text)
-      }`,
+      `Cannot set the times of symlink "${path}": ${errorText(libc, code)}`,
     );
   }
   nodeFs ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:fs");

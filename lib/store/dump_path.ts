@@ -81,8 +81,8 @@ function lazyBuffer(): () => Uint8Array {
 }
 
 /** The contents of a regular file as chunks of one buffer shared by the tree's files. */
-function* fileChunks(reader: FileReader, buffer: () => Uint8Array): Generator<Uint8Array> {
-  using r = reader;
+function* fileChunks(open: () => FileReader, buffer: () => Uint8Array): Generator<Uint8Array> {
+  using r = open(); // opened when the chunks are first asked for, so never left open
   const buf = buffer();
   for (let left = r.size; left > 0;) {
     const n = r.read(buf.subarray(0, Math.min(left, buf.length)));
@@ -176,7 +176,7 @@ function nodeOf(tree: Tree, fsPath: string, narPath: string): NarNode {
       executable: (st.mode & 0o100) !== 0,
       size,
       reader: () => new FileReader(tree.fs, fsPath, narPath, size),
-      contents: () => fileChunks(new FileReader(tree.fs, fsPath, narPath, size), tree.buffer),
+      contents: () => fileChunks(() => new FileReader(tree.fs, fsPath, narPath, size), tree.buffer),
     };
   }
   if (st.format === S_IFDIR) return directoryNode(tree, fsPath, narPath);

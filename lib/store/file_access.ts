@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { errno, openLibc } from "../libc.ts";
+import { errno, errorText, type openLibc, openLibcIfPermitted } from "../libc.ts";
 
 /** What a dump needs to know of a path, from its `lstat`. */
 export interface PathStat {
@@ -131,10 +131,7 @@ class LibcFileAccess implements FileAccess {
   }
 
   #fail(op: string, path: string, code: number): Error {
-    const text = this.#c.strerror(code);
-    const message = `${
-      text === null ? "error" : Deno.UnsafePointerView.getCString(text)
-    } (os error ${code}): ${op} '${path}'`;
+    const message = `${errorText(this.#c, code)} (os error ${code}): ${op} '${path}'`;
     return new (ERRORS[code] ?? Error)(message);
   }
 
@@ -196,14 +193,8 @@ let chosen: FileAccess | undefined;
  */
 export function fileAccess(): FileAccess {
   if (chosen) return chosen;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
-      return (chosen = new LibcFileAccess(openLibc(SYMBOLS)));
-    }
-  } catch {
-    // no libc to be had: Deno's calls
-  }
-  return (chosen = denoFileAccess);
+  const c = openLibcIfPermitted(SYMBOLS);
+  return (chosen = c ? new LibcFileAccess(c) : denoFileAccess);
 }
 
 /**
