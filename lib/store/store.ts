@@ -476,10 +476,10 @@ export class Store {
     if (imp.deriver) this.parsePath(imp.deriver);
     await this.tempRoots.add([imp.path, ...imp.references]);
     const known = () => run?.pending(imp.path) ?? this.#db.queryPathInfo(imp.path);
-    // Whether the path is valid is asked once, under its lock: clients send
-    // what the host lacks, so asking before as well would cost every path a
-    // query to spare the rare valid one its lock.
-    let info = run?.pending(imp.path);
+    // Asked before the lock as well as under it: when several sessions are
+    // sent the same paths (overlapping closures), the later ones find each
+    // path valid here and never queue for its lock.
+    let info = known();
     if (info) {
       await drainNar(nar);
       return info;
