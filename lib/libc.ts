@@ -108,3 +108,35 @@ export function errorText(c: StrerrorSource, code: number): string {
   const text = c.strerror(code);
   return text === null ? `error ${code}` : Deno.UnsafePointerView.getCString(text);
 }
+
+const utf8 = new TextEncoder();
+
+/**
+ * A path as a C string (UTF-8, NUL-terminated). A path holding a NUL byte is
+ * refused, as Deno's own calls refuse it: C would read only what precedes
+ * it, another path.
+ *
+ * @param path The path.
+ * @param into A buffer to reuse when the path fits in it.
+ * @returns The C string (in `into` when it fits).
+ * @throws {TypeError} The path holds a NUL byte.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cPath } from "./libc.ts";
+ * assert.deepEqual(cPath("/a"), new Uint8Array([47, 97, 0]));
+ * assert.throws(() => cPath("/a\0b"), TypeError);
+ * ```
+ */
+export function cPath(path: string, into?: Uint8Array): Uint8Array {
+  if (path.includes("\0")) throw new TypeError(`the path "${path}" holds a NUL byte`);
+  if (into) {
+    const { read, written } = utf8.encodeInto(path, into);
+    if (read === path.length && written < into.length) {
+      into[written] = 0;
+      return into;
+    }
+  }
+  return utf8.encode(`${path}\0`);
+}

@@ -7,7 +7,7 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { errno, errorText, openLibcIfPermitted } from "../libc.ts";
+import { cPath, errno, errorText, openLibcIfPermitted } from "../libc.ts";
 
 /** The part of Node's global `process` used here. */
 interface NodeGlobal {
@@ -25,7 +25,6 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 /** libc's `utimensat`: undefined until asked for, null when FFI cannot be had. */
 let libc: ReturnType<typeof openLibcIfPermitted<typeof SYMBOLS>> | null;
 let nodeFs: typeof import("node:fs") | undefined;
-const utf8 = new TextEncoder();
 
 /**
  * Set a symlink's own times (Deno's `utime` follows the link): libc's
@@ -39,8 +38,7 @@ function lutimes(path: string, seconds: number): void {
   if (libc === undefined) libc = openLibcIfPermitted(SYMBOLS) ?? null;
   if (libc) {
     const times = new BigInt64Array([BigInt(seconds), 0n, BigInt(seconds), 0n]);
-    const cPath = utf8.encode(`${path}\0`);
-    if (libc.utimensat(AT_FDCWD, cPath, times, AT_SYMLINK_NOFOLLOW) === 0) return;
+    if (libc.utimensat(AT_FDCWD, cPath(path), times, AT_SYMLINK_NOFOLLOW) === 0) return;
     const code = errno(libc);
     throw new CanonicaliseError(
       `Cannot set the times of symlink "${path}": ${errorText(libc, code)}`,

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { errno, errorText, type openLibc, openLibcIfPermitted } from "../libc.ts";
+import { cPath, errno, errorText, type openLibc, openLibcIfPermitted } from "../libc.ts";
 
 /** What a dump needs to know of a path, from its `lstat`. */
 export interface PathStat {
@@ -113,7 +113,6 @@ class LibcFileAccess implements FileAccess {
   #path = new Uint8Array(PATH_ROOM);
   #statx = new Uint8Array(256);
   #view = new DataView(this.#statx.buffer);
-  #utf8 = new TextEncoder();
 
   constructor(c: Libc) {
     this.#c = c;
@@ -122,12 +121,7 @@ class LibcFileAccess implements FileAccess {
   }
 
   #cPath(path: string): Uint8Array {
-    const { read, written } = this.#utf8.encodeInto(path, this.#path);
-    if (read === path.length && written < PATH_ROOM) {
-      this.#path[written] = 0;
-      return this.#path;
-    }
-    return this.#utf8.encode(`${path}\0`);
+    return cPath(path, this.#path);
   }
 
   #fail(op: string, path: string, code: number): Error {

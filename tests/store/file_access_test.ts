@@ -117,3 +117,12 @@ console.log(n, sum);`;
   assert.match(withFfi, /^\d+ \d+\n$/);
   assert.equal(without, withFfi);
 });
+
+Deno.test("a path holding a NUL byte is refused through libc, as by Deno, not cut short", () => {
+  using tmp = tempDir();
+  const paths = tree(tmp.path);
+  const cut = `${paths.file}\0ignored`; // C would read only "…/file", which exists
+  assert.throws(() => denoFileAccess.lstat(cut));
+  assert.throws(() => libc!.lstat(cut), TypeError);
+  assert.throws(() => libc!.open(cut), TypeError);
+});
