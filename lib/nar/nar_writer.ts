@@ -295,6 +295,11 @@ export async function* writeNar(
 ): AsyncGenerator<Uint8Array> {
   const owned = options.buffers !== undefined;
   const g = new Gatherer(options.buffers);
+  /** Hand out a full chunk, then (when the consumer supplies buffers) get the next buffer. */
+  async function* emit(chunk: Uint8Array): AsyncGenerator<Uint8Array> {
+    yield chunk;
+    await g.refill();
+  }
   const stack: Frame[] = [];
   let full: Uint8Array | undefined;
   // The node to write next, or undefined to go on with the innermost directory.
@@ -312,10 +317,7 @@ export async function* writeNar(
         if (step.done) {
           stack.pop();
           full = g.need(STEP);
-          if (full) {
-            yield full;
-            await g.refill();
-          }
+          if (full) yield* emit(full);
           g.bytes(MERGED_TOKENS.close); // the directory node
           if (stack.length > 0) g.bytes(MERGED_TOKENS.close); // the entry that held it
           continue;
@@ -351,10 +353,7 @@ export async function* writeNar(
         frame.previous = name;
         frame.previousKind = kind;
         full = g.need(STEP);
-        if (full) {
-          yield full;
-          await g.refill();
-        }
+        if (full) yield* emit(full);
         g.bytes(MERGED_TOKENS.entry);
         if (bytes) g.string(bytes);
         else g.ascii(name);
@@ -369,10 +368,7 @@ export async function* writeNar(
       const inEntry = stack.length > 0;
       if (n.type === "directory") {
         full = g.need(STEP);
-        if (full) {
-          yield full;
-          await g.refill();
-        }
+        if (full) yield* emit(full);
         g.bytes(MERGED_TOKENS.directory);
         stack.push({
           path,
@@ -399,10 +395,7 @@ export async function* writeNar(
           );
         }
         full = g.need(STEP);
-        if (full) {
-          yield full;
-          await g.refill();
-        }
+        if (full) yield* emit(full);
         g.bytes(MERGED_TOKENS.symlink);
         if (target) g.string(target);
         else g.ascii(n.target);
@@ -412,10 +405,7 @@ export async function* writeNar(
           throw new NarError(-1, path, `the file size ${size} is not a valid size`);
         }
         full = g.need(STEP);
-        if (full) {
-          yield full;
-          await g.refill();
-        }
+        if (full) yield* emit(full);
         g.bytes(n.executable ? MERGED_TOKENS.executable : MERGED_TOKENS.regular);
         g.u64(size);
         let seen = 0;
@@ -424,10 +414,7 @@ export async function* writeNar(
           while (seen < size) {
             if (g.room() < Math.min(READ_ROOM, size - seen)) {
               full = g.take();
-              if (full) {
-                yield full;
-                await g.refill();
-              }
+              if (full) yield* emit(full);
             }
             const want = Math.min(size - seen, g.room());
             const got = g.readFrom(reader, want);
@@ -458,18 +445,12 @@ export async function* writeNar(
               }
               if (chunk.length <= SMALL) {
                 full = g.need(chunk.length);
-                if (full) {
-                  yield full;
-                  await g.refill();
-                }
+                if (full) yield* emit(full);
                 g.bytes(chunk);
               } else if (owned) {
                 // The chunk is the source's: copy it into the consumer's buffers.
                 for (let at = 0; at < chunk.length;) {
-                  if (g.room() === 0) {
-                    yield g.take()!;
-                    await g.refill();
-                  }
+                  if (g.room() === 0) yield* emit(g.take()!);
                   const piece = chunk.subarray(at, at + g.room());
                   g.bytes(piece);
                   at += piece.length;
@@ -488,10 +469,7 @@ export async function* writeNar(
           throw new NarError(-1, path, `the file gave ${seen} bytes, not its size of ${size}`);
         }
         full = g.need(STEP);
-        if (full) {
-          yield full;
-          await g.refill();
-        }
+        if (full) yield* emit(full);
         g.pad(size);
       }
       g.bytes(MERGED_TOKENS.close); // the node
