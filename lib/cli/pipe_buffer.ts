@@ -1,15 +1,15 @@
 /**
  * A larger kernel buffer for a pipe this process writes to. `buildhost nar
- * dump` writes its NAR in chunks of up to 1 MiB (file contents are passed on
- * whole, small ones gathered into 256 KiB); into a pipe of Linux's default
- * 64 KiB, each write waits for the reader some sixteen times. With a 1 MiB
+ * dump` writes its NAR in chunks of up to 1 MiB (gathered, files read
+ * straight into them); into a pipe of Linux's default 64 KiB, each write
+ * waits for the reader some sixteen times. With a 1 MiB
  * buffer, `nar dump` of the 1 GiB benchmark tree into `cat` took 0.86 s
  * instead of 1.25 s (`nix-store --dump`, which writes 32 KiB at a time: 0.58
  * s either way).
  *
  * @module
  */
-import { openLibc } from "../libc.ts";
+import { openLibcIfPermitted } from "../libc.ts";
 
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
@@ -33,12 +33,10 @@ export const PIPE_BUFFER = 1 << 20;
  * ```
  */
 export function enlargePipeBuffer(fd: number): number | undefined {
-  let libc;
-  try {
-    libc = openLibc({ fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" } });
-  } catch {
-    return undefined; // no FFI here: the default buffer it is
-  }
+  const libc = openLibcIfPermitted({
+    fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  });
+  if (!libc) return undefined; // no FFI here: the default buffer it is
   const size = libc.fcntl(fd, F_GETPIPE_SZ, 0);
   if (size < 0) return undefined; // not a pipe
   if (size >= PIPE_BUFFER) return size;
