@@ -18,19 +18,24 @@
 import { ffiPermitted } from "../libc.ts";
 import { HASH_SIZES, type HashAlgorithm } from "./hash_algorithm.ts";
 
+/** `<algo>_init(ctx)`. */
+const INIT = { parameters: ["buffer"], result: "void" } as const;
+/** `<algo>_update(ctx, length, data)` and `<algo>_digest(ctx, length, digest)`. */
+const CALL = { parameters: ["buffer", "usize", "buffer"], result: "void" } as const;
+
 const SYMBOLS = {
-  nettle_md5_init: { parameters: ["buffer"], result: "void" },
-  nettle_md5_update: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_md5_digest: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_sha1_init: { parameters: ["buffer"], result: "void" },
-  nettle_sha1_update: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_sha1_digest: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_sha256_init: { parameters: ["buffer"], result: "void" },
-  nettle_sha256_update: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_sha256_digest: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_sha512_init: { parameters: ["buffer"], result: "void" },
-  nettle_sha512_update: { parameters: ["buffer", "usize", "buffer"], result: "void" },
-  nettle_sha512_digest: { parameters: ["buffer", "usize", "buffer"], result: "void" },
+  nettle_md5_init: INIT,
+  nettle_md5_update: CALL,
+  nettle_md5_digest: CALL,
+  nettle_sha1_init: INIT,
+  nettle_sha1_update: CALL,
+  nettle_sha1_digest: CALL,
+  nettle_sha256_init: INIT,
+  nettle_sha256_update: CALL,
+  nettle_sha256_digest: CALL,
+  nettle_sha512_init: INIT,
+  nettle_sha512_update: CALL,
+  nettle_sha512_digest: CALL,
 } as const;
 
 type Nettle = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
