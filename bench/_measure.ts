@@ -8,7 +8,14 @@
 import { storeLayout } from "../lib/store/store_layout.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
-const BENCH_DIR = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+/**
+ * Where the benchmarks cache their workloads (a 1 GiB tree and its NAR,
+ * exports, the installed program): `$BUILDHOST_BENCH_DIR`, else
+ * `buildhost-bench` in the user's cache directory (`$XDG_CACHE_HOME`, else
+ * `~/.cache`), which is kept between runs on purpose.
+ */
+export const BENCH_DIR = Deno.env.get("BUILDHOST_BENCH_DIR") ??
+  `${Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`}/buildhost-bench`;
 let program: string | undefined;
 
 /**

@@ -3,7 +3,7 @@
  * Not a test: it measures time and peak memory (GNU time's max RSS) and
  * prints a table; nothing here asserts a speed.
  *
- * Workloads are cached under $BUILDHOST_BENCH_DIR or /tmp/buildhost-bench;
+ * Workloads are cached in `BENCH_DIR` (see `_measure.ts`);
  * see each file: `nar_bench.ts` (a 1 GiB tree: dump + hash, dump, restore,
  * listing), `store_bench.ts` (import, closure, GC), `serve_bench.ts` (ssh://),
  * `daemon_bench.ts` (ssh-ng://) and `session_bench.ts` (sessions that only
@@ -18,15 +18,13 @@
  *
  * @module
  */
-import { buildhostProgram, table } from "./_measure.ts";
+import { BENCH_DIR, buildhostProgram, table } from "./_measure.ts";
 import { narBench } from "./nar_bench.ts";
 import { storeBench } from "./store_bench.ts";
 import { serveBench, serveRoundTrip } from "./serve_bench.ts";
 import { daemonBench } from "./daemon_bench.ts";
 import { sessionBench } from "./session_bench.ts";
 import type { Row } from "./_measure.ts";
-
-const ROOT = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
 
 if (import.meta.main) {
   try {
@@ -53,7 +51,7 @@ if (import.meta.main) {
   console.error(`bench: buildhost is ${buildhostProgram()}`);
   const rows: Row[] = [];
   for (const [name, run] of Object.entries(groups)) {
-    if (!only || only.includes(name)) rows.push(...await run(ROOT));
+    if (!only || only.includes(name)) rows.push(...await run(BENCH_DIR));
   }
   console.log(table(rows));
 }

@@ -10,7 +10,17 @@
  * @module
  */
 import { join } from "node:path";
-import { BenchDaemon, best, buildhostProgram, NIX, rm, type Row, sh, table } from "./_measure.ts";
+import {
+  BENCH_DIR,
+  BenchDaemon,
+  best,
+  buildhostProgram,
+  NIX,
+  rm,
+  type Row,
+  sh,
+  table,
+} from "./_measure.ts";
 import { ensureTree } from "./nar_bench.ts";
 import { makeExport } from "./store_bench.ts";
 
@@ -104,6 +114,6 @@ export async function daemonBench(dir: string): Promise<Row[]> {
 }
 
 if (import.meta.main) {
-  const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  const dir = BENCH_DIR;
   console.log(table(await daemonBench(dir)));
 }

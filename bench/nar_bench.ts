@@ -1,8 +1,8 @@
 /**
  * NAR benchmarks against real Nix in the same run, on a generated 1 GiB tree
- * of mixed file sizes (cached under $BUILDHOST_BENCH_DIR or
- * /tmp/buildhost-bench: one 256 MiB file, 8 of 32 MiB, 256 of 1 MiB, 4096 of
- * 32 KiB, 16384 of 4 KiB, a seventh of them executable, some symlinks):
+ * of mixed file sizes, cached in `BENCH_DIR` (see `_measure.ts`): one 256 MiB
+ * file, 8 of 32 MiB, 256 of 1 MiB, 4096 of 32 KiB, 16384 of 4 KiB, a seventh
+ * of them executable, some symlinks:
  *
  * - dump + SHA-256: `buildhost hash path` vs `nix-hash --type sha256`, and vs
  *   `sha256sum` / `openssl dgst -sha256` of the NAR file (hashing alone);
@@ -20,7 +20,7 @@
  * @module
  */
 import { join } from "node:path";
-import { best, buildhostProgram, measure, rm, type Row, table } from "./_measure.ts";
+import { BENCH_DIR, best, buildhostProgram, measure, rm, type Row, table } from "./_measure.ts";
 
 /** Write the 1 GiB tree at `dir` unless a complete one is there. */
 export function ensureTree(dir: string): void {
@@ -176,6 +176,6 @@ export function emptyFilesRow(root: string): Row {
 }
 
 if (import.meta.main) {
-  const root = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  const root = BENCH_DIR;
   console.log(table(narBench(root)));
 }

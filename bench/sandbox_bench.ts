@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { measure, type Row, type Sample, table } from "./_measure.ts";
+import { BENCH_DIR, measure, type Row, type Sample, table } from "./_measure.ts";
 import { trivialBuilds } from "./_trivial_builds.ts";
 
 const RUNS = Number(Deno.env.get("BUILDHOST_BENCH_RUNS") ?? "3");
@@ -38,6 +38,6 @@ export function sandboxBuildBench(dir: string): Row {
 }
 
 if (import.meta.main) {
-  const root = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  const root = BENCH_DIR;
   console.log(table([sandboxBuildBench(root)]));
 }

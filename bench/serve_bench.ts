@@ -13,6 +13,7 @@
  */
 import { join } from "node:path";
 import {
+  BENCH_DIR,
   BenchDaemon,
   best,
   buildhostProgram,
@@ -176,6 +177,6 @@ export function serveRoundTrip(dir: string): Row[] {
 }
 
 if (import.meta.main) {
-  const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  const dir = BENCH_DIR;
   console.log(table(await serveBench(dir)));
 }

@@ -11,7 +11,16 @@
  * @module
  */
 import { join } from "node:path";
-import { BenchDaemon, best, buildhostProgram, rm, type Row, sh, table } from "./_measure.ts";
+import {
+  BENCH_DIR,
+  BenchDaemon,
+  best,
+  buildhostProgram,
+  rm,
+  type Row,
+  sh,
+  table,
+} from "./_measure.ts";
 import { makeExport } from "./store_bench.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -148,6 +157,6 @@ export async function sessionBench(dir: string): Promise<Row[]> {
 }
 
 if (import.meta.main) {
-  const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  const dir = BENCH_DIR;
   console.log(table(await sessionBench(dir)));
 }

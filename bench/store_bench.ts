@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { Store } from "../lib/store/store.ts";
 import { BufferSink, WireWriter } from "../lib/wire/wire_writer.ts";
-import { best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
+import { BENCH_DIR, best, buildhostProgram, rm, type Row, table } from "./_measure.ts";
 
 /** An export stream of `n` text paths, each referring to up to 3 earlier ones. */
 export async function makeExport(
@@ -97,6 +97,6 @@ export async function storeBench(dir: string): Promise<Row[]> {
 }
 
 if (import.meta.main) {
-  const dir = Deno.env.get("BUILDHOST_BENCH_DIR") ?? "/tmp/buildhost-bench";
+  const dir = BENCH_DIR;
   console.log(table(await storeBench(dir)));
 }
