@@ -17,6 +17,8 @@
  */
 
 const MAIN = new URL("../main.ts", import.meta.url).href;
+/** The checkout's configuration: its import map resolves main.ts's npm imports. */
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 /** Sampling interval, µs. */
 const INTERVAL_US = 200;
 /** How many functions the summary lists. */
@@ -103,7 +105,7 @@ async function profileCommand(out: string, args: string[]): Promise<number> {
   // (by a signal, by Nix ending its remote program) leaves nothing behind.
   const runner = `data:application/javascript,${encodeURIComponent(RUNNER)}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--inspect-brk=127.0.0.1:0", runner],
+    args: ["run", "-A", `--config=${CONFIG}`, "--inspect-brk=127.0.0.1:0", runner],
     env: { BUILDHOST_PROFILE_ARGS: JSON.stringify(args) },
     stdin: "inherit",
     stdout: "inherit",
@@ -119,11 +121,15 @@ async function profileCommand(out: string, args: string[]): Promise<number> {
     seen += value;
     url = /ws:\/\/\S+/.exec(seen)?.[0];
   }
+  // A command that ends by calling Deno.exit never reaches the runner's
+  // mark; Deno then says it waits for the debugger, which can still profile.
+  let exited = false;
   const rest = (async () => {
     for (;;) {
       const { value, done } = await lines.read();
       if (done) return;
-      if (!/Debugger session (started|ended)/.test(value)) {
+      if (value.includes("Waiting for the debugger to disconnect")) exited = true;
+      else if (!/Debugger session (started|ended)/.test(value)) {
         await Deno.stderr.write(new TextEncoder().encode(value));
       }
     }
@@ -139,7 +145,7 @@ async function profileCommand(out: string, args: string[]): Promise<number> {
     const r = await inspector.send<{ result: { value?: unknown } }>("Runtime.evaluate", {
       expression: "globalThis.__buildhostProfileDone",
     });
-    if (typeof r.result.value === "number") break;
+    if (exited || typeof r.result.value === "number") break;
   }
   const { profile } = await inspector.send<{ profile: Profile }>("Profiler.stop");
   Deno.writeTextFileSync(out, JSON.stringify(profile));

@@ -109,6 +109,42 @@ export function errorText(c: StrerrorSource, code: number): string {
   return text === null ? `error ${code}` : Deno.UnsafePointerView.getCString(text);
 }
 
+/** Deno's error classes for the error numbers file calls meet; others are plain `Error`s. */
+const ERROR_CLASSES: Record<number, new (message: string) => Error> = {
+  1: Deno.errors.PermissionDenied, // EPERM
+  2: Deno.errors.NotFound, // ENOENT
+  13: Deno.errors.PermissionDenied, // EACCES
+  17: Deno.errors.AlreadyExists, // EEXIST
+  20: Deno.errors.NotADirectory, // ENOTDIR
+  21: Deno.errors.IsADirectory, // EISDIR
+  40: Deno.errors.FilesystemLoop, // ELOOP
+};
+
+/**
+ * The error a failed libc file call stands for, as Deno's own call would
+ * throw it: its class (`Deno.errors.NotFound`, ...) and wording.
+ *
+ * @param c Bindings with `strerror`.
+ * @param op The call, as Deno names it ("open", "lstat", ...).
+ * @param path The path it was made on.
+ * @param code The error number.
+ * @returns The error, to throw.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openLibc, systemError } from "./libc.ts";
+ * const c = openLibc({ strerror: { parameters: ["i32"], result: "pointer" } });
+ * const e = systemError(c, "open", "/x", 2);
+ * assert.ok(e instanceof Deno.errors.NotFound);
+ * assert.equal(e.message, "No such file or directory (os error 2): open '/x'");
+ * ```
+ */
+export function systemError(c: StrerrorSource, op: string, path: string, code: number): Error {
+  const message = `${errorText(c, code)} (os error ${code}): ${op} '${path}'`;
+  return new (ERROR_CLASSES[code] ?? Error)(message);
+}
+
 const utf8 = new TextEncoder();
 
 /**

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { cPath, errno, errorText, type openLibc, openLibcIfPermitted } from "../libc.ts";
+import { cPath, errno, type openLibc, openLibcIfPermitted, systemError } from "../libc.ts";
 
 /** What a dump needs to know of a path, from its `lstat`. */
 export interface PathStat {
@@ -98,14 +98,6 @@ const EINTR = 4;
 /** Room for a path and its NUL; a longer one gets a buffer of its own. */
 const PATH_ROOM = 4096;
 
-const ERRORS: Record<number, new (message: string) => Error> = {
-  1: Deno.errors.PermissionDenied,
-  2: Deno.errors.NotFound,
-  13: Deno.errors.PermissionDenied,
-  20: Deno.errors.NotADirectory,
-  40: Deno.errors.FilesystemLoop,
-};
-
 /** Through libc: results land in buffers made once. */
 class LibcFileAccess implements FileAccess {
   #c: Libc;
@@ -125,8 +117,7 @@ class LibcFileAccess implements FileAccess {
   }
 
   #fail(op: string, path: string, code: number): Error {
-    const message = `${errorText(this.#c, code)} (os error ${code}): ${op} '${path}'`;
-    return new (ERRORS[code] ?? Error)(message);
+    return systemError(this.#c, op, path, code);
   }
 
   lstat(path: string): PathStat {

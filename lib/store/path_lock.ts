@@ -15,6 +15,7 @@
  */
 
 import { BuildhostError } from "../errors.ts";
+import { type FileIdentity, type LockFileHandle, type LockFiles, lockFiles } from "./lock_file.ts";
 
 /** The lock file is a symlink (which is never followed): a store path of that name. */
 export class LockIsSymlinkError extends BuildhostError {
@@ -31,38 +32,33 @@ export interface FileLockOptions {
 
 /**
  * Open the lock file without changing it: read-only when it exists, created
- * empty when not (`created`). A symlink is refused (Deno cannot open with
- * `O_NOFOLLOW`, so it is checked with `lstat` first, and what was opened is
- * checked after).
+ * empty when not (`created`). A symlink is refused: looked for with `lstat`
+ * first, and what was opened is checked after (Deno's API cannot open with
+ * `O_NOFOLLOW`; through libc the open itself refuses one).
  */
-function openLockFile(path: string): { file: Deno.FsFile; created: boolean } {
+function openLockFile(files: LockFiles, path: string): { file: LockFileHandle; created: boolean } {
   while (true) {
     // The common case first: no lock file yet. An exclusive create never
     // follows a symlink (an existing one makes it fail as any name does).
     try {
-      const file = Deno.openSync(path, {
-        read: true,
-        write: true,
-        createNew: true,
-        mode: 0o600,
-      });
-      return { file, created: true };
+      return { file: files.open(path, "create"), created: true };
     } catch (e) {
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e; // there is one: open it
     }
-    const st = lstatOrUndefined(path);
+    const st = files.lstat(path);
     if (!st) continue; // deleted meanwhile: create it
     if (st.isSymlink) throw new LockIsSymlinkError(`Cannot lock "${path}": it is a symlink`);
-    let file: Deno.FsFile;
+    let file: LockFileHandle;
     try {
       // Writable when it can be (to mark it stale before deleting it, as
       // Nix does), never truncated; a directory is opened read-only.
-      file = st.isFile ? openWritableOrNot(path) : Deno.openSync(path, { read: true });
+      file = st.isFile ? openWritableOrNot(files, path) : files.open(path, "readOnly");
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) continue; // deleted meanwhile
+      // Deleted meanwhile, or replaced by a symlink (the next look says so).
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.FilesystemLoop) continue;
       throw e;
     }
-    if (sameFile(file.statSync(), st)) return { file, created: false };
+    if (sameFile(file.identity(), st)) return { file, created: false };
     file.close(); // replaced meanwhile: look again
   }
 }
@@ -70,25 +66,17 @@ function openLockFile(path: string): { file: Deno.FsFile; created: boolean } {
 /** What a lock file holds once its holder has deleted it. */
 const STALE_MARK = new TextEncoder().encode("d");
 
-function openWritableOrNot(path: string): Deno.FsFile {
+function openWritableOrNot(files: LockFiles, path: string): LockFileHandle {
   try {
-    return Deno.openSync(path, { read: true, write: true });
+    return files.open(path, "readWrite");
   } catch (e) {
     if (!(e instanceof Deno.errors.PermissionDenied)) throw e;
-    return Deno.openSync(path, { read: true });
+    return files.open(path, "readOnly");
   }
 }
 
-function sameFile(a: Deno.FileInfo, b: Deno.FileInfo | undefined): boolean {
+function sameFile(a: FileIdentity, b: FileIdentity | undefined): boolean {
   return b !== undefined && a.ino === b.ino && a.dev === b.dev;
-}
-
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.lstatSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -101,18 +89,21 @@ function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
  * (see {@linkcode StorePathLock}).
  */
 export class FileLock implements Disposable {
-  #file: Deno.FsFile | undefined;
-  readonly #held: Deno.FileInfo;
+  #file: LockFileHandle | undefined;
+  readonly #held: FileIdentity;
   readonly #keep: (() => boolean) | undefined;
+  readonly #files: LockFiles;
   private constructor(
     readonly path: string,
-    file: Deno.FsFile,
-    held: Deno.FileInfo,
+    file: LockFileHandle,
+    held: FileIdentity,
     keep: (() => boolean) | undefined,
+    files: LockFiles,
   ) {
     this.#file = file;
     this.#held = held;
     this.#keep = keep;
+    this.#files = files;
   }
 
   /**
@@ -135,22 +126,79 @@ export class FileLock implements Disposable {
    * ```
    */
   static async acquire(path: string, options: FileLockOptions = {}): Promise<FileLock> {
+    const files = lockFiles();
+    const exclusive = options.exclusive ?? true;
     while (true) {
-      const { file, created } = openLockFile(path);
+      const { file, created } = openLockFile(files, path);
+      let lock: FileLock | undefined;
       try {
-        await file.lock(options.exclusive ?? true);
-        const held = file.statSync();
-        // Still the file at `path`? Else the previous holder deleted it.
-        const linked = created ? held.nlink : null; // null: not known here
-        if (linked !== null ? linked > 0 : sameFile(held, lstatOrUndefined(path))) {
-          return new FileLock(path, file, held, created ? undefined : options.keep);
-        }
+        if (file.tryLock(exclusive) !== true) await file.lock(exclusive);
+        lock = FileLock.#ifCurrent(files, path, file, created, options);
       } catch (e) {
         file.close();
         throw e;
       }
+      if (lock) return lock;
       file.close(); // stale: the previous holder removed it; try again
     }
+  }
+
+  /**
+   * Take the lock on `path` if nobody holds it, without waiting.
+   *
+   * @param path The lock file.
+   * @param options As for {@linkcode FileLock.acquire}.
+   * @returns The held lock; undefined when another holds it, or when locks
+   * cannot be tried here (without FFI): then {@linkcode FileLock.acquire}.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FileLock } from "./path_lock.ts";
+   * const dir = await Deno.makeTempDir();
+   * const first = FileLock.tryAcquire(`${dir}/x.lock`);
+   * if (first) {
+   *   assert.equal(FileLock.tryAcquire(`${dir}/x.lock`), undefined); // held
+   *   first.release(true);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static tryAcquire(path: string, options: FileLockOptions = {}): FileLock | undefined {
+    const files = lockFiles();
+    if (!files.canTry) return undefined;
+    const exclusive = options.exclusive ?? true;
+    while (true) {
+      const { file, created } = openLockFile(files, path);
+      let lock: FileLock | undefined;
+      try {
+        if (!file.tryLock(exclusive)) {
+          file.close();
+          return undefined;
+        }
+        lock = FileLock.#ifCurrent(files, path, file, created, options);
+      } catch (e) {
+        file.close();
+        throw e;
+      }
+      if (lock) return lock;
+      file.close(); // stale: the previous holder removed it; try again
+    }
+  }
+
+  /** The lock on `file`, now taken, if it is still the file at `path` (else the previous holder deleted it). */
+  static #ifCurrent(
+    files: LockFiles,
+    path: string,
+    file: LockFileHandle,
+    created: boolean,
+    options: FileLockOptions,
+  ): FileLock | undefined {
+    const held = file.identity();
+    const current = created ? held.nlink > 0 : sameFile(held, files.lstat(path));
+    return current
+      ? new FileLock(path, file, held, created ? undefined : options.keep, files)
+      : undefined;
   }
 
   /**
@@ -164,10 +212,10 @@ export class FileLock implements Disposable {
     if (!f) return;
     this.#file = undefined;
     try {
-      if (remove && sameFile(this.#held, lstatOrUndefined(this.path)) && !this.#keep?.()) {
+      if (remove && sameFile(this.#held, this.#files.lstat(this.path)) && !this.#keep?.()) {
         // Mark it stale for waiters that check its size (Nix), then delete it.
         try {
-          f.writeSync(STALE_MARK);
+          f.write(STALE_MARK);
         } catch { /* opened read-only: waiters see it is gone */ }
         Deno.removeSync(this.path);
       }
@@ -209,10 +257,7 @@ export class StorePathLock implements Disposable {
       try {
         locks.push(await FileLock.acquire(own, { keep: keep(own) }));
       } catch (e) {
-        if (!(e instanceof LockIsSymlinkError)) throw e;
-        throw new PathLockError(
-          `Cannot lock "${real}": its lock file "${own}" is a symlink (a store path of that name)`,
-        );
+        throw ownLockError(e, real, own);
       }
       if (real.endsWith(".lock")) {
         try {
@@ -229,6 +274,33 @@ export class StorePathLock implements Disposable {
     return new StorePathLock(locks);
   }
 
+  /**
+   * Take the lock of the store path whose files are at `real` if nobody
+   * holds it, without waiting.
+   *
+   * @param real The physical path of the store path.
+   * @param isStorePath As for {@linkcode StorePathLock.acquire}.
+   * @returns The held lock; undefined when another holds it, when locks
+   * cannot be tried here, or for a path whose own name ends in `.lock` (two
+   * locks): then {@linkcode StorePathLock.acquire}.
+   */
+  static tryAcquire(
+    real: string,
+    isStorePath: (fileName: string) => boolean,
+  ): StorePathLock | undefined {
+    if (real.endsWith(".lock")) return undefined;
+    const own = `${real}.lock`;
+    let lock: FileLock | undefined;
+    try {
+      lock = FileLock.tryAcquire(own, {
+        keep: () => isStorePath(own.slice(own.lastIndexOf("/") + 1)),
+      });
+    } catch (e) {
+      throw ownLockError(e, real, own);
+    }
+    return lock && new StorePathLock([lock]);
+  }
+
   /** Release the lock, deleting lock files that are not store paths. */
   release(): void {
     for (const l of [...this.locks].reverse()) l.release(true);
@@ -238,6 +310,14 @@ export class StorePathLock implements Disposable {
   [Symbol.dispose](): void {
     this.release();
   }
+}
+
+/** What taking a path's own lock file threw, said as a path lock error when it is a symlink. */
+function ownLockError(e: unknown, real: string, own: string): unknown {
+  if (!(e instanceof LockIsSymlinkError)) return e;
+  return new PathLockError(
+    `Cannot lock "${real}": its lock file "${own}" is a symlink (a store path of that name)`,
+  );
 }
 
 /** A store path's lock cannot be taken. */

@@ -326,14 +326,28 @@ export class Store {
    * @returns The held lock; release it when the path is done.
    */
   lockPath(path: string): Promise<StorePathLock> {
-    return StorePathLock.acquire(this.realPath(path), (name) => {
-      try {
-        return this.isValid(`${this.storeDir}/${name}`);
-      } catch {
-        return false; // not a store path name
-      }
-    });
+    return StorePathLock.acquire(this.realPath(path), this.#isStorePathName);
   }
+
+  /**
+   * Take the lock of a store path if nobody holds it, without waiting.
+   *
+   * @param path The store path.
+   * @returns The held lock; undefined when it must be waited for
+   * ({@linkcode Store.lockPath}).
+   */
+  tryLockPath(path: string): StorePathLock | undefined {
+    return StorePathLock.tryAcquire(this.realPath(path), this.#isStorePathName);
+  }
+
+  /** Whether a file in the store directory, by name, is a valid store path. */
+  #isStorePathName = (name: string): boolean => {
+    try {
+      return this.isValid(`${this.storeDir}/${name}`);
+    } catch {
+      return false; // not a store path name
+    }
+  };
 
   /** A fresh temporary name inside the store directory. */
   tempPath(): string {
@@ -770,6 +784,8 @@ export class Store {
    * taken at once, without that.
    */
   async #lockFor(path: string, run: ImportRun | undefined): Promise<StorePathLock> {
+    const free = this.tryLockPath(path);
+    if (free) return free;
     const acquiring = this.lockPath(path);
     if (!run || run.size === 0) return await acquiring;
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -13,12 +13,13 @@
  * @module
  */
 import { join } from "../posix_path.ts";
+import { type LockFileHandle, lockFiles } from "./lock_file.ts";
 
 /** This process's temporary roots in one store. */
 export class TempRoots {
   #file: Deno.FsFile | undefined;
   /** `gc.lock`, opened once and locked shared for each addition. */
-  #gcLock: Deno.FsFile | undefined;
+  #gcLock: LockFileHandle | undefined;
   #gcHolders = 0;
   #added = new Set<string>();
   /** Its file's name: the pid, then `<pid>-<n>` for later ones in this process. */
@@ -68,21 +69,17 @@ export class TempRoots {
       else this.#file = file;
     }
     // gc.lock is never deleted, so the file opened once stays the one to lock.
-    const gcLock = this.#gcLock ??= Deno.openSync(this.gcLockPath, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o600,
-    });
+    const gcLock = this.#gcLock ??= lockFiles().open(this.gcLockPath, "createOrOpen");
     // Additions running at once share the one lock: the last one out unlocks.
     this.#gcHolders++;
     try {
-      await gcLock.lock(false);
+      // Waited for only while a collection holds it.
+      if (gcLock.tryLock(false) !== true) await gcLock.lock(false);
       const data = new TextEncoder().encode(fresh.map((p) => p + "\0").join(""));
       let off = 0;
       while (off < data.length) off += this.#file!.writeSync(data.subarray(off));
     } finally {
-      if (--this.#gcHolders === 0) gcLock.unlockSync();
+      if (--this.#gcHolders === 0) gcLock.unlock();
     }
     for (const p of fresh) this.#added.add(p);
   }

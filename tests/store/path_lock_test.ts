@@ -43,3 +43,40 @@ Deno.test("FileLock.release() deletes only the file it holds, and not when told 
   c.release(true);
   assert.throws(() => Deno.lstatSync(p), Deno.errors.NotFound);
 });
+
+Deno.test("FileLock.tryAcquire() takes a free lock at once and never waits for a held one", async () => {
+  using tmp = tempDir();
+  const p = join(tmp.path, "x.lock");
+  const a = FileLock.tryAcquire(p);
+  assert.ok(a, "a free lock is taken (FFI is permitted in the tests)");
+  assert.equal(FileLock.tryAcquire(p), undefined);
+  const waiting = FileLock.acquire(p);
+  a.release(true);
+  const b = await waiting; // the waiter finds the file deleted and takes a new one
+  assert.equal(FileLock.tryAcquire(p), undefined);
+  b.release(true);
+  assert.throws(() => Deno.lstatSync(p), Deno.errors.NotFound);
+  const c = FileLock.tryAcquire(p);
+  assert.ok(c);
+  c.release(true);
+});
+
+Deno.test("Store.tryLockPath() excludes Store.lockPath(), and leaves paths named like locks to it", async () => {
+  using tmp = tempDir();
+  const store = await Store.open(join(tmp.path, "root"));
+  try {
+    const held = store.tryLockPath(BASE);
+    assert.ok(held);
+    assert.equal(store.tryLockPath(BASE), undefined);
+    let got = false;
+    const waiting = store.lockPath(BASE).then((l) => (got = true, l));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(got, false);
+    held.release();
+    (await waiting).release();
+    assert.equal(store.tryLockPath(`${BASE}.lock`), undefined, "two locks: waited for");
+    assert.deepEqual(storeFiles(store), []);
+  } finally {
+    store.close();
+  }
+});
