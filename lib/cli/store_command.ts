@@ -10,7 +10,7 @@ import { WireReader } from "../wire/wire_reader.ts";
 import { streamSink, WireWriter } from "../wire/wire_writer.ts";
 import { openStoreFromFlags } from "./store_options.ts";
 import { pathInfoToJson } from "../store/path_info.ts";
-import { collectGarbage } from "../store/gc.ts";
+import { collectGarbage, deleteDeadPaths } from "../store/gc.ts";
 import { type Command, printOut, UsageError } from "./command.ts";
 
 const USAGE = `usage: buildhost store <subcommand> [--store ROOT] [--store-dir DIR] ...
@@ -155,7 +155,7 @@ export const storeCommand: Command = async (args) => {
         return 0;
       }
       case "delete": {
-        store.deletePaths(rest);
+        await deleteDeadPaths(store, rest);
         return 0;
       }
       case "ls": {

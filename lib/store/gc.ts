@@ -14,7 +14,7 @@
  */
 import { join } from "../posix_path.ts";
 import { FileLock } from "./path_lock.ts";
-import type { Store } from "./store.ts";
+import { type Store, StoreError } from "./store.ts";
 import { readTempRoots } from "./temp_roots.ts";
 
 /** What a collection did (or would do, with dryRun). */
@@ -81,6 +81,25 @@ export function readGcRoots(gcRootsDir: string, storeDir: string): Set<string> {
 }
 
 /**
+ * The live paths: the closure of the GC roots and the temporary roots, with
+ * the valid derivers of live paths. Ask it holding the GC lock.
+ */
+function livePaths(store: Store, valid: Set<string>): Set<string> {
+  const roots = new Set([
+    ...readGcRoots(store.layout.gcRootsDir, store.storeDir),
+    ...readTempRoots(store.layout.tempRootsDir),
+  ]);
+  let live = new Set(store.closure([...roots].filter((r) => valid.has(r))));
+  while (true) {
+    const derivers = [...live]
+      .map((p) => store.queryPathInfo(p)?.deriver)
+      .filter((d): d is string => d !== undefined && valid.has(d) && !live.has(d));
+    if (derivers.length === 0) return live;
+    live = new Set(store.closure([...live, ...derivers]));
+  }
+}
+
+/**
  * Collect garbage.
  *
  * @param store The store.
@@ -92,23 +111,38 @@ export async function collectGarbage(
   options: { dryRun?: boolean } = {},
 ): Promise<GcResult> {
   using _gc = await FileLock.acquire(store.gcLockPath);
-  const roots = new Set([
-    ...readGcRoots(store.layout.gcRootsDir, store.storeDir),
-    ...readTempRoots(store.layout.tempRootsDir),
-  ]);
   const valid = store.allValidPaths();
-  const validSet = new Set(valid);
-  let live = new Set(store.closure([...roots].filter((r) => validSet.has(r))));
-  while (true) {
-    const derivers = [...live]
-      .map((p) => store.queryPathInfo(p)?.deriver)
-      .filter((d): d is string => d !== undefined && validSet.has(d) && !live.has(d));
-    if (derivers.length === 0) break;
-    live = new Set(store.closure([...live, ...derivers]));
-  }
+  const live = livePaths(store, new Set(valid));
   const dead = valid.filter((p) => !live.has(p));
   let bytes = 0;
   for (const p of dead) bytes += store.queryPathInfo(p)?.narSize ?? 0;
   if (!options.dryRun && dead.length > 0) store.deletePaths(dead);
   return { deleted: dead, bytes };
+}
+
+/** A path asked to be deleted is rooted (by a GC root, or a running process's temporary root). */
+export class PathAliveError extends StoreError {
+  override name = "PathAliveError";
+}
+
+/**
+ * Delete the given valid paths, as `nix-store --delete`: refused (nothing
+ * deleted) when one is live, i.e. rooted, directly or through what refers
+ * to it, or when a path outside them refers to one.
+ *
+ * @param store The store.
+ * @param paths The paths.
+ * @throws {PathAliveError} A path is live, in Nix's words.
+ */
+export async function deleteDeadPaths(store: Store, paths: string[]): Promise<void> {
+  using _gc = await FileLock.acquire(store.gcLockPath);
+  for (const p of paths) store.requirePathInfo(p);
+  const live = livePaths(store, new Set(store.allValidPaths()));
+  const alive = paths.find((p) => live.has(p));
+  if (alive) {
+    throw new PathAliveError(
+      `Cannot delete path '${alive}' since it is still alive. To find out why, use: nix-store --query --roots`,
+    );
+  }
+  store.deletePaths(paths);
 }

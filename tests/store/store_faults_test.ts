@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { Store, StoreError } from "../../lib/store/store.ts";
-import { collectGarbage } from "../../lib/store/gc.ts";
+import { collectGarbage, deleteDeadPaths, PathAliveError } from "../../lib/store/gc.ts";
 import { StorePathError } from "../../lib/store_path/store_path.ts";
 import { NarError } from "../../lib/nar/nar_error.ts";
 import { WireReader } from "../../lib/wire/wire_reader.ts";
@@ -310,6 +310,35 @@ Deno.test("GC keeps roots, indirect roots, closures and derivers, and deletes th
     );
     assert.deepEqual(leftovers(store), []);
     assert.deepEqual(await store.verify({ checkContents: true }), []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("deleting paths, as nix-store --delete, refuses rooted and referenced ones and deletes nothing then", async () => {
+  using tmp = tempDir();
+  const store = await Store.open(join(tmp.path, "root"));
+  try {
+    const { dep, drv, top, viaIndirect, dead1, dead2 } = await seedGarbage(store, tmp.path);
+    const alive = (p: string) => (e: unknown) =>
+      e instanceof PathAliveError &&
+      e.message ===
+        `Cannot delete path '${p}' since it is still alive. To find out why, use: nix-store --query --roots`;
+    for (const p of [top.path, dep.path, drv.path, viaIndirect.path]) {
+      await assert.rejects(deleteDeadPaths(store, [dead2.path, p]), alive(p));
+    }
+    await assert.rejects(deleteDeadPaths(store, [dead1.path]), /still referenced/);
+    // A running process's temporary root keeps a path alive too.
+    await store.tempRoots.add([dead2.path]);
+    await assert.rejects(deleteDeadPaths(store, [dead2.path]), alive(dead2.path));
+    store.tempRoots.close();
+    assert.equal(store.allValidPaths().length, 6);
+    await deleteDeadPaths(store, [dead2.path, dead1.path]);
+    assert.deepEqual(
+      store.allValidPaths(),
+      [dep.path, drv.path, top.path, viaIndirect.path].sort(),
+    );
+    assert.deepEqual(leftovers(store), []);
   } finally {
     store.close();
   }
