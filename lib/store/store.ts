@@ -358,11 +358,14 @@ export class Store {
   }
 
   #checkReferences(path: string, references: string[], run?: ImportRun): void {
+    const roots = this.tempRoots;
     for (const r of references) {
       this.parsePath(r);
-      if (r !== path && !run?.pending(r) && !this.#db.isValid(r)) {
+      if (r === path || run?.pending(r) || roots.knownValid(r)) continue;
+      if (!this.#db.isValid(r)) {
         throw new StoreError(`Cannot add "${path}": its reference "${r}" is not valid`);
       }
+      roots.noteValid([r]); // the caller rooted its references first
     }
   }
 
@@ -443,6 +446,7 @@ export class Store {
         this.#db.registerValidPaths(items.map((i) => i.info), derivationOutputs);
         if (points.inTransaction) crashPoint(points.inTransaction);
       });
+      this.tempRoots.noteValid(items.map((i) => i.info.path));
     } catch (e) {
       for (const real of moved) {
         makeWritable(real);

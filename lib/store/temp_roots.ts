@@ -22,6 +22,12 @@ export class TempRoots {
   #gcLock: LockFileHandle | undefined;
   #gcHolders = 0;
   #added = new Set<string>();
+  /**
+   * Paths rooted here and seen valid since: they stay valid while the roots
+   * are held, as only a collection (or a deletion) unregisters paths, both
+   * under the GC lock, and both keep what is rooted.
+   */
+  #seenValid = new Set<string>();
   /** Its file's name: the pid, then `<pid>-<n>` for later ones in this process. */
   readonly #name: string;
   static #made = 0;
@@ -84,6 +90,27 @@ export class TempRoots {
     for (const p of fresh) this.#added.add(p);
   }
 
+  /**
+   * Note paths found valid (by a query or by registering them), so that
+   * {@linkcode TempRoots.knownValid} answers for them without asking the
+   * database again. Paths not rooted here are not noted: they may go.
+   *
+   * @param paths Valid store paths.
+   */
+  noteValid(paths: Iterable<string>): void {
+    for (const p of paths) if (this.#added.has(p)) this.#seenValid.add(p);
+  }
+
+  /**
+   * Whether a path is rooted here and was noted valid: then it still is.
+   *
+   * @param path A store path.
+   * @returns True when it is known valid; false says nothing.
+   */
+  knownValid(path: string): boolean {
+    return this.#seenValid.has(path);
+  }
+
   /** Drop this process's roots. */
   close(): void {
     this.#gcLock?.close();
@@ -95,6 +122,7 @@ export class TempRoots {
       Deno.removeSync(join(this.tempRootsDir, this.#name));
     } catch { /* gone */ }
     this.#added.clear();
+    this.#seenValid.clear();
   }
 }
 

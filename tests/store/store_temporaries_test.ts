@@ -47,3 +47,25 @@ Deno.test("TempRoots: two stores open in one process keep their own roots; one c
   b.close();
   assert.deepEqual([...Deno.readDirSync(b.layout.tempRootsDir)], []);
 });
+
+Deno.test("TempRoots: only paths rooted here are noted valid, and closing forgets them", async () => {
+  using tmp = tempDir();
+  const store = await Store.open(tmp.path);
+  try {
+    const rooted = "/nix/store/ffffffffffffffffffffffffffffffff-a";
+    const other = "/nix/store/ffffffffffffffffffffffffffffffff-b";
+    await store.tempRoots.add([rooted]);
+    store.tempRoots.noteValid([rooted, other]);
+    assert.equal(store.tempRoots.knownValid(rooted), true);
+    assert.equal(store.tempRoots.knownValid(other), false, "not rooted: it may go");
+    store.tempRoots.close();
+    assert.equal(store.tempRoots.knownValid(rooted), false);
+    // Imported paths are rooted by their import and noted once registered.
+    const dep = await store.addText("dep", "dep");
+    assert.equal(store.tempRoots.knownValid(dep.path), true);
+    const top = await store.addText("top", dep.path, [dep.path]);
+    assert.equal(store.tempRoots.knownValid(top.path), true);
+  } finally {
+    store.close();
+  }
+});
