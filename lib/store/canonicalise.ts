@@ -27,14 +27,19 @@ let libc: ReturnType<typeof openLibcIfPermitted<typeof SYMBOLS>> | null;
 let nodeFs: typeof import("node:fs") | undefined;
 
 /**
- * Set a symlink's own times (Deno's `utime` follows the link): libc's
+ * Set a symlink's own access and modification times (Deno's `utime` follows
+ * the link), in whole seconds: libc's
  * `utimensat` through FFI, or where FFI is not permitted node:fs, loaded at
  * the first symlink through the global `process`, which Deno sets up when
  * first touched (importing "node:fs" would load Node's compatibility layer at
  * every start, some 30 ms and several MB, for sessions that never
  * canonicalise a symlink).
+ *
+ * @param path The symlink.
+ * @param seconds Both times, in seconds since the epoch.
+ * @throws {CanonicaliseError} libc refused.
  */
-function lutimes(path: string, seconds: number): void {
+export function setSymlinkTimes(path: string, seconds: number): void {
   if (libc === undefined) libc = openLibcIfPermitted(SYMBOLS) ?? null;
   if (libc) {
     const times = new BigInt64Array([BigInt(seconds), 0n, BigInt(seconds), 0n]);
@@ -74,7 +79,7 @@ export class CanonicaliseError extends BuildhostError {
 export function canonicalisePath(path: string): void {
   const st = Deno.lstatSync(path);
   if (st.isSymlink) {
-    lutimes(path, 1);
+    setSymlinkTimes(path, 1);
     return;
   }
   if (st.isDirectory) {

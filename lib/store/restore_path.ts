@@ -22,6 +22,7 @@ import { join } from "../posix_path.ts";
 import type { NarEntry } from "../nar/nar_reader.ts";
 import { badEntryName } from "../nar/tokens.ts";
 import { BuildhostError } from "../errors.ts";
+import { setSymlinkTimes } from "./canonicalise.ts";
 
 /**
  * The target of a restore could not be written, or the entries do not form
@@ -83,6 +84,37 @@ async function removeWritable(path: string): Promise<void> {
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** The times of every entry of a store path: 1 s after the epoch. */
+const CANONICAL_TIME = 1;
+
+/** Options of {@linkcode restorePath}. */
+export interface RestoreOptions {
+  /**
+   * Create the tree as a store path's files straight away, as
+   * `canonicalisePath` would leave them: files 0444 (0555 when executable),
+   * directories 0555 once their entries are in, every entry's times 1 (a
+   * symlink's own), each set on what was just made instead of by a second
+   * walk of the tree. Otherwise as `nix-store --restore`: modes from the
+   * umask, times of the restore.
+   */
+  canonical?: boolean;
+}
+
+/** Whether creating with `mode` gives the file all of it (the umask takes none of its bits). */
+function umaskKeeps(mode: number): boolean {
+  try {
+    return (Deno.umask() & mode) === 0;
+  } catch {
+    return false; // cannot tell: set modes after
+  }
+}
+
+async function writeContents(f: Deno.FsFile, contents: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const chunk of contents) {
+    let off = 0;
+    while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
+  }
+}
 
 /** A name that is surely allowed (the common case, checked without encoding it). */
 function plainName(name: string): boolean {
@@ -112,7 +144,11 @@ function plainName(name: string): boolean {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function restorePath(target: string, entries: AsyncIterable<NarEntry>): Promise<void> {
+export async function restorePath(
+  target: string,
+  entries: AsyncIterable<NarEntry>,
+  options: RestoreOptions = {},
+): Promise<void> {
   // Filesystem calls are synchronous: a restore creates many small files,
   // and an async call costs more than the work.
   let created = false;
@@ -120,6 +156,15 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
   /** The directories that may still get entries: the chain from the root to the last one. */
   const open: string[] = [];
   let rootDone = false;
+  const canonical = options.canonical === true;
+  /** A canonical file's mode is given at its creation, unless the umask would take bits of it. */
+  const modeAtCreation = canonical && umaskKeeps(0o555);
+  /** A directory that gets no more entries: canonical now. */
+  const closeDirectory = (p: string) => {
+    const fsPath = p === "" ? target : `${target}/${p}`;
+    Deno.chmodSync(fsPath, 0o555);
+    Deno.utimeSync(fsPath, CANONICAL_TIME, CANONICAL_TIME);
+  };
   try {
     for await (const entry of entries) {
       const p = entry.path;
@@ -134,7 +179,10 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
       } else {
         const slash = p.lastIndexOf("/");
         const parent = slash < 0 ? "" : p.slice(0, slash);
-        while (open.length > 0 && open[open.length - 1] !== parent) open.pop();
+        while (open.length > 0 && open[open.length - 1] !== parent) {
+          const done = open.pop()!;
+          if (canonical) closeDirectory(done);
+        }
         const name = p.slice(slash + 1);
         const bad = slash === 0
           ? "it starts with '/'"
@@ -160,8 +208,18 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
           case "symlink":
             Deno.symlinkSync(entry.target, fsPath);
             created = true;
+            if (canonical) setSymlinkTimes(fsPath, CANONICAL_TIME);
             break;
           case "regular": {
+            if (canonical) {
+              const want = entry.executable ? 0o555 : 0o444;
+              using f = Deno.openSync(fsPath, { write: true, createNew: true, mode: want });
+              created = true;
+              if (!modeAtCreation) Deno.chmodSync(fsPath, want);
+              if (entry.size > 0) await writeContents(f, entry.contents);
+              f.utimeSync(CANONICAL_TIME, CANONICAL_TIME); // after the last write
+              break;
+            }
             if (entry.size === 0 && !entry.executable) {
               // One call and no file object (0666 less the umask, as `open`
               // below): many NARs hold many empty files.
@@ -177,10 +235,7 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
               Deno.chmodSync(fsPath, mode ??= ((f.statSync().mode ?? 0o644) & 0o7777) | 0o111);
             }
             if (entry.size === 0) break; // nothing to write (the reader skips the contents)
-            for await (const chunk of entry.contents) {
-              let off = 0;
-              while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
-            }
+            await writeContents(f, entry.contents);
             break;
           }
           default:
@@ -194,6 +249,7 @@ export async function restorePath(target: string, entries: AsyncIterable<NarEntr
       }
     }
     if (!created) throw new RestoreError(`Cannot restore "${target}": there were no entries`);
+    if (canonical) { while (open.length > 0) closeDirectory(open.pop()!); }
   } catch (e) {
     if (created) await removeTree(target).catch(() => {});
     throw e;

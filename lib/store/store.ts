@@ -22,7 +22,7 @@ import { parseDerivation } from "../derivation/aterm.ts";
 import { outputPath } from "../derivation/derivation.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
-import { canonicalisePath, makeWritable } from "./canonicalise.ts";
+import { makeWritable } from "./canonicalise.ts";
 import { ContentAddressCheck } from "./content_address.ts";
 import { type CrashPoint, crashPoint } from "./crash_point.ts";
 import { dumpPath } from "./dump_path.ts";
@@ -386,9 +386,8 @@ export class Store {
     }
   }
 
-  /** Canonicalise a finished import's temporary (modes, times), before it is installed. */
-  #canonicaliseImport(tmp: string): void {
-    canonicalisePath(tmp);
+  /** An import's temporary is complete and canonical (restored so), ready to be installed. */
+  #importReady(): void {
     crashPoint("import:after-canonicalise");
   }
 
@@ -519,7 +518,9 @@ export class Store {
       nar.tap = caNar ? (b) => (hash.write(b), caNar.write(b)) : (b) => hash.write(b);
       try {
         const entries = readNar(nar);
-        await restorePath(tmp, caCheck && !caNar ? rootContentsTo(entries, caCheck) : entries);
+        await restorePath(tmp, caCheck && !caNar ? rootContentsTo(entries, caCheck) : entries, {
+          canonical: true,
+        });
       } finally {
         nar.tap = undefined;
       }
@@ -551,7 +552,7 @@ export class Store {
         };
         if (imp.deriver) info.deriver = imp.deriver;
         if (imp.ca) info.ca = imp.ca;
-        this.#canonicaliseImport(tmp);
+        this.#importReady();
         if (run) {
           lockHeld = false; // the run's now
           run.add({ tmp, info, lock });
@@ -701,7 +702,7 @@ export class Store {
         const hash = new HashSink("sha256");
         r.tap = (b) => hash.write(b);
         try {
-          await restorePath(tmp, readNar(r));
+          await restorePath(tmp, readNar(r), { canonical: true });
         } finally {
           r.tap = undefined;
         }
@@ -727,7 +728,7 @@ export class Store {
                   sigs: [],
                 };
                 if (t.deriver) info.deriver = t.deriver;
-                this.#canonicaliseImport(tmp);
+                this.#importReady();
                 kept = true; // the temporary and the lock are the run's now
                 run.add({ tmp, info, lock });
               }

@@ -5,6 +5,10 @@ import type { NarEntry } from "../../lib/nar/nar_reader.ts";
 import { narEntries } from "../../lib/nar/nar_reader.ts";
 import { writeNar } from "../../lib/nar/nar_writer.ts";
 import { tempDir } from "../_helpers/nix.ts";
+import fc from "fast-check";
+import { canonicalisePath, makeWritable } from "../../lib/store/canonicalise.ts";
+import { dumpPath } from "../../lib/store/dump_path.ts";
+import { canonical, treeArb, treeNode, treeOfEntries } from "../nar/_trees.ts";
 
 const dir = (path: string): NarEntry => ({ path, type: "directory" });
 const link = (path: string, target: string): NarEntry => ({ path, type: "symlink", target });
@@ -121,6 +125,21 @@ Deno.test("restorePath() removes everything it made when the entries fail", asyn
   }
   await assert.rejects(restorePath(target, failing()), (e) => e === boom);
   assert.deepEqual(listAll(tmp.path), []);
+  // canonical: a directory already made read-only goes too
+  async function* failingLater(): AsyncGenerator<NarEntry> {
+    yield* failing();
+  }
+  async function* closedThenFailing(): AsyncGenerator<NarEntry> {
+    yield dir("");
+    yield dir("a");
+    yield file("a/f", "data", true);
+    yield dir("b");
+    throw boom;
+  }
+  for (const entries of [failingLater(), closedThenFailing()]) {
+    await assert.rejects(restorePath(target, entries, { canonical: true }), (e) => e === boom);
+    assert.deepEqual(listAll(tmp.path), []);
+  }
 
   // a failure in the middle of a file's contents
   const nar = writeNar({
@@ -137,4 +156,67 @@ Deno.test("restorePath() removes everything it made when the entries fail", asyn
   });
   await assert.rejects(restorePath(target, narEntries(nar)), (e) => e === boom);
   assert.deepEqual(listAll(tmp.path), []);
+});
+
+/** Every entry under `root` (itself included) with its mode, times and contents, by relative path. */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (p: string, rel: string) => {
+    const st = Deno.lstatSync(p);
+    const what = st.isSymlink
+      ? `link ${Deno.readLinkSync(p)}`
+      : st.isFile
+      ? `file ${Array.from(Deno.readFileSync(p)).join(",")}`
+      : "dir";
+    out[rel] = `${what} mode ${(st.mode! & 0o7777).toString(8)} mtime ${
+      st.mtime!.getTime()
+    } atime ${st.atime!.getTime()}`;
+    if (st.isDirectory) {
+      for (const e of Deno.readDirSync(p)) walk(join(p, e.name), `${rel}/${e.name}`);
+    }
+  };
+  walk(root, "");
+  return out;
+}
+
+Deno.test("a canonical restore leaves what a restore then canonicalisePath leave, for any tree", async () => {
+  using tmp = tempDir();
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(treeArb, async (tree) => {
+      const a = join(tmp.path, `a${n}`), b = join(tmp.path, `b${n++}`);
+      await restorePath(a, narEntries(writeNar(treeNode(tree))), { canonical: true });
+      await restorePath(b, narEntries(writeNar(treeNode(tree))));
+      canonicalisePath(b);
+      assert.deepEqual(snapshot(a), snapshot(b));
+      assert.deepEqual(await treeOfEntries(narEntries(dumpPath(a))), canonical(tree));
+      makeWritable(a), makeWritable(b);
+      Deno.removeSync(a, { recursive: true }), Deno.removeSync(b, { recursive: true });
+    }),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("a canonical restore gives 0444/0555 under a umask that takes those bits", async () => {
+  using tmp = tempDir();
+  const target = join(tmp.path, "t");
+  const code = `import { restorePath } from ${
+    JSON.stringify(new URL("../../lib/store/restore_path.ts", import.meta.url).href)
+  };
+const e = (path, type, more = {}) => ({ path, type, ...more });
+async function* entries() {
+  yield e("", "directory");
+  for (const [name, executable] of [["f", false], ["x", true]]) {
+    yield e(name, "regular", { executable, size: 1, narOffset: 0, contents: (async function* () { yield new Uint8Array([1]); })() });
+  }
+}
+await restorePath(${JSON.stringify(target)}, entries(), { canonical: true });`;
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `umask 0277 && exec "$0" eval --no-config -A "$1"`, Deno.execPath(), code],
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const mode = (p: string) => Deno.lstatSync(join(target, p)).mode! & 0o7777;
+  assert.deepEqual([mode(""), mode("f"), mode("x")], [0o555, 0o444, 0o555]);
+  makeWritable(target);
 });
