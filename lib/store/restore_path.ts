@@ -100,13 +100,19 @@ export interface RestoreOptions {
   canonical?: boolean;
 }
 
+/** The process's umask, asked once (nothing here changes it); null when it cannot be asked. */
+let umask: number | null | undefined;
+
 /** Whether creating with `mode` gives the file all of it (the umask takes none of its bits). */
 function umaskKeeps(mode: number): boolean {
-  try {
-    return (Deno.umask() & mode) === 0;
-  } catch {
-    return false; // cannot tell: set modes after
+  if (umask === undefined) {
+    try {
+      umask = Deno.umask();
+    } catch {
+      umask = null; // cannot tell: modes are set after creation
+    }
   }
+  return umask !== null && (umask & mode) === 0;
 }
 
 async function writeContents(f: Deno.FsFile, contents: AsyncIterable<Uint8Array>): Promise<void> {
