@@ -114,9 +114,42 @@ export function contentAddressedPath(
 }
 
 /**
+ * Finds a pattern in bytes (Horspool): the skip after a mismatch depends on
+ * the byte under the pattern's last position, so a 32-byte hash part is
+ * looked for at about one position in 28 of random data.
+ */
+class PatternSearch {
+  readonly #skip = new Int32Array(256);
+
+  constructor(readonly pattern: Uint8Array) {
+    const m = pattern.length;
+    this.#skip.fill(m);
+    for (let i = 0; i < m - 1; i++) this.#skip[pattern[i]!] = m - 1 - i;
+  }
+
+  /** The first occurrence in `hay` at or after `from`, or -1. */
+  find(hay: Uint8Array, from = 0): number {
+    const p = this.pattern, m = p.length, skip = this.#skip;
+    if (m === 0) return from <= hay.length ? from : -1;
+    const last = m - 1, lastByte = p[last]!;
+    for (let i = from; i + m <= hay.length;) {
+      const c = hay[i + last]!;
+      if (c === lastByte) {
+        let k = 0;
+        while (k < last && hay[i + k] === p[k]) k++;
+        if (k === last) return i;
+      }
+      i += skip[c]!;
+    }
+    return -1;
+  }
+}
+
+/**
  * Nix's `HashModuloSink`: a hash of a stream in which every occurrence of
  * `modulus` counts as zero bytes, followed by the offsets of the
- * occurrences.
+ * occurrences. Made by {@linkcode HashModuloSink.scanning} it only looks
+ * for occurrences: without any, the hash is the plain hash of the stream.
  *
  * @example
  * ```ts
@@ -130,8 +163,8 @@ export function contentAddressedPath(
  * ```
  */
 export class HashModuloSink {
-  readonly #sink: HashSink;
-  readonly #modulus: Uint8Array;
+  readonly #sink: HashSink | undefined;
+  readonly #search: PatternSearch;
   /** The last `modulus.length - 1` bytes (or fewer), not hashed yet. */
   #held = new Uint8Array(0);
   /** Bytes hashed so far (before the held ones). */
@@ -139,47 +172,73 @@ export class HashModuloSink {
   readonly #matches: number[] = [];
 
   /**
-   * @param algorithm The hash algorithm.
+   * @param algorithm The hash algorithm; undefined to only look for occurrences.
    * @param modulus The string to hash as zeros (a path's hash part).
    */
-  constructor(algorithm: HashAlgorithm, modulus: string) {
-    this.#sink = new HashSink(algorithm);
-    this.#modulus = new TextEncoder().encode(modulus);
+  constructor(algorithm: HashAlgorithm | undefined, modulus: string) {
+    this.#sink = algorithm === undefined ? undefined : new HashSink(algorithm);
+    this.#search = new PatternSearch(new TextEncoder().encode(modulus));
   }
 
-  /** Feed bytes (not kept after the call). */
+  /**
+   * A sink that only counts the occurrences of `modulus` (see
+   * {@linkcode HashModuloSink.occurrences}); it has no digest.
+   *
+   * @param modulus The string to look for.
+   * @returns The sink.
+   */
+  static scanning(modulus: string): HashModuloSink {
+    return new HashModuloSink(undefined, modulus);
+  }
+
+  /** How many occurrences were found so far. */
+  get occurrences(): number {
+    return this.#matches.length;
+  }
+
+  /** Feed bytes (not kept, not changed). */
   write(chunk: Uint8Array): void {
-    const m = this.#modulus;
-    // Only the last m.length - 1 bytes of a chunk can start an occurrence
-    // that the next chunk completes.
-    const s = new Uint8Array(this.#held.length + chunk.length);
-    s.set(this.#held);
-    s.set(chunk, this.#held.length);
-    const first = m[0]!;
-    for (let j = s.indexOf(first); j >= 0 && j + m.length <= s.length; j = s.indexOf(first, j)) {
-      let k = 1;
-      while (k < m.length && s[j + k] === m[k]) k++;
-      if (k === m.length) {
-        this.#matches.push(this.#pos + j);
-        s.fill(0, j, j + m.length);
-        j += m.length;
-      } else {
-        j++;
+    const search = this.#search;
+    const keep = Math.max(search.pattern.length - 1, 0);
+    const held = this.#held;
+    if (chunk.length >= keep) {
+      // The usual case, nothing to zero: the chunk is hashed where it lies.
+      const edge = new Uint8Array(held.length + keep);
+      edge.set(held);
+      edge.set(chunk.subarray(0, keep), held.length);
+      if (search.find(edge) < 0 && search.find(chunk) < 0) {
+        const done = chunk.length - keep;
+        if (held.length > 0) this.#sink?.write(held);
+        this.#sink?.write(chunk.subarray(0, done));
+        this.#pos += held.length + done;
+        this.#held = chunk.slice(done);
+        return;
       }
     }
-    const keep = Math.min(s.length, m.length - 1);
-    const done = s.length - keep;
-    if (done > 0) this.#sink.write(s.subarray(0, done));
+    // Only the last keep bytes of the data can start an occurrence that the
+    // next chunk completes.
+    const s = new Uint8Array(held.length + chunk.length);
+    s.set(held);
+    s.set(chunk, held.length);
+    const m = search.pattern.length;
+    for (let j = search.find(s); j >= 0; j = search.find(s, j + m)) {
+      this.#matches.push(this.#pos + j);
+      s.fill(0, j, j + m);
+    }
+    const done = s.length - Math.min(s.length, keep);
+    if (done > 0) this.#sink?.write(s.subarray(0, done));
     this.#pos += done;
     this.#held = s.slice(done);
   }
 
   /** Finish and return the hash (once). */
   digest(): Hash {
-    if (this.#held.length > 0) this.#sink.write(this.#held);
+    const sink = this.#sink;
+    if (!sink) throw new TypeError("a scanning HashModuloSink has no digest");
+    if (this.#held.length > 0) sink.write(this.#held);
     const enc = new TextEncoder();
-    for (const pos of this.#matches) this.#sink.write(enc.encode(`|${pos}`));
-    return this.#sink.digest();
+    for (const pos of this.#matches) sink.write(enc.encode(`|${pos}`));
+    return sink.digest();
   }
 }
 
@@ -192,6 +251,7 @@ export class ContentAddressCheck {
   /** The parsed content address. */
   readonly ca: ContentAddress;
   readonly #sink: HashModuloSink | HashSink;
+  readonly #hashPart: string;
   #rootType: string | undefined;
 
   /**
@@ -220,9 +280,21 @@ export class ContentAddressCheck {
         `Cannot add "${path}": its content address "${ca}" and references give the path "${want}"`,
       );
     }
+    this.#hashPart = parsed.hashPart;
     this.#sink = this.ca.method === "text"
       ? new HashSink("sha256")
+      : this.#narHashWillDo
+      ? HashModuloSink.scanning(parsed.hashPart)
       : new HashModuloSink(this.ca.hash.algorithm, parsed.hashPart);
+  }
+
+  /**
+   * A recursive SHA-256 address is the NAR's own SHA-256, which the import
+   * computes anyway, unless the NAR holds the path's hash part: then only
+   * that is looked for while the NAR streams past.
+   */
+  get #narHashWillDo(): boolean {
+    return this.ca.method === "recursive" && this.ca.hash.algorithm === "sha256";
   }
 
   /** Whether it wants the NAR (else the root file's contents). */
@@ -243,9 +315,12 @@ export class ContentAddressCheck {
   /**
    * Compare: the message is Nix's when the hash differs.
    *
+   * @param narHash The SHA-256 of the NAR that was fed (recursive addresses).
+   * @param nar The NAR again, from what was restored: hashed as Nix does
+   * (the hash part counted as zeros) only when the NAR held the hash part.
    * @throws {ContentAddressError} On a mismatch.
    */
-  finish(): void {
+  async finish(narHash?: Hash, nar?: () => AsyncIterable<Uint8Array>): Promise<void> {
     if (!this.wantsNar && this.#rootType !== "regular") {
       throw new ContentAddressError(
         `ca hash mismatch importing path '${this.path}': its content address needs a regular file, it is a ${
@@ -253,7 +328,7 @@ export class ContentAddressCheck {
         }`,
       );
     }
-    const got = this.#sink.digest();
+    const got = await this.#contentHash(narHash, nar);
     if (!got.equals(this.ca.hash)) {
       throw new ContentAddressError(
         `ca hash mismatch importing path '${this.path}';\n  specified: ${
@@ -261,5 +336,23 @@ export class ContentAddressCheck {
         }\n  got:       ${got.toString("base32", true)}`,
       );
     }
+  }
+
+  async #contentHash(
+    narHash: Hash | undefined,
+    nar: (() => AsyncIterable<Uint8Array>) | undefined,
+  ): Promise<Hash> {
+    const sink = this.#sink;
+    if (!(sink instanceof HashModuloSink) || !this.#narHashWillDo) return sink.digest();
+    if (sink.occurrences === 0) {
+      if (!narHash) {
+        throw new TypeError("a recursive SHA-256 address is checked with the NAR's hash");
+      }
+      return narHash;
+    }
+    if (!nar) throw new TypeError("the NAR is needed again to hash it modulo its hash part");
+    const modulo = new HashModuloSink("sha256", this.#hashPart);
+    for await (const chunk of nar()) modulo.write(chunk);
+    return modulo.digest();
   }
 }

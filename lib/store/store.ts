@@ -539,7 +539,7 @@ export class Store {
             } was declared`,
           );
         }
-        caCheck?.finish();
+        await caCheck?.finish(narHash, () => dumpPath(tmp));
         this.#checkReferences(imp.path, imp.references, run);
         const info: PathInfo = {
           path: imp.path,
