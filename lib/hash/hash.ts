@@ -14,6 +14,7 @@ import { BuildhostError } from "../errors.ts";
 import { HASH_SIZES, type HashAlgorithm } from "./hash_algorithm.ts";
 import { openNettleDigest } from "./nettle_digest.ts";
 import { decodeNix32, encodeNix32, Nix32Error, nix32Length } from "./nix_base32.ts";
+import { WriteBatcher } from "./write_batcher.ts";
 
 export { HASH_SIZES, type HashAlgorithm };
 
@@ -302,6 +303,8 @@ export class Hash {
 export class HashSink {
   /** The hasher, once the bytes are too many for a small hash. */
   #h: Digester | undefined;
+  /** Small writes on their way to the hasher, gathered (each call costs). */
+  #batch: WriteBatcher | undefined;
   /** Until then, the bytes (grown by doubling, up to {@linkcode SMALL_SHA256}). */
   #small: Uint8Array | undefined;
   /** Bytes hashed so far. */
@@ -309,14 +312,14 @@ export class HashSink {
   /** @param algorithm The algorithm. */
   constructor(readonly algorithm: HashAlgorithm) {
     if (smallSha256(algorithm, 0)) this.#small = new Uint8Array(2048);
-    else this.#h = createHash(algorithm);
+    else this.#startHasher();
   }
   /** Feed bytes. */
   write(chunk: Uint8Array): void {
     const at = this.size;
     this.size += chunk.length;
-    if (this.#h) {
-      this.#h.update(chunk);
+    if (this.#batch) {
+      this.#batch.write(chunk);
     } else if (this.size <= SMALL_SHA256) {
       let small = this.#small!;
       if (this.size > small.length) {
@@ -326,15 +329,22 @@ export class HashSink {
       }
       small.set(chunk, at);
     } else {
-      const h = this.#h = createHash(this.algorithm);
-      h.update(this.#small!.subarray(0, at));
+      this.#startHasher().update(this.#small!.subarray(0, at));
       this.#small = undefined;
-      h.update(chunk);
+      this.#batch!.write(chunk);
     }
+  }
+  #startHasher(): Digester {
+    const h = this.#h = createHash(this.algorithm);
+    this.#batch = new WriteBatcher((bytes) => h.update(bytes));
+    return h;
   }
   /** Finish and return the hash (once). */
   digest(): Hash {
-    if (this.#h) return new Hash(this.algorithm, this.#h.digest());
+    if (this.#h) {
+      this.#batch!.flush();
+      return new Hash(this.algorithm, this.#h.digest());
+    }
     return new Hash(this.algorithm, sha256(this.#small!.subarray(0, this.size)));
   }
 }

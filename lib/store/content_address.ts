@@ -18,6 +18,7 @@
  * @module
  */
 import { Hash, type HashAlgorithm, HashSink, parseHashAlgorithm } from "../hash/hash.ts";
+import { WriteBatcher } from "../hash/write_batcher.ts";
 import { makeFixedOutputPath, makeTextPath } from "../store_path/make_store_path.ts";
 import { StorePath } from "../store_path/store_path.ts";
 import { BuildhostError } from "../errors.ts";
@@ -170,6 +171,8 @@ export class HashModuloSink {
   /** Bytes hashed so far (before the held ones). */
   #pos = 0;
   readonly #matches: number[] = [];
+  /** Small writes, gathered before they are searched and hashed. */
+  readonly #batch = new WriteBatcher((bytes) => this.#take(bytes));
 
   /**
    * @param algorithm The hash algorithm; undefined to only look for occurrences.
@@ -193,11 +196,16 @@ export class HashModuloSink {
 
   /** How many occurrences were found so far. */
   get occurrences(): number {
+    this.#batch.flush();
     return this.#matches.length;
   }
 
   /** Feed bytes (not kept, not changed). */
   write(chunk: Uint8Array): void {
+    this.#batch.write(chunk);
+  }
+
+  #take(chunk: Uint8Array): void {
     const search = this.#search;
     const keep = Math.max(search.pattern.length - 1, 0);
     const held = this.#held;
@@ -235,6 +243,7 @@ export class HashModuloSink {
   digest(): Hash {
     const sink = this.#sink;
     if (!sink) throw new TypeError("a scanning HashModuloSink has no digest");
+    this.#batch.flush();
     if (this.#held.length > 0) sink.write(this.#held);
     const enc = new TextEncoder();
     for (const pos of this.#matches) sink.write(enc.encode(`|${pos}`));
