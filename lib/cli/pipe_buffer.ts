@@ -1,5 +1,7 @@
 /**
- * A larger kernel buffer for a pipe this process writes to. `buildhost nar
+ * A larger kernel buffer for a pipe this process writes to or reads from.
+ * A stdio session's input gets one, so that NARs arrive in larger pieces
+ * (see `stdin_stream.ts`). `buildhost nar
  * dump` writes its NAR in chunks of up to 1 MiB (gathered, files read
  * straight into them); into a pipe of Linux's default 64 KiB, each write
  * waits for the reader some sixteen times. With a 1 MiB

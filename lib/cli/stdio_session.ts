@@ -11,6 +11,7 @@
 import { BuildRecord, type RecordedSession } from "../store/build_record.ts";
 import type { Store } from "../store/store.ts";
 import { stdinStream } from "./stdin_stream.ts";
+import { enlargePipeBuffer } from "./pipe_buffer.ts";
 
 /** What a session loop is given: its input, and a sink for its output. */
 export type SessionLoop = (
@@ -72,6 +73,7 @@ export async function runSession(
  */
 export function runStdioSession(store: Store, kind: string, loop: SessionLoop): Promise<number> {
   const session = BuildRecord.of(store.layout.stateDir).openSession(kind);
+  enlargePipeBuffer(0); // NARs come in larger pieces (see stdinStream)
   return runSession(store, session, {
     read: (p) => Deno.stdin.read(p),
     writable: Deno.stdout.writable,

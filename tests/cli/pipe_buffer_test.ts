@@ -2,23 +2,29 @@ import assert from "node:assert/strict";
 import { PIPE_BUFFER } from "../../lib/cli/pipe_buffer.ts";
 
 const MODULE = new URL("../../lib/cli/pipe_buffer.ts", import.meta.url).href;
-const CHILD = `import { enlargePipeBuffer } from "${MODULE}";
-console.error(JSON.stringify(enlargePipeBuffer(1) ?? null));`;
+const child = (fd: number) =>
+  `import { enlargePipeBuffer } from "${MODULE}";
+console.error(JSON.stringify(enlargePipeBuffer(${fd}) ?? null));`;
 
-/** What enlargePipeBuffer(1) gives in a process whose stdout is `stdout`. */
-async function inChild(stdout: "piped" | "null"): Promise<number | null> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", CHILD],
-    stdout,
+/** What enlargePipeBuffer(fd) gives in a process whose stdin and stdout are `stdio`. */
+async function inChild(fd: number, stdio: "piped" | "null"): Promise<number | null> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["eval", child(fd)],
+    stdin: stdio,
+    stdout: stdio,
     stderr: "piped",
-  }).output();
+  }).spawn();
+  if (stdio === "piped") await process.stdin.close();
+  const out = await process.output();
   assert.equal(out.code, 0);
   return JSON.parse(new TextDecoder().decode(out.stderr));
 }
 
-Deno.test("enlargePipeBuffer: stdout a pipe gets a 1 MiB buffer; anything else is left alone", async () => {
-  assert.equal(await inChild("piped"), PIPE_BUFFER);
-  assert.equal(await inChild("null"), null);
+Deno.test("enlargePipeBuffer: stdout or stdin a pipe gets a 1 MiB buffer; anything else is left alone", async () => {
+  for (const fd of [0, 1]) {
+    assert.equal(await inChild(fd, "piped"), PIPE_BUFFER, `fd ${fd}`);
+    assert.equal(await inChild(fd, "null"), null, `fd ${fd}`);
+  }
 });
 
 Deno.test("nar dump gives the same bytes into a pipe (its buffer enlarged) as into a file", async () => {
