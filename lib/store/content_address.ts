@@ -149,8 +149,7 @@ class PatternSearch {
 /**
  * Nix's `HashModuloSink`: a hash of a stream in which every occurrence of
  * `modulus` counts as zero bytes, followed by the offsets of the
- * occurrences. Made by {@linkcode HashModuloSink.scanning} it only looks
- * for occurrences: without any, the hash is the plain hash of the stream.
+ * occurrences.
  *
  * @example
  * ```ts
@@ -164,7 +163,7 @@ class PatternSearch {
  * ```
  */
 export class HashModuloSink {
-  readonly #sink: HashSink | undefined;
+  readonly #sink: HashSink;
   readonly #search: PatternSearch;
   /** The last `modulus.length - 1` bytes (or fewer), not hashed yet. */
   #held = new Uint8Array(0);
@@ -175,29 +174,12 @@ export class HashModuloSink {
   readonly #batch = new WriteBatcher((bytes) => this.#take(bytes));
 
   /**
-   * @param algorithm The hash algorithm; undefined to only look for occurrences.
+   * @param algorithm The hash algorithm.
    * @param modulus The string to hash as zeros (a path's hash part).
    */
-  constructor(algorithm: HashAlgorithm | undefined, modulus: string) {
-    this.#sink = algorithm === undefined ? undefined : new HashSink(algorithm);
+  constructor(algorithm: HashAlgorithm, modulus: string) {
+    this.#sink = new HashSink(algorithm);
     this.#search = new PatternSearch(new TextEncoder().encode(modulus));
-  }
-
-  /**
-   * A sink that only counts the occurrences of `modulus` (see
-   * {@linkcode HashModuloSink.occurrences}); it has no digest.
-   *
-   * @param modulus The string to look for.
-   * @returns The sink.
-   */
-  static scanning(modulus: string): HashModuloSink {
-    return new HashModuloSink(undefined, modulus);
-  }
-
-  /** How many occurrences were found so far. */
-  get occurrences(): number {
-    this.#batch.flush();
-    return this.#matches.length;
   }
 
   /** Feed bytes (not kept, not changed). */
@@ -216,8 +198,8 @@ export class HashModuloSink {
       edge.set(chunk.subarray(0, keep), held.length);
       if (search.find(edge) < 0 && search.find(chunk) < 0) {
         const done = chunk.length - keep;
-        if (held.length > 0) this.#sink?.write(held);
-        this.#sink?.write(chunk.subarray(0, done));
+        if (held.length > 0) this.#sink.write(held);
+        this.#sink.write(chunk.subarray(0, done));
         this.#pos += held.length + done;
         this.#held = chunk.slice(done);
         return;
@@ -234,7 +216,7 @@ export class HashModuloSink {
       s.fill(0, j, j + m);
     }
     const done = s.length - Math.min(s.length, keep);
-    if (done > 0) this.#sink?.write(s.subarray(0, done));
+    if (done > 0) this.#sink.write(s.subarray(0, done));
     this.#pos += done;
     this.#held = s.slice(done);
   }
@@ -242,7 +224,6 @@ export class HashModuloSink {
   /** Finish and return the hash (once). */
   digest(): Hash {
     const sink = this.#sink;
-    if (!sink) throw new TypeError("a scanning HashModuloSink has no digest");
     this.#batch.flush();
     if (this.#held.length > 0) sink.write(this.#held);
     const enc = new TextEncoder();
@@ -253,13 +234,24 @@ export class HashModuloSink {
 
 /**
  * Checks the contents of an import against its content address as they
- * stream past: feed it the NAR (recursive) or the root file's bytes (flat
- * and text), then {@linkcode ContentAddressCheck.finish}.
+ * stream past: feed it the NAR ({@linkcode ContentAddressCheck.wantsNar})
+ * or the root file's bytes ({@linkcode ContentAddressCheck.wantsContents}),
+ * then {@linkcode ContentAddressCheck.finish}.
+ *
+ * A recursive SHA-256 address (what `nix-store --add` and most fixed
+ * outputs make) wants nothing while the NAR streams past: it is the NAR's
+ * SHA-256, which the import computes anyway, counting each occurrence of
+ * the path's own hash part as zeros. Only when the NAR's hash is not the
+ * address is the NAR hashed that way, read again from the restored files, as
+ * Nix does for every such import. Accepting a NAR whose plain hash is the
+ * address accepts nothing Nix refuses: such a NAR cannot hold the hash
+ * part, which is made from the address, without a SHA-256 preimage.
  */
 export class ContentAddressCheck {
   /** The parsed content address. */
   readonly ca: ContentAddress;
-  readonly #sink: HashModuloSink | HashSink;
+  /** What hashes the streamed bytes; none for a recursive SHA-256 address. */
+  readonly #sink: HashModuloSink | HashSink | undefined;
   readonly #hashPart: string;
   #rootType: string | undefined;
 
@@ -292,23 +284,24 @@ export class ContentAddressCheck {
     this.#hashPart = parsed.hashPart;
     this.#sink = this.ca.method === "text"
       ? new HashSink("sha256")
-      : this.#narHashWillDo
-      ? HashModuloSink.scanning(parsed.hashPart)
+      : this.#byNarHash
+      ? undefined
       : new HashModuloSink(this.ca.hash.algorithm, parsed.hashPart);
   }
 
-  /**
-   * A recursive SHA-256 address is the NAR's own SHA-256, which the import
-   * computes anyway, unless the NAR holds the path's hash part: then only
-   * that is looked for while the NAR streams past.
-   */
-  get #narHashWillDo(): boolean {
+  /** A recursive SHA-256 address: checked with the NAR's hash (see the class). */
+  get #byNarHash(): boolean {
     return this.ca.method === "recursive" && this.ca.hash.algorithm === "sha256";
   }
 
-  /** Whether it wants the NAR (else the root file's contents). */
+  /** Whether it wants the NAR fed to it. */
   get wantsNar(): boolean {
-    return this.ca.method === "recursive";
+    return this.ca.method === "recursive" && !this.#byNarHash;
+  }
+
+  /** Whether it wants the root file's contents fed to it (flat and text). */
+  get wantsContents(): boolean {
+    return this.ca.method !== "recursive";
   }
 
   /** The type of the root entry (flat and text need a regular file). */
@@ -318,19 +311,19 @@ export class ContentAddressCheck {
 
   /** Feed bytes. */
   write(chunk: Uint8Array): void {
-    this.#sink.write(chunk);
+    this.#sink?.write(chunk);
   }
 
   /**
    * Compare: the message is Nix's when the hash differs.
    *
-   * @param narHash The SHA-256 of the NAR that was fed (recursive addresses).
-   * @param nar The NAR again, from what was restored: hashed as Nix does
-   * (the hash part counted as zeros) only when the NAR held the hash part.
+   * @param narHash The SHA-256 of the path's NAR.
+   * @param nar The NAR again, from what was restored: hashed modulo the
+   * path's hash part only when `narHash` is not a recursive SHA-256 address.
    * @throws {ContentAddressError} On a mismatch.
    */
-  async finish(narHash?: Hash, nar?: () => AsyncIterable<Uint8Array>): Promise<void> {
-    if (!this.wantsNar && this.#rootType !== "regular") {
+  async finish(narHash: Hash, nar: () => AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.wantsContents && this.#rootType !== "regular") {
       throw new ContentAddressError(
         `ca hash mismatch importing path '${this.path}': its content address needs a regular file, it is a ${
           this.#rootType ?? "nothing"
@@ -347,19 +340,9 @@ export class ContentAddressCheck {
     }
   }
 
-  async #contentHash(
-    narHash: Hash | undefined,
-    nar: (() => AsyncIterable<Uint8Array>) | undefined,
-  ): Promise<Hash> {
-    const sink = this.#sink;
-    if (!(sink instanceof HashModuloSink) || !this.#narHashWillDo) return sink.digest();
-    if (sink.occurrences === 0) {
-      if (!narHash) {
-        throw new TypeError("a recursive SHA-256 address is checked with the NAR's hash");
-      }
-      return narHash;
-    }
-    if (!nar) throw new TypeError("the NAR is needed again to hash it modulo its hash part");
+  async #contentHash(narHash: Hash, nar: () => AsyncIterable<Uint8Array>): Promise<Hash> {
+    if (this.#sink) return this.#sink.digest();
+    if (narHash.equals(this.ca.hash)) return narHash;
     const modulo = new HashModuloSink("sha256", this.#hashPart);
     for await (const chunk of nar()) modulo.write(chunk);
     return modulo.digest();

@@ -518,9 +518,13 @@ export class Store {
       nar.tap = caNar ? (b) => (hash.write(b), caNar.write(b)) : (b) => hash.write(b);
       try {
         const entries = readNar(nar);
-        await restorePath(tmp, caCheck && !caNar ? rootContentsTo(entries, caCheck) : entries, {
-          canonical: true,
-        });
+        await restorePath(
+          tmp,
+          caCheck?.wantsContents ? rootContentsTo(entries, caCheck) : entries,
+          {
+            canonical: true,
+          },
+        );
       } finally {
         nar.tap = undefined;
       }
