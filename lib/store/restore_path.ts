@@ -115,11 +115,46 @@ function umaskKeeps(mode: number): boolean {
   return umask !== null && (umask & mode) === 0;
 }
 
-async function writeContents(f: Deno.FsFile, contents: AsyncIterable<Uint8Array>): Promise<void> {
-  for await (const chunk of contents) {
-    let off = 0;
-    while (off < chunk.length) off += f.writeSync(chunk.subarray(off));
+/**
+ * How many bytes of a file are gathered before they are written. A NAR read
+ * from the wire hands a large file on in pieces as they arrived (4 to 32
+ * KiB over ssh-ng, as the client framed them), each a system call of its
+ * own if written as it comes.
+ */
+const WRITE_GATHER = 256 * 1024;
+
+/** A file's contents, written whole: in one call when they come in one piece, else gathered. */
+class ContentsWriter {
+  #buffer: Uint8Array | undefined;
+
+  async write(f: Deno.FsFile, size: number, contents: AsyncIterable<Uint8Array>): Promise<void> {
+    let held = 0;
+    let seen = 0;
+    for await (const chunk of contents) {
+      seen += chunk.length;
+      if (held === 0 && (seen === size || chunk.length >= WRITE_GATHER)) {
+        writeAll(f, chunk); // the whole rest at once, or large enough as it is
+        continue;
+      }
+      const buffer = this.#buffer ??= new Uint8Array(WRITE_GATHER);
+      if (held + chunk.length > buffer.length) {
+        writeAll(f, buffer.subarray(0, held));
+        held = 0;
+        if (chunk.length >= buffer.length) {
+          writeAll(f, chunk);
+          continue;
+        }
+      }
+      buffer.set(chunk, held);
+      held += chunk.length;
+    }
+    if (held > 0) writeAll(f, this.#buffer!.subarray(0, held));
   }
+}
+
+function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
 }
 
 /** A name that is surely allowed (the common case, checked without encoding it). */
@@ -163,6 +198,7 @@ export async function restorePath(
   const open: string[] = [];
   let rootDone = false;
   const canonical = options.canonical === true;
+  const contents = new ContentsWriter();
   /** A canonical file's mode is given at its creation, unless the umask would take bits of it. */
   const modeAtCreation = canonical && umaskKeeps(0o555);
   /** A directory that gets no more entries: canonical now. */
@@ -222,7 +258,7 @@ export async function restorePath(
               using f = Deno.openSync(fsPath, { write: true, createNew: true, mode: want });
               created = true;
               if (!modeAtCreation) Deno.chmodSync(fsPath, want);
-              if (entry.size > 0) await writeContents(f, entry.contents);
+              if (entry.size > 0) await contents.write(f, entry.size, entry.contents);
               f.utimeSync(CANONICAL_TIME, CANONICAL_TIME); // after the last write
               break;
             }
@@ -241,7 +277,7 @@ export async function restorePath(
               Deno.chmodSync(fsPath, mode ??= ((f.statSync().mode ?? 0o644) & 0o7777) | 0o111);
             }
             if (entry.size === 0) break; // nothing to write (the reader skips the contents)
-            await writeContents(f, entry.contents);
+            await contents.write(f, entry.size, entry.contents);
             break;
           }
           default:

@@ -8,7 +8,15 @@ import { tempDir } from "../_helpers/nix.ts";
 import fc from "fast-check";
 import { canonicalisePath, makeWritable } from "../../lib/store/canonicalise.ts";
 import { dumpPath } from "../../lib/store/dump_path.ts";
-import { canonical, treeArb, treeNode, treeOfEntries } from "../nar/_trees.ts";
+import {
+  canonical,
+  chunked,
+  collect,
+  type Tree,
+  treeArb,
+  treeNode,
+  treeOfEntries,
+} from "../nar/_trees.ts";
 
 const dir = (path: string): NarEntry => ({ path, type: "directory" });
 const link = (path: string, target: string): NarEntry => ({ path, type: "symlink", target });
@@ -219,4 +227,37 @@ await restorePath(${JSON.stringify(target)}, entries(), { canonical: true });`;
   const mode = (p: string) => Deno.lstatSync(join(target, p)).mode! & 0o7777;
   assert.deepEqual([mode(""), mode("f"), mode("x")], [0o555, 0o444, 0o555]);
   makeWritable(target);
+});
+
+Deno.test("restorePath() writes the same files however the NAR is cut, large files too", async () => {
+  using tmp = tempDir();
+  const big = (n: number, seed: number) =>
+    Uint8Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
+  const bigFiles = fc.record({
+    a: fc.integer({ min: 0, max: 700_000 }),
+    b: fc.integer({ min: 0, max: 300_000 }),
+  }).map(({ a, b }): Tree => ({
+    type: "dir",
+    entries: {
+      a: { type: "file", data: big(a, 7), executable: false },
+      b: { type: "file", data: big(b, 13), executable: true },
+      c: { type: "file", data: big(100, 3), executable: false },
+    },
+  }));
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(treeArb, bigFiles),
+      fc.integer({ min: 1, max: 300_000 }),
+      async (tree, cut) => {
+        const nar = await collect(writeNar(treeNode(tree)));
+        const target = join(tmp.path, `t${n++}`);
+        await restorePath(target, narEntries(chunked(nar, cut)), { canonical: n % 2 === 0 });
+        assert.deepEqual(await collect(dumpPath(target)), nar);
+        makeWritable(target);
+        Deno.removeSync(target, { recursive: true });
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
