@@ -518,13 +518,8 @@ export class Store {
       nar.tap = caNar ? (b) => (hash.write(b), caNar.write(b)) : (b) => hash.write(b);
       try {
         const entries = readNar(nar);
-        await restorePath(
-          tmp,
-          caCheck?.wantsContents ? rootContentsTo(entries, caCheck) : entries,
-          {
-            canonical: true,
-          },
-        );
+        const restored = caCheck?.wantsContents ? rootContentsTo(entries, caCheck) : entries;
+        await restorePath(tmp, restored, { canonical: true });
       } finally {
         nar.tap = undefined;
       }
