@@ -12,6 +12,7 @@ import { BuildRecord, type RecordedSession } from "../store/build_record.ts";
 import type { Store } from "../store/store.ts";
 import { stdinStream } from "./stdin_stream.ts";
 import { enlargePipeBuffer } from "./pipe_buffer.ts";
+import { readStdin, stdoutNow } from "./stdio_now.ts";
 
 /** What a session loop is given: its input, and a sink for its output. */
 export type SessionLoop = (
@@ -74,8 +75,6 @@ export async function runSession(
 export function runStdioSession(store: Store, kind: string, loop: SessionLoop): Promise<number> {
   const session = BuildRecord.of(store.layout.stateDir).openSession(kind);
   enlargePipeBuffer(0); // NARs come in larger pieces (see stdinStream)
-  return runSession(store, session, {
-    read: (p) => Deno.stdin.read(p),
-    writable: Deno.stdout.writable,
-  }, loop);
+  // What is ready is read and written at once, without a hop to Deno's I/O thread.
+  return runSession(store, session, { read: readStdin, writable: stdoutNow() }, loop);
 }
