@@ -89,6 +89,12 @@ export interface WriteNarOptions {
 
 /** Size of a gathered chunk in the writer's own buffers. */
 const GATHER = 1 << 20;
+/**
+ * Size of the first one: most NARs (a small path's, a trivial build's
+ * output) fit in it, and a zeroed megabyte for each would cost more than
+ * writing them. A NAR that outgrows it goes on in chunks of GATHER.
+ */
+const FIRST_GATHER = 64 * 1024;
 /** File chunks up to this size are copied into the gathered chunk rather than passed on. */
 const SMALL = 32 * 1024;
 /** Room enough for any one step but file contents (a symlink: tokens + 4095-byte target). */
@@ -118,7 +124,7 @@ class Gatherer {
     this.#source = source;
     if (!source) {
       // The second buffer is made when the first is handed out: a small NAR needs one.
-      this.#bufs = [new Uint8Array(GATHER)];
+      this.#bufs = [new Uint8Array(FIRST_GATHER)];
       this.#buf = this.#bufs[0]!;
     }
   }
@@ -135,7 +141,12 @@ class Gatherer {
     if (this.#source) this.#buf = new Uint8Array(0);
     else {
       this.#turn ^= 1;
-      this.#buf = this.#bufs[this.#turn] ??= new Uint8Array(GATHER);
+      // Made, or the small first one replaced, when its turn comes: the chunk
+      // it last gave was valid only until the one just taken was asked for.
+      const next = this.#bufs[this.#turn];
+      this.#buf = next && next.length === GATHER
+        ? next
+        : (this.#bufs[this.#turn] = new Uint8Array(GATHER));
     }
     this.#len = 0;
     return out;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { cPath, openLibcIfPermitted } from "../libc.ts";
 import { SandboxUnavailableError } from "./sandbox_error.ts";
 
 /** The host programs the sandbox uses (absolute paths). */
@@ -18,8 +19,29 @@ export interface SandboxTools {
 /** Where the tools are looked for, in order. */
 export const SEARCH_PATH: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
-/** Whether a path exists (following symlinks). */
+const ACCESS = { access: { parameters: ["buffer", "i32"], result: "i32" } } as const;
+/** libc's `access`: undefined until asked for, null when FFI cannot be had. */
+let access: ReturnType<typeof openLibcIfPermitted<typeof ACCESS>> | null | undefined;
+
+/**
+ * Whether a path exists (following symlinks): libc's `access(F_OK)` through
+ * FFI, else Deno's `stat`, whose answer for a missing path is a thrown
+ * error (some 20 µs each; a sandbox root's set-up asks for dozens).
+ *
+ * @param path The path.
+ * @returns True when it exists.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { exists } from "./sandbox_tools.ts";
+ * assert.equal(exists("/"), true);
+ * assert.equal(exists("/no/such/path"), false);
+ * ```
+ */
 export function exists(path: string): boolean {
+  if (access === undefined) access = openLibcIfPermitted(ACCESS) ?? null;
+  if (access && !path.includes("\0")) return access.access(cPath(path), 0) === 0;
   try {
     Deno.statSync(path);
     return true;
