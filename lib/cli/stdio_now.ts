@@ -26,7 +26,8 @@ const POLLIN = 0x1, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x2
 
 let libc: ReturnType<typeof openLibcIfPermitted<typeof SYMBOLS>> | null | undefined;
 /** One `struct pollfd` (fd, events, revents), reused. */
-const pollFd = new DataView(new ArrayBuffer(8));
+const pollBytes = new Uint8Array(8);
+const pollFd = new DataView(pollBytes.buffer);
 
 /**
  * Whether a read from (`"read"`) or a small write to (`"write"`) `fd` would
@@ -51,8 +52,7 @@ export function readyNow(fd: number, direction: "read" | "write"): boolean {
   pollFd.setInt32(0, fd, true);
   pollFd.setInt16(4, want, true);
   pollFd.setInt16(6, 0, true);
-  const buffer = new Uint8Array(pollFd.buffer);
-  if (libc.poll(buffer, 1n, 0) !== 1) return false;
+  if (libc.poll(pollBytes, 1n, 0) !== 1) return false;
   const got = pollFd.getInt16(6, true);
   if (got & (POLLERR | POLLNVAL)) return false;
   // A reader whose writer is gone reads its end (0 bytes) at once.

@@ -215,10 +215,13 @@ class LibcLockFiles implements LockFiles {
       const code = errno(c);
       if (code !== EINTR) throw systemError(c, "open", path, code);
     }
+    /** `flock`, again when interrupted by a signal: 0, or the error number. */
     const flock = (op: number): number => {
-      let code = 0;
-      while (c.flock(fd, op) !== 0 && (code = errno(c)) === EINTR);
-      return code;
+      while (c.flock(fd, op) !== 0) {
+        const code = errno(c);
+        if (code !== EINTR) return code;
+      }
+      return 0;
     };
     const fail = (op: string, code: number) => systemError(c, op, path, code);
     const tryLock = (exclusive: boolean): boolean => {
