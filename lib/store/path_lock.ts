@@ -130,16 +130,14 @@ export class FileLock implements Disposable {
     const exclusive = options.exclusive ?? true;
     while (true) {
       const { file, created } = openLockFile(files, path);
-      let lock: FileLock | undefined;
       try {
         if (file.tryLock(exclusive) !== true) await file.lock(exclusive);
-        lock = FileLock.#ifCurrent(files, path, file, created, options);
       } catch (e) {
         file.close();
         throw e;
       }
-      if (lock) return lock;
-      file.close(); // stale: the previous holder removed it; try again
+      const lock = FileLock.#ifCurrent(files, path, file, created, options);
+      if (lock) return lock; // else stale: the previous holder removed it; try again
     }
   }
 
@@ -170,23 +168,27 @@ export class FileLock implements Disposable {
     const exclusive = options.exclusive ?? true;
     while (true) {
       const { file, created } = openLockFile(files, path);
-      let lock: FileLock | undefined;
+      let taken: boolean | undefined;
       try {
-        if (!file.tryLock(exclusive)) {
-          file.close();
-          return undefined;
-        }
-        lock = FileLock.#ifCurrent(files, path, file, created, options);
+        taken = file.tryLock(exclusive);
       } catch (e) {
         file.close();
         throw e;
       }
-      if (lock) return lock;
-      file.close(); // stale: the previous holder removed it; try again
+      if (!taken) {
+        file.close();
+        return undefined;
+      }
+      const lock = FileLock.#ifCurrent(files, path, file, created, options);
+      if (lock) return lock; // else stale: the previous holder removed it; try again
     }
   }
 
-  /** The lock on `file`, now taken, if it is still the file at `path` (else the previous holder deleted it). */
+  /**
+   * The lock on `file`, now taken, if it is still the file at `path`; else
+   * (the previous holder deleted it) undefined, and `file` is closed, as it
+   * is on an error.
+   */
   static #ifCurrent(
     files: LockFiles,
     path: string,
@@ -194,11 +196,17 @@ export class FileLock implements Disposable {
     created: boolean,
     options: FileLockOptions,
   ): FileLock | undefined {
-    const held = file.identity();
-    const current = created ? held.nlink > 0 : sameFile(held, files.lstat(path));
-    return current
-      ? new FileLock(path, file, held, created ? undefined : options.keep, files)
-      : undefined;
+    try {
+      const held = file.identity();
+      if (created ? held.nlink > 0 : sameFile(held, files.lstat(path))) {
+        return new FileLock(path, file, held, created ? undefined : options.keep, files);
+      }
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+    file.close();
+    return undefined;
   }
 
   /**
