@@ -205,7 +205,7 @@ Deno.test("a canonical restore leaves what a restore then canonicalisePath leave
   );
 });
 
-Deno.test("a canonical restore gives 0444/0555 under a umask that takes those bits", async () => {
+Deno.test("a canonical restore gives 0444/0555 under a umask that takes those bits, even the owner's", async () => {
   using tmp = tempDir();
   const target = join(tmp.path, "t");
   const code = `import { restorePath } from ${
@@ -214,7 +214,8 @@ Deno.test("a canonical restore gives 0444/0555 under a umask that takes those bi
 const e = (path, type, more = {}) => ({ path, type, ...more });
 async function* entries() {
   yield e("", "directory");
-  for (const [name, executable] of [["f", false], ["x", true]]) {
+  for (const [name, executable] of [["d/g", false], ["f", false], ["x", true]]) {
+    if (name === "d/g") yield e("d", "directory");
     yield e(name, "regular", { executable, size: 1, narOffset: 0, contents: (async function* () { yield new Uint8Array([1]); })() });
   }
 }
@@ -225,7 +226,13 @@ await restorePath(${JSON.stringify(target)}, entries(), { canonical: true });`;
   }).output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   const mode = (p: string) => Deno.lstatSync(join(target, p)).mode! & 0o7777;
-  assert.deepEqual([mode(""), mode("f"), mode("x")], [0o555, 0o444, 0o555]);
+  assert.deepEqual([mode(""), mode("d"), mode("d/g"), mode("f"), mode("x")], [
+    0o555,
+    0o555,
+    0o444,
+    0o444,
+    0o555,
+  ]);
   makeWritable(target);
 });
 
