@@ -94,6 +94,33 @@ export function openLibcIfPermitted<const S extends Deno.ForeignLibraryInterface
   }
 }
 
+/**
+ * {@linkcode openLibcIfPermitted}, asked once, at the first call of the
+ * function this returns: for modules that load libc only when a call needs
+ * it, and then keep its answer (the bindings, or that there are none).
+ *
+ * @param symbols The functions wanted.
+ * @returns A function giving the bindings, or undefined where FFI is not permitted.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { libcOnFirstUse } from "./libc.ts";
+ * const libc = libcOnFirstUse({ getpid: { parameters: [], result: "i32" } });
+ * assert.equal(libc()?.getpid(), Deno.pid);
+ * assert.equal(libc(), libc()); // opened once
+ * ```
+ */
+export function libcOnFirstUse<const S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] | undefined {
+  let bindings: Deno.DynamicLibrary<S>["symbols"] | null | undefined;
+  return () => {
+    if (bindings === undefined) bindings = openLibcIfPermitted(symbols) ?? null;
+    return bindings ?? undefined;
+  };
+}
+
 /** Bindings that include `strerror`. */
 type StrerrorSource = { strerror(code: number): Deno.PointerValue };
 

@@ -11,10 +11,13 @@
  *
  * @module
  */
-import { openLibcIfPermitted } from "../libc.ts";
+import { libcOnFirstUse } from "../libc.ts";
 
 const F_SETPIPE_SZ = 1031;
 const F_GETPIPE_SZ = 1032;
+
+/** libc's `fcntl`, loaded at the first call (a stdio session and `nar dump` each make one or two). */
+const fcntl = libcOnFirstUse({ fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" } });
 
 /** The size asked for: the default `/proc/sys/fs/pipe-max-size`, allowed to anyone. */
 export const PIPE_BUFFER = 1 << 20;
@@ -35,9 +38,7 @@ export const PIPE_BUFFER = 1 << 20;
  * ```
  */
 export function enlargePipeBuffer(fd: number): number | undefined {
-  const libc = openLibcIfPermitted({
-    fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  });
+  const libc = fcntl();
   if (!libc) return undefined; // no FFI here: the default buffer it is
   const size = libc.fcntl(fd, F_GETPIPE_SZ, 0);
   if (size < 0) return undefined; // not a pipe

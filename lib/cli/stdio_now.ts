@@ -13,18 +13,16 @@
  *
  * @module
  */
-import { openLibcIfPermitted } from "../libc.ts";
+import { libcOnFirstUse } from "../libc.ts";
 
 /** Writes up to this size go out at once when the descriptor is ready for writing. */
 export const SYNC_WRITE_MAX = 4096;
 
-const SYMBOLS = {
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-} as const;
+/** libc's `poll`, loaded at the first question. */
+const libc = libcOnFirstUse({ poll: { parameters: ["buffer", "u64", "i32"], result: "i32" } });
 
 const POLLIN = 0x1, POLLOUT = 0x4, POLLERR = 0x8, POLLHUP = 0x10, POLLNVAL = 0x20;
 
-let libc: ReturnType<typeof openLibcIfPermitted<typeof SYMBOLS>> | null | undefined;
 /** One `struct pollfd` (fd, events, revents), reused. */
 const pollBytes = new Uint8Array(8);
 const pollFd = new DataView(pollBytes.buffer);
@@ -46,13 +44,13 @@ const pollFd = new DataView(pollBytes.buffer);
  * ```
  */
 export function readyNow(fd: number, direction: "read" | "write"): boolean {
-  if (libc === undefined) libc = openLibcIfPermitted(SYMBOLS) ?? null;
-  if (!libc) return false;
+  const c = libc();
+  if (!c) return false;
   const want = direction === "read" ? POLLIN : POLLOUT;
   pollFd.setInt32(0, fd, true);
   pollFd.setInt16(4, want, true);
   pollFd.setInt16(6, 0, true);
-  if (libc.poll(pollBytes, 1n, 0) !== 1) return false;
+  if (c.poll(pollBytes, 1n, 0) !== 1) return false;
   const got = pollFd.getInt16(6, true);
   if (got & (POLLERR | POLLNVAL)) return false;
   // A reader whose writer is gone reads its end (0 bytes) at once.

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { cPath, openLibcIfPermitted } from "../libc.ts";
+import { cPath, libcOnFirstUse } from "../libc.ts";
 import { SandboxUnavailableError } from "./sandbox_error.ts";
 
 /** The host programs the sandbox uses (absolute paths). */
@@ -19,9 +19,8 @@ export interface SandboxTools {
 /** Where the tools are looked for, in order. */
 export const SEARCH_PATH: readonly string[] = ["/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
-const ACCESS = { access: { parameters: ["buffer", "i32"], result: "i32" } } as const;
-/** libc's `access`: undefined until asked for, null when FFI cannot be had. */
-let access: ReturnType<typeof openLibcIfPermitted<typeof ACCESS>> | null | undefined;
+/** libc's `access`, loaded at the first `exists`. */
+const libc = libcOnFirstUse({ access: { parameters: ["buffer", "i32"], result: "i32" } });
 
 /**
  * Whether a path exists (following symlinks): libc's `access(F_OK)` through
@@ -40,8 +39,8 @@ let access: ReturnType<typeof openLibcIfPermitted<typeof ACCESS>> | null | undef
  * ```
  */
 export function exists(path: string): boolean {
-  if (access === undefined) access = openLibcIfPermitted(ACCESS) ?? null;
-  if (access && !path.includes("\0")) return access.access(cPath(path), 0) === 0;
+  const c = libc();
+  if (c && !path.includes("\0")) return c.access(cPath(path), 0) === 0;
   try {
     Deno.statSync(path);
     return true;

@@ -7,7 +7,7 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { cPath, errno, errorText, openLibcIfPermitted } from "../libc.ts";
+import { cPath, errno, errorText, libcOnFirstUse } from "../libc.ts";
 
 /** The part of Node's global `process` used here. */
 interface NodeGlobal {
@@ -22,8 +22,8 @@ const SYMBOLS = {
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
-/** libc's `utimensat`: undefined until asked for, null when FFI cannot be had. */
-let libc: ReturnType<typeof openLibcIfPermitted<typeof SYMBOLS>> | null;
+/** libc's `utimensat`, loaded at the first symlink. */
+const libc = libcOnFirstUse(SYMBOLS);
 let nodeFs: typeof import("node:fs") | undefined;
 
 /**
@@ -40,14 +40,12 @@ let nodeFs: typeof import("node:fs") | undefined;
  * @throws {CanonicaliseError} libc refused.
  */
 export function setSymlinkTimes(path: string, seconds: number): void {
-  if (libc === undefined) libc = openLibcIfPermitted(SYMBOLS) ?? null;
-  if (libc) {
+  const c = libc();
+  if (c) {
     const times = new BigInt64Array([BigInt(seconds), 0n, BigInt(seconds), 0n]);
-    if (libc.utimensat(AT_FDCWD, cPath(path), times, AT_SYMLINK_NOFOLLOW) === 0) return;
-    const code = errno(libc);
-    throw new CanonicaliseError(
-      `Cannot set the times of symlink "${path}": ${errorText(libc, code)}`,
-    );
+    if (c.utimensat(AT_FDCWD, cPath(path), times, AT_SYMLINK_NOFOLLOW) === 0) return;
+    const code = errno(c);
+    throw new CanonicaliseError(`Cannot set the times of symlink "${path}": ${errorText(c, code)}`);
   }
   nodeFs ??= (globalThis as unknown as NodeGlobal).process.getBuiltinModule("node:fs");
   nodeFs.lutimesSync(path, seconds, seconds);
