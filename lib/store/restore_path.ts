@@ -201,7 +201,8 @@ export async function restorePath(
   const contents = new ContentsWriter();
   /** A canonical file's mode is given at its creation, unless the umask would take bits of it. */
   const modeAtCreation = canonical && umaskKeeps(0o555);
-  const ownerCanFill = umaskKeeps(0o700);
+  /** A canonical restore opens each new directory to its owner when the umask kept it closed. */
+  const mustOpenDirs = canonical && !umaskKeeps(0o700);
   /** A directory that gets no more entries: canonical now. */
   const closeDirectory = (p: string) => {
     const fsPath = p === "" ? target : `${target}/${p}`;
@@ -247,7 +248,7 @@ export async function restorePath(
             Deno.mkdirSync(fsPath, { mode: 0o777 });
             created = true;
             // Its entries must go in whatever the umask took (it is made 0555 after them).
-            if (canonical && !ownerCanFill) Deno.chmodSync(fsPath, 0o700);
+            if (mustOpenDirs) Deno.chmodSync(fsPath, 0o700);
             open.push(p);
             break;
           case "symlink":
