@@ -3,7 +3,7 @@
  * under a prefix (`PREFIX`, else `/usr/local` for root and `~/.local`
  * otherwise), which works once the checkout is gone:
  *
- * - `PREFIX/lib/buildhost/main.js`: the program bundled into one file
+ * - `PREFIX/lib/buildhost/main.js`: the program bundled into one minified file
  *   (`deno bundle`; it needs only Deno's built-in `node:` modules, nothing
  *   from the network), and `hash_worker.js`, the hashing worker it starts;
  *   or, with a Deno that has no `deno bundle` (or `INSTALL_MODE=copy`),
@@ -201,20 +201,37 @@ async function canBundle(): Promise<boolean> {
  * The program as one file, `main.js`, and its worker, `hash_worker.js`
  * (bundles cannot follow `new Worker(new URL(...))`, so the worker is
  * bundled on its own and the one reference to it renamed).
+ *
+ * Minified, with function and class names kept (stack traces of `--debug`
+ * still name them): every session is a new process that loads the whole
+ * bundle, and half the size (no comments, short local names) starts it
+ * some 9 ms sooner, a tenth of a serve session that only shakes hands.
  */
 async function stageBundle(stage: string): Promise<string[]> {
   const bundle = (entry: string, output: string) =>
-    run(Deno.execPath(), ["bundle", "--quiet", "--platform", "deno", "-o", output, entry]);
+    run(Deno.execPath(), [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--minify",
+      "--keep-names",
+      "-o",
+      output,
+      entry,
+    ]);
   await bundle("main.ts", join(stage, "main.js"));
   await bundle("lib/hash/hash_worker.ts", join(stage, "hash_worker.js"));
   const main = Deno.readTextFileSync(join(stage, "main.js"));
-  const workerRef = `new URL("./hash_worker.ts", import.meta.url)`;
-  if (main.split(workerRef).length !== 2) {
-    throw new Error(`Cannot install: the bundle does not start its worker as ${workerRef} once`);
+  const workerRef = /new URL\("\.\/hash_worker\.ts", ?import\.meta\.url\)/g;
+  if (main.match(workerRef)?.length !== 1) {
+    throw new Error(
+      `Cannot install: the bundle does not start its worker as new URL("./hash_worker.ts", import.meta.url) once`,
+    );
   }
   Deno.writeTextFileSync(
     join(stage, "main.js"),
-    main.replace(workerRef, `new URL("./hash_worker.js", import.meta.url)`),
+    main.replace(workerRef, `new URL("./hash_worker.js",import.meta.url)`),
   );
   return ["hash_worker.js", "main.js"];
 }
