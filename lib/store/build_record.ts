@@ -104,6 +104,7 @@ export interface RecordCounters {
   durationSum: number;
   bytesReceived: number;
   bytesSent: number;
+  /** Sessions begun: those ended, in `record.json`; readers add the open ones from their files. */
   sessions: number;
 }
 
@@ -384,10 +385,12 @@ export class RecordedSession {
   /** @internal use {@linkcode BuildRecord.openSession} */
   constructor(readonly record: BuildRecord, entry: SessionEntry, readonly path: string) {
     this.#entry = entry;
-    record.update((file) => {
-      file.counters.sessions++;
+    // Only its own file: the session is counted when its file is folded
+    // into record.json (at its end, or by the next writer after a crash);
+    // until then readers count it from the file.
+    try {
       writeAtomic(path, entry);
-    });
+    } catch { /* best effort */ }
   }
 
   /** Bytes the session received from its client. */
@@ -415,6 +418,7 @@ export class RecordedSession {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.record.closed(this);
     this.record.update((file, fold) => {
+      file.counters.sessions++;
       file.counters.bytesReceived += this.#entry.bytesReceived;
       file.counters.bytesSent += this.#entry.bytesSent;
       fold(this.#entry.id, this.path);
@@ -585,6 +589,7 @@ export class BuildRecord {
       for (const s of listJson<SessionEntry>(this.#sessionsDir)) {
         if (folded.has(s.value.id)) remove.push(s.path);
         else if (!ownerAlive(s.value.owner)) {
+          file.counters.sessions++;
           file.counters.bytesReceived += s.value.bytesReceived;
           file.counters.bytesSent += s.value.bytesSent;
           fold(s.value.id, s.path);
@@ -649,6 +654,7 @@ export class BuildRecord {
       const sessions: SessionEntry[] = [];
       for (const s of listJson<SessionEntry>(this.#sessionsDir)) {
         if (folded.has(s.value.id)) continue;
+        counters.sessions++;
         counters.bytesReceived += s.value.bytesReceived;
         counters.bytesSent += s.value.bytesSent;
         if (ownerAlive(s.value.owner)) sessions.push(s.value);

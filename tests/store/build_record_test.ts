@@ -119,3 +119,20 @@ Deno.test("BuildRecord: a session's counts of its first half second are written 
   assert.deepEqual(record.read().sessions, []);
   assert.equal(record.read().counters.bytesReceived, 15);
 });
+
+Deno.test("BuildRecord: a session is counted once, from its file while it is open and in the record once it ends", () => {
+  using t = tempDir();
+  const record = new BuildRecord(buildRecordDir(t.path));
+  const first = record.openSession("serve");
+  assert.equal(record.read().counters.sessions, 1, "open: counted from its file");
+  assert.ok(
+    !existsSync(join(buildRecordDir(t.path), "record.json")),
+    "opening a session writes only its own file",
+  );
+  first.close();
+  assert.equal(record.read().counters.sessions, 1, "ended: counted in record.json, its file gone");
+  const second = record.forSession("daemon", "local").openSession("daemon");
+  assert.equal(record.read().counters.sessions, 2);
+  second.close();
+  assert.equal(record.read().counters.sessions, 2);
+});
