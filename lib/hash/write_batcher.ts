@@ -12,6 +12,8 @@
 export const BATCH_PASS = 4096;
 /** How many bytes are gathered before they are handed on. */
 export const BATCH_SIZE = 64 * 1024;
+/** The gathering buffer's first size; it doubles up to {@linkcode BATCH_SIZE}. */
+const BATCH_START = 1024;
 
 /**
  * Hands bytes to `consume` in their order: small writes gathered, large
@@ -44,8 +46,19 @@ export class WriteBatcher {
       this.consume(chunk);
       return;
     }
-    const buffer = this.#buffer ??= new Uint8Array(BATCH_SIZE);
-    if (this.#length + chunk.length > buffer.length) this.flush();
+    let buffer = this.#buffer;
+    const end = this.#length + chunk.length;
+    if (buffer === undefined || end > buffer.length) {
+      if (end > BATCH_SIZE) {
+        this.flush();
+        buffer = this.#buffer!;
+      } else {
+        // Grown as needed: most hashes are of small NARs, and a sink is made for each.
+        const grown = new Uint8Array(Math.min(BATCH_SIZE, Math.max(BATCH_START, end * 2)));
+        if (buffer) grown.set(buffer.subarray(0, this.#length));
+        this.#buffer = buffer = grown;
+      }
+    }
     buffer.set(chunk, this.#length);
     this.#length += chunk.length;
   }
