@@ -21,6 +21,8 @@ import { ServeProtocolError } from "./serve_protocol_error.ts";
 /** Largest value of a C `unsigned int`, as Nix's `readInt` accepts. */
 export const MAX_U32 = 0xffffffff;
 
+const EMPTY = new Uint8Array(0);
+
 /** Reads named fields, turning every failure into a ServeProtocolError. */
 export class FieldReader {
   readonly storeDir: string;
@@ -59,28 +61,76 @@ export class FieldReader {
     return this.#wire(field, () => this.wire.readU64());
   }
 
+  // The readers below take their value straight from the reader's current
+  // chunk when it holds it (most of the time: fields are small), and wait
+  // only at chunk boundaries; a request is parsed without a promise, a
+  // BigInt or a view made for each of its numbers.
+
+  /** Eight bytes of a u64 that starts at `at`: from the chunk when it holds them. */
+  #u64Bytes(field: string): Uint8Array | Promise<Uint8Array> {
+    return this.wire.takeBuffered(8) ?? this.#wire(field, () => this.wire.readExact(8));
+  }
+
+  /** The u64 in `b`, read at `at`; above `max`, `tooLarge` says why it fails. */
+  #decode(
+    b: Uint8Array,
+    at: number,
+    field: string,
+    max: number,
+    tooLarge: (value: bigint) => string,
+  ): number {
+    const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+    const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+    const n = hi * 0x1_0000_0000 + lo; // exact below 2^53; above, only its size matters
+    if (hi >= 0x20_0000 || n > max) {
+      this.fail(at, field, tooLarge((BigInt(hi) << 32n) | BigInt(lo)));
+    }
+    return n;
+  }
+
   /** A u64 that must not exceed `max` (default: the safe integer limit). */
   async number(field: string, max: number = Number.MAX_SAFE_INTEGER): Promise<number> {
     const at = this.wire.offset;
-    const v = await this.u64(field);
-    if (v > BigInt(max)) this.fail(at, field, `${v} is above the limit ${max}`);
-    return Number(v);
+    return this.#decode(
+      await this.#u64Bytes(field),
+      at,
+      field,
+      max,
+      (v) => `${v} is above the limit ${max}`,
+    );
   }
 
   /** A bool: a u64 that must be 0 or 1. */
   async bool(field: string): Promise<boolean> {
     const at = this.wire.offset;
-    const v = await this.u64(field);
-    if (v > 1n) this.fail(at, field, `${v} is not a bool (0 or 1)`);
-    return v === 1n;
+    const n = this.#decode(
+      await this.#u64Bytes(field),
+      at,
+      field,
+      1,
+      (v) => `${v} is not a bool (0 or 1)`,
+    );
+    return n === 1;
   }
 
   /** A byte string of at most `limit` bytes; the length is checked before reading it. */
   async bytes(field: string, limit: number): Promise<Uint8Array> {
     const at = this.wire.offset;
-    const len = await this.u64(field);
-    if (len > BigInt(limit)) this.fail(at, field, `its length ${len} is above the limit ${limit}`);
-    const n = Number(len);
+    const n = this.#decode(
+      await this.#u64Bytes(field),
+      at,
+      field,
+      limit,
+      (v) => `its length ${v} is above the limit ${limit}`,
+    );
+    const padded = n + ((8 - (n % 8)) % 8);
+    const b = padded === 0 ? EMPTY : this.wire.takeBuffered(padded);
+    if (b) {
+      for (let i = n; i < padded; i++) {
+        if (b[i] !== 0) this.fail(at + 8 + i, field, "padding byte is not zero");
+      }
+      return b.subarray(0, n);
+    }
     return await this.#wire(field, async () => {
       const b = await this.wire.readExact(n);
       await this.wire.readPadding(n);
