@@ -492,20 +492,30 @@ export class Store {
     for (const r of imp.references) this.parsePath(r);
     if (imp.deriver) this.parsePath(imp.deriver);
     await this.tempRoots.add([imp.path, ...imp.references]);
-    const known = () => run?.pending(imp.path) ?? this.#db.queryPathInfo(imp.path);
-    // Asked before the lock as well as under it: when several sessions are
-    // sent the same paths (overlapping closures), the later ones find each
-    // path valid here and never queue for its lock.
-    let info = known();
-    if (info) {
+    const pending = run?.pending(imp.path);
+    if (pending) {
       await drainNar(nar);
-      return info;
+      return pending;
     }
-    const lock = await this.#lockFor(imp.path, run);
+    // A free lock is taken at once and the path asked for under it. One that
+    // is held is asked for before it is waited for as well: when several
+    // sessions are sent the same paths (overlapping closures), the later
+    // ones find each path valid here and never queue for its lock.
+    let lock = this.tryLockPath(imp.path);
+    if (!lock) {
+      const info = this.#db.queryPathInfo(imp.path);
+      if (info) {
+        await drainNar(nar);
+        return info;
+      }
+      lock = await this.#lockFor(imp.path, run);
+    }
     let lockHeld = true;
     try {
-      info = known();
+      const info = run?.pending(imp.path) ?? this.#db.queryPathInfo(imp.path);
       if (info) {
+        lock.release(); // not held while the NAR goes by
+        lockHeld = false;
         await drainNar(nar);
         return info;
       }
