@@ -64,6 +64,15 @@ export class StorePathError extends BuildhostError {
 }
 
 const NAME_CHAR = /^[A-Za-z0-9+\-._?=]$/;
+/**
+ * Whole valid names and hash parts, tested at once: the common case. Only a
+ * string that fails is walked character by character, for the message.
+ */
+const VALID_NAME = /^[A-Za-z0-9+\-._?=]+$/;
+/** 32 nix32 characters from `lastIndex`. */
+const VALID_HASH_PART = /[0-9a-df-np-sv-z]{32}/y;
+/** `<hash>-<name>` from `lastIndex` to the end. */
+const VALID_BASE_NAME = /[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+\-._?=]+$/y;
 
 /** The character at `i` (a whole code point), quoted for an error message. */
 function quoteChar(text: string, i: number): string {
@@ -87,6 +96,7 @@ function quoteChar(text: string, i: number): string {
  * ```
  */
 export function checkStorePathName(name: string, path: string = name): void {
+  if (name.length <= MAX_NAME_LENGTH && VALID_NAME.test(name)) return;
   const at = path.endsWith(name) ? path.length - name.length : 0;
   if (name.length === 0) throw new StorePathError(path, "the name is empty");
   if (name.length > MAX_NAME_LENGTH) {
@@ -107,6 +117,8 @@ export function checkStorePathName(name: string, path: string = name): void {
 
 /** Check the 32 characters of `text` from `start` as a hash part. */
 function checkHashPart(text: string, start: number): void {
+  VALID_HASH_PART.lastIndex = start;
+  if (VALID_HASH_PART.test(text)) return;
   for (let i = start; i < start + HASH_PART_LENGTH; i++) {
     if (!NIX32_ALPHABET.includes(text[i]!)) {
       throw new StorePathError(
@@ -121,6 +133,8 @@ function checkHashPart(text: string, start: number): void {
 /** Check `text` from `start` on as `<hash>-<name>`, positions counted in `text`. */
 function checkBaseName(text: string, start: number): void {
   const len = text.length - start;
+  VALID_BASE_NAME.lastIndex = start;
+  if (len <= HASH_PART_LENGTH + 1 + MAX_NAME_LENGTH && VALID_BASE_NAME.test(text)) return;
   if (len <= HASH_PART_LENGTH) {
     throw new StorePathError(
       text,

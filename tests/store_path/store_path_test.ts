@@ -94,3 +94,41 @@ Deno.test("StorePath.parse() throws only StorePathError on random text", () => {
     { numRuns: 300 },
   );
 });
+
+Deno.test("StorePath.parse() accepts exactly the paths whose every character is allowed, as checked one by one", () => {
+  // The reference: Nix 2.8's rules, character by character.
+  const NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-._?=";
+  const valid = (base: string) => {
+    const name = base.slice(33);
+    return base.length > 33 && base[32] === "-" &&
+      [...base.slice(0, 32)].every((c) => NIX32_ALPHABET.includes(c)) && name.length <= 211 &&
+      [...name].every((c) => NAME_CHARS.includes(c));
+  };
+  // Mostly near-valid: allowed characters with a few others mixed in (e, o,
+  // u, t in the hash part; spaces, slashes, non-ASCII, newlines in the name).
+  const char = fc.oneof(
+    { weight: 12, arbitrary: fc.constantFrom(...NIX32_ALPHABET, ...NAME_CHARS) },
+    { weight: 1, arbitrary: fc.constantFrom("e", "o", "u", "t", " ", "\n", "é", "\0", "-", "/") },
+  );
+  const base = fc.oneof(
+    fc.tuple(hashArb, fc.array(char, { minLength: 0, maxLength: 215 }))
+      .map(([h, cs]) => `${h}-${cs.join("")}`),
+    fc.array(char, { minLength: 30, maxLength: 60 }).map((cs) => cs.join("")),
+    fc.tuple(hashArb, fc.constantFrom("e", "o", "u", "t", "A"), fc.integer({ min: 0, max: 31 }))
+      .map(([h, c, i]) => `${h.slice(0, i)}${c}${h.slice(i + 1)}-x`),
+  );
+  fc.assert(
+    fc.property(base, (b) => {
+      let parsed = true;
+      try {
+        StorePath.parse(`/nix/store/${b}`);
+        StorePath.fromBaseName(b);
+      } catch (e) {
+        if (!(e instanceof StorePathError)) throw e;
+        parsed = false;
+      }
+      assert.equal(parsed, valid(b) && !b.includes("/"), JSON.stringify(b));
+    }),
+    { numRuns: 1000 },
+  );
+});
