@@ -83,6 +83,12 @@ export interface LockFiles {
   open(path: string, how: LockFileOpen): LockFileHandle;
   /** What is at `path`, or undefined when nothing (or it cannot be looked at). */
   lstat(path: string): LockPathStat | undefined;
+  /**
+   * Delete a lock file (not a directory).
+   *
+   * @throws {Deno.errors.NotFound} and the other errors Deno's calls throw.
+   */
+  unlink(path: string): void;
 }
 
 /** Through Deno's API. */
@@ -120,6 +126,9 @@ export const denoLockFiles: LockFiles = {
       return undefined;
     }
   },
+  unlink(path) {
+    Deno.removeSync(path);
+  },
 };
 
 function denoOpenOptions(how: LockFileOpen): Deno.OpenOptions {
@@ -151,6 +160,7 @@ const SYMBOLS = {
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  unlink: { parameters: ["buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
@@ -205,6 +215,13 @@ class LibcLockFiles implements LockFiles {
     if (this.#stat(AT_FDCWD, cPath(path), AT_SYMLINK_NOFOLLOW) !== 0) return undefined;
     const format = this.#view.getUint16(0x1c, true) & S_IFMT;
     return { ...this.#identity(), isFile: format === S_IFREG, isSymlink: format === S_IFLNK };
+  }
+
+  unlink(path: string): void {
+    // One system call: Deno's remove looks at what the path is first.
+    if (this.#c.unlink(cPath(path)) !== 0) {
+      throw systemError(this.#c, "unlink", path, errno(this.#c));
+    }
   }
 
   open(path: string, how: LockFileOpen): LockFileHandle {

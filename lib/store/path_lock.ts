@@ -225,7 +225,7 @@ export class FileLock implements Disposable {
         try {
           f.write(STALE_MARK);
         } catch { /* opened read-only: waiters see it is gone */ }
-        Deno.removeSync(this.path);
+        this.#files.unlink(this.path);
       }
     } catch { /* already gone, or the check failed: the file stays */ }
     f.close();

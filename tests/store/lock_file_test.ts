@@ -80,8 +80,10 @@ Deno.test("identities: an open file is its path's file until deleted, then has n
     assert.equal(id.ino, Deno.lstatSync(p).ino, name);
     assert.equal(id.nlink, 1, name);
     f.write(new TextEncoder().encode("d"));
-    Deno.removeSync(p);
+    files.unlink(p);
+    assert.equal(files.lstat(p), undefined, name);
     assert.equal(f.identity().nlink, 0, name);
+    assert.throws(() => files.unlink(p), Deno.errors.NotFound, name);
     f.close();
     f.close(); // again: nothing
   }
