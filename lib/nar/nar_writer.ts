@@ -105,6 +105,7 @@ const READ_ROOM = 64 * 1024;
 const MIN_BUFFER = 64 * 1024;
 
 const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
 /**
  * Gathers small writes into chunks. With its own buffers, two take turns: a
@@ -117,7 +118,7 @@ class Gatherer {
   #source: (() => Uint8Array | Promise<Uint8Array>) | undefined;
   #bufs: Uint8Array[] = [];
   #turn = 0;
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = EMPTY;
   #len = 0;
 
   constructor(source?: () => Uint8Array | Promise<Uint8Array>) {
@@ -131,25 +132,38 @@ class Gatherer {
 
   /** Make room for `n` (at most STEP or SMALL) bytes; returns a full chunk to emit first, if any. */
   need(n: number): Uint8Array | undefined {
-    return this.#len + n > this.#buf.length ? this.take() : undefined;
+    this.#own();
+    if (this.#len + n <= this.#buf.length) return undefined;
+    const full = this.take();
+    this.#own();
+    return full;
   }
 
   /** Everything gathered so far, or undefined when empty. */
   take(): Uint8Array | undefined {
     if (this.#len === 0) return undefined;
     const out = this.#buf.subarray(0, this.#len);
-    if (this.#source) this.#buf = new Uint8Array(0);
-    else {
-      this.#turn ^= 1;
-      // Made, or the small first one replaced, when its turn comes: the chunk
-      // it last gave was valid only until the one just taken was asked for.
-      const next = this.#bufs[this.#turn];
-      this.#buf = next && next.length === GATHER
-        ? next
-        : (this.#bufs[this.#turn] = new Uint8Array(GATHER));
-    }
+    // The next buffer is had when room is next needed: the consumer's by
+    // `refill`, else the other of the writer's own by `#own` (the last
+    // chunk of a NAR asks for none).
+    this.#buf = EMPTY;
+    if (!this.#source) this.#turn ^= 1;
     this.#len = 0;
     return out;
+  }
+
+  /**
+   * With the writer's own buffers, after a chunk was taken: the buffer whose
+   * turn it is, made (or the small first one replaced) when its turn first
+   * comes; the chunk it last gave was valid only until the one just taken
+   * was asked for.
+   */
+  #own(): void {
+    if (this.#buf.length > 0 || this.#source) return;
+    const next = this.#bufs[this.#turn];
+    this.#buf = next && next.length === GATHER
+      ? next
+      : (this.#bufs[this.#turn] = new Uint8Array(GATHER));
   }
 
   /** After a chunk was taken: get the next buffer from the consumer, if it supplies them. */
@@ -166,6 +180,7 @@ class Gatherer {
 
   /** Free bytes after what is gathered. */
   room(): number {
+    this.#own();
     return this.#buf.length - this.#len;
   }
 
