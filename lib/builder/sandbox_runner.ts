@@ -10,6 +10,7 @@
 import type { SandboxOutcome, SandboxRunner, SandboxSpec } from "./builder.ts";
 import { prepareBuildEnv } from "./build_env.ts";
 import { runInSandbox, type SandboxPath, type SandboxTools } from "../sandbox/sandbox.ts";
+import type { RunnerSpares } from "../sandbox/runner_spares.ts";
 
 /** Options of {@linkcode nixSandboxRunner}. */
 export interface NixSandboxRunnerOptions {
@@ -19,6 +20,8 @@ export interface NixSandboxRunnerOptions {
   readOnlyInputs?: boolean;
   /** Host programs, instead of searching for them. */
   tools?: Partial<SandboxTools>;
+  /** Runners started ahead (see `runner_spares.ts`); without, each build starts its own. */
+  spares?: RunnerSpares;
 }
 
 /**
@@ -54,6 +57,7 @@ export function nixSandboxRunner(options: NixSandboxRunnerOptions = {}): Sandbox
       ...(options.sandboxPaths ? { sandboxPaths: options.sandboxPaths } : {}),
       ...(options.readOnlyInputs !== undefined ? { readOnlyInputs: options.readOnlyInputs } : {}),
       ...(options.tools ? { tools: options.tools } : {}),
+      ...(options.spares ? { spares: options.spares } : {}),
       ...(timeoutMs ? { timeoutMs } : {}),
       ...(maxSilentMs ? { maxSilentMs } : {}),
       ...(spec.maxLogSize > 0 ? { maxLogBytes: spec.maxLogSize } : {}),

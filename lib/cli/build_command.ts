@@ -212,7 +212,7 @@ export const buildCommand: Command = async (args) => {
     try {
       let local: LocalMachine | undefined;
       if (maxJobs > 0) {
-        const runner = await runnerFromFlags(values, settings, store.layout);
+        const runner = await runnerFromFlags(values, settings, store.layout, { spares: true });
         const cores = count(values.cores, "cores");
         const builder = new Builder(store, keepingBuildLogs(store, runner), {
           system: settings.system,
@@ -253,7 +253,7 @@ export const buildCommand: Command = async (args) => {
   }
   const { store, location } = await openStoreFromFlags(values);
   try {
-    const runner = await runnerFromFlags(values, settings, store.layout);
+    const runner = await runnerFromFlags(values, settings, store.layout, { spares: true });
     const maxJobs = count(values["max-jobs"], "max-jobs") ?? settings.maxJobs;
     const builder = new Builder(store, showingLogs(store, runner, ui, maxJobs > 1), {
       system: settings.system,

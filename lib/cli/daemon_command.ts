@@ -58,7 +58,7 @@ export const daemonCommand: Command = async (args) => {
   const settings = nixSettings(loadNixConfig(Deno.env.toObject()));
   if (values.stdio) {
     const store = await Store.open(location.layout);
-    const builder = hostBuilder(values, settings, store, location, log);
+    const builder = hostBuilder(values, settings, store, location, log, { spares: true });
     const server = new DaemonServer(store, { log, builder });
     return await runStdioSession(store, "daemon", (input, output) => server.serve(input, output));
   }

@@ -89,7 +89,10 @@ export async function serveConnection(
   const log = relay?.log ?? ctx.log;
   const builder = relayed && !write
     ? undefined
-    : hostBuilder(ctx.runnerFlags, ctx.settings, store, ctx.location, log, { record });
+    : hostBuilder(ctx.runnerFlags, ctx.settings, store, ctx.location, log, {
+      record,
+      spares: true,
+    });
   const builds = builder ? { builder } : {};
   // Activity ids unique across the process's sessions (Nix's are pid << 32 in
   // a process per connection): 2^20 for each session before they could meet.

@@ -50,7 +50,8 @@ export class HostCannotBuildError extends BuildhostError {
  * @param options `wrapRunner`: applied to the chosen runner (default: the
  *   builds' logs are kept in the store, `keepingBuildLogs`, as every host
  *   keeps them); `record`: the build record its builds go in (default: this
- *   process's).
+ *   process's); `spares`: sandbox runners started ahead (see
+ *   `runner_spares.ts`), for a host process that ends when its sessions do.
  * @returns The Builder.
  */
 export function hostBuilder(
@@ -59,12 +60,18 @@ export function hostBuilder(
   store: Store,
   location: StoreLocation,
   log: (text: string) => void,
-  options: { wrapRunner?: (runner: SandboxRunner) => SandboxRunner; record?: BuildRecord } = {},
+  options: {
+    wrapRunner?: (runner: SandboxRunner) => SandboxRunner;
+    record?: BuildRecord;
+    spares?: boolean;
+  } = {},
 ): Builder {
   const { record, wrapRunner = (runner) => keepingBuildLogs(store, runner) } = options;
   let chosen: Promise<SandboxRunner> | undefined;
   const runner: SandboxRunner = async (spec) => {
-    chosen ??= runnerFromFlags(values, settings, store.layout).then(wrapRunner, (e) => {
+    chosen ??= runnerFromFlags(values, settings, store.layout, {
+      spares: options.spares ?? false,
+    }).then(wrapRunner, (e) => {
       log(`warning: ${(e as Error).message}\n`);
       throw new HostCannotBuildError();
     });

@@ -31,6 +31,9 @@ export const RUNNER_FLAGS: {
  * @param values The parsed flags.
  * @param settings Nix's settings (`sandbox`, `sandbox-paths`, `extra-sandbox-paths`).
  * @param layout The store's layout.
+ * @param options `spares`: the sandbox's runners are started ahead, one
+ *   waiting for the next build (`runner_spares.ts`), for commands that
+ *   build and end the process when done.
  * @returns The runner.
  * @throws {SandboxUnavailableError} The sandbox cannot run here (the message
  *   says what is missing; `--no-sandbox` is the way out).
@@ -39,6 +42,7 @@ export async function runnerFromFlags(
   values: { "sandbox-paths": string[]; "no-sandbox": boolean },
   settings: Pick<NixSettings, "sandbox" | "sandboxPaths"> & Partial<Pick<NixSettings, "buildDir">>,
   layout: StoreLayout,
+  options: { spares?: boolean } = {},
 ): Promise<SandboxRunner> {
   if (
     values["no-sandbox"] ||
@@ -46,12 +50,17 @@ export async function runnerFromFlags(
   ) {
     return (await import("../builder/unsandboxed_runner.ts")).unsandboxedRunner();
   }
-  const [{ sandboxTools }, { parseSandboxPaths }, { nixSandboxRunner }] = await Promise.all([
-    import("../sandbox/sandbox.ts"),
-    import("../sandbox/sandbox_paths.ts"),
-    import("../builder/sandbox_runner.ts"),
-  ]);
+  const [{ sandboxTools }, { parseSandboxPaths }, { nixSandboxRunner }, { processRunnerSpares }] =
+    await Promise.all([
+      import("../sandbox/sandbox.ts"),
+      import("../sandbox/sandbox_paths.ts"),
+      import("../builder/sandbox_runner.ts"),
+      import("../sandbox/runner_spares.ts"),
+    ]);
   await sandboxTools();
   const sandboxPaths = parseSandboxPaths([...values["sandbox-paths"], ...settings.sandboxPaths]);
-  return nixSandboxRunner({ sandboxPaths });
+  return nixSandboxRunner({
+    sandboxPaths,
+    ...(options.spares ? { spares: processRunnerSpares() } : {}),
+  });
 }

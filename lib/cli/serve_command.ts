@@ -41,7 +41,9 @@ export const serveCommand: Command = async (args) => {
   const { store, location } = await openStoreFromFlags(values);
   const encoder = new TextEncoder();
   const log = (text: string) => void Deno.stderr.writeSync(encoder.encode(text));
-  const builder = values.write ? hostBuilder(values, settings, store, location, log) : undefined;
+  const builder = values.write
+    ? hostBuilder(values, settings, store, location, log, { spares: true })
+    : undefined;
   const server = new ServeServer(store, {
     write: values.write,
     log,

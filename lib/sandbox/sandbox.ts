@@ -43,7 +43,7 @@ import { isAbsolute, normalize } from "../posix_path.ts";
 import { DEFAULT_STORE_DIR } from "../store_path/store_path.ts";
 import { Pty } from "./pty.ts";
 import { SandboxError, SandboxUnavailableError } from "./sandbox_error.ts";
-import { sandboxCommand } from "./sandbox_command.ts";
+import { runnerCommand, sandboxInput } from "./sandbox_command.ts";
 import { entriesOf, type SandboxOptions, type SandboxResult } from "./sandbox_options.ts";
 import { moveOutputs, prepareSandboxRoot, removeSandboxRoot } from "./sandbox_root.ts";
 import { readHostMounts } from "./host_mounts.ts";
@@ -140,10 +140,10 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
     await removeSandboxRoot(o.rootDir, hostMounts);
     const prepared = prepareSandboxRoot(o, storeDir, readOnly, hostMounts);
     pty = Pty.open();
-    const { command, input } = sandboxCommand(o, { tools, prepared, ptySlave: pty.slavePath });
+    const input = sandboxInput(o, { prepared, ptySlave: pty.slavePath });
     let child: Deno.ChildProcess;
     try {
-      child = command.spawn();
+      child = o.spares ? o.spares.take(tools.perl) : runnerCommand(tools.perl).spawn();
     } catch (e) {
       throw new SandboxUnavailableError(
         "perl",
@@ -164,6 +164,8 @@ export async function runInSandbox(o: SandboxOptions): Promise<SandboxResult> {
       if (e instanceof SandboxError) await probeNamespaces(tools);
       throw e;
     }
+    // The next build's runner starts while this one's outputs are moved and registered.
+    o.spares?.prepare(tools.perl);
     return { ...ended, outputs: await moveOutputs(o.rootDir, outputs) };
   } finally {
     pty?.close();

@@ -1,6 +1,7 @@
 /**
  * Command assembly: the runner's stdin (the seccomp program and its
- * settings) and the command Deno spawns: `perl` running
+ * settings) and the command Deno spawns (ahead of need, see
+ * `runner_spares.ts`): `perl` running
  * {@linkcode SANDBOX_RUNNER_PROGRAM} (see `sandbox_runner_program.ts` for
  * its processes and what each does).
  *
@@ -11,7 +12,7 @@ import { entriesOf, type SandboxOptions } from "./sandbox_options.ts";
 import { SandboxError } from "./sandbox_error.ts";
 import { physicalTarget, type PreparedRoot } from "./sandbox_root.ts";
 import { SANDBOX_RUNNER_PROGRAM } from "./sandbox_runner_program.ts";
-import { type SandboxTools, SEARCH_PATH } from "./sandbox_tools.ts";
+import { SEARCH_PATH } from "./sandbox_tools.ts";
 import { nixSeccompFilter, type SeccompArch } from "./seccomp_filter.ts";
 
 function personality(platform: string): { linux32: boolean; seccomp: SeccompArch } {
@@ -20,10 +21,8 @@ function personality(platform: string): { linux32: boolean; seccomp: SeccompArch
   return { linux32, seccomp: machine };
 }
 
-/** What {@linkcode sandboxCommand} needs besides the run's options. */
+/** What {@linkcode sandboxInput} needs besides the run's options. */
 export interface SandboxCommandInput {
-  /** The host programs. */
-  tools: SandboxTools;
   /** The root as prepared ({@linkcode prepareSandboxRoot}). */
   prepared: PreparedRoot;
   /** The log pty's slave path. */
@@ -57,18 +56,36 @@ export function forkIgnoredSignals(): string {
 }
 
 /**
- * The command that starts the sandbox (not spawned yet): perl running
- * {@linkcode SANDBOX_RUNNER_PROGRAM}, and what to write to its stdin.
+ * The command that starts a sandbox runner (not spawned yet): perl running
+ * {@linkcode SANDBOX_RUNNER_PROGRAM}, which then waits for its settings on
+ * stdin ({@linkcode sandboxInput}); its stderr carries the progress
+ * protocol. The same for every build of this process, so it can be
+ * started ahead (see `runner_spares.ts`).
+ *
+ * @param perl The Perl program.
+ * @returns The command.
+ */
+export function runnerCommand(perl: string): Deno.Command {
+  return new Deno.Command(perl, {
+    args: ["-e", SANDBOX_RUNNER_PROGRAM, "buildhost-sandbox", String(Deno.pid)],
+    clearEnv: true,
+    env: { PATH: SEARCH_PATH.join(":") },
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  });
+}
+
+/**
+ * What a runner reads on its stdin for one build: the seccomp program, the
+ * settings, the mounts, the environment and the builder's command line.
  *
  * @param o The run's options.
  * @param c The tools, prepared root and pty.
- * @returns The command (its stderr carries the progress protocol) and its input.
+ * @returns The bytes.
  */
-export function sandboxCommand(
-  o: SandboxOptions,
-  c: SandboxCommandInput,
-): { command: Deno.Command; input: Uint8Array } {
-  const { tools, prepared } = c;
+export function sandboxInput(o: SandboxOptions, c: SandboxCommandInput): Uint8Array {
+  const { prepared } = c;
   const network = o.network ?? false;
   const { linux32, seccomp } = personality(o.platform ?? "x86_64-linux");
   const remount = (target: string) => String(prepared.remount.get(target) ?? 0);
@@ -131,13 +148,5 @@ export function sandboxCommand(
   input.set(head);
   input.set(filter, head.length);
   input.set(words, head.length + filter.length);
-  const command = new Deno.Command(tools.perl, {
-    args: ["-e", SANDBOX_RUNNER_PROGRAM, "buildhost-sandbox", String(Deno.pid), o.rootDir],
-    clearEnv: true,
-    env: { PATH: SEARCH_PATH.join(":") },
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  });
-  return { command, input };
+  return input;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { SandboxTools } from "./sandbox_tools.ts";
+import type { RunnerSpares } from "./runner_spares.ts";
 
 /** A store path the builder may read: where it appears and where it is. */
 export interface SandboxInput {
@@ -88,6 +89,12 @@ export interface SandboxOptions {
   log: (chunk: Uint8Array) => void | Promise<void>;
   /** Host programs (default: found in `/usr/bin`, `/bin`, `/usr/sbin`, `/sbin`). */
   tools?: Partial<SandboxTools>;
+  /**
+   * Runners started ahead, for a process that builds many derivations:
+   * the run takes one and starts the next (see `runner_spares.ts`).
+   * Without it, each run starts its own.
+   */
+  spares?: RunnerSpares;
 }
 
 /** How a sandboxed run ended. */

@@ -5,9 +5,11 @@
  * bubblewrap, shells and util-linux tools cost most of a trivial build's
  * time. Three processes, as Nix's sandbox has its parent and child:
  *
- * - **runner** (the process Deno spawns, on the host): arms its
- *   parent-death signal, reads its settings and the seccomp program from
- *   stdin, sets the personality and the core limit, and clones the **init**
+ * - **runner** (the process Deno spawns, on the host, maybe ahead of the
+ *   build: see `runner_spares.ts`): reads its settings and the seccomp
+ *   program from stdin (at its end without them, it exits having done
+ *   nothing), arms its parent-death signal, sets the personality and the
+ *   core limit, and clones the **init**
  *   into new user, mount, pid, ipc, uts and (unless the build has network)
  *   network namespaces. It writes the init's uid and gid maps from outside
  *   (uid 1000 and gid 100 inside are its own ids outside, as Nix maps
@@ -44,8 +46,9 @@
  */
 
 /**
- * The Perl program, run as `perl -e PROGRAM buildhost-sandbox PARENT-PID
- * ROOT` (ROOT, the sandbox root, only names the build in `ps`).
+ * The Perl program, run as `perl -e PROGRAM buildhost-sandbox PARENT-PID`;
+ * once it has its settings it names itself `buildhost-sandbox PARENT-PID
+ * ROOT` (ROOT, the sandbox root, names the build in `ps`).
  */
 export const SANDBOX_RUNNER_PROGRAM = String.raw`
 my (undef, $ppid) = @ARGV;
@@ -66,6 +69,8 @@ my $filter = substr($text, length($1) + 1, $1);
 my @w = split(/\0/, substr($text, length($1) + 1 + $1), -1);
 pop(@w);
 my ($arch, $persona, $ignored, $network, $root, $parking, $ptyslave) = splice(@w, 0, 7);
+# Named for the build in ps now that it has one (it may have been started ahead).
+$0 = "buildhost-sandbox $ppid $root";
 %::SYS = $arch eq "aarch64"
   ? (mount => 40, umount2 => 39, pivot_root => 41, sethostname => 161, setdomainname => 162,
      clone => 220, personality => 92, prctl => 167, setrlimit => 164, rt_sigaction => 134,

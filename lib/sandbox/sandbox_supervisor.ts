@@ -43,7 +43,7 @@ function processStat(pid: number): { state: string; start: string } | undefined 
  * ended (or a grace period passed).
  *
  * @param o The run's options (limits, signal, log sink).
- * @param child The spawned {@linkcode sandboxCommand}.
+ * @param child The runner ({@linkcode runnerCommand}), its settings written.
  * @param pty The log pty.
  * @param startTime When the command was spawned (ms since the epoch).
  * @returns How the run ended, outputs not yet moved.
