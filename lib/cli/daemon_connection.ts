@@ -18,6 +18,7 @@ import type { StoreLocation } from "../store/store_location.ts";
 import { hostBuilder } from "./host_builder.ts";
 import type { NixSettings } from "./nix_settings.ts";
 import { runSession, type SessionChannel } from "./stdio_session.ts";
+import { streamSink } from "../wire/wire_writer.ts";
 import { relayOutput, SERVE_RELAY_MAGIC, SERVE_RELAY_WRITE } from "./serve_relay_frames.ts";
 
 /** What every connection of a daemon is served with. */
@@ -101,8 +102,8 @@ export async function serveConnection(
     ? new ServeServer(store, { write, log, ...builds })
     : new DaemonServer(store, { log, activityIdBase, ...builds });
   const channel: SessionChannel = relay
-    ? { read: (p) => conn.read(p), writable: relay.stdout }
-    : { read: after(head, conn), writable: conn.writable };
+    ? { read: (p) => conn.read(p), sink: streamSink(relay.stdout) }
+    : { read: after(head, conn), sink: streamSink(conn.writable) };
   const code = await runSession(
     store,
     record.openSession(kind),

@@ -1,5 +1,5 @@
 /**
- * Standard input as a stream that reads into a few reused buffers. Deno's
+ * Standard input as chunks read into a few reused buffers. Deno's
  * `Deno.stdin.readable` allocates a fresh 64 KiB chunk for every read: a
  * 1 GiB NAR on stdin makes 16 000 of them, garbage that grows the heap by
  * tens of MiB before it is collected, and costs time. Here four buffers
@@ -23,11 +23,15 @@ const CHUNK = 256 * 1024;
 const BUFFERS = 4;
 
 /**
- * A stream of what standard input gives, read on demand (nothing is read
- * ahead of what the consumer asks for).
+ * What standard input gives, as chunks read on demand (nothing is read
+ * ahead of what the consumer asks for). An async iterator rather than a
+ * `ReadableStream`: a host session that never builds then never loads
+ * Deno's streams (some 6 ms of every session's start). Ending it early
+ * (`return`, as `WireReader.cancel` does) settles a read in progress at
+ * once, as cancelling a stream would; the file stays open.
  *
  * @param file The file to read (standard input unless given).
- * @returns The stream; cancelling it stops reading (the file stays open).
+ * @returns The chunks.
  *
  * @example
  * ```ts
@@ -44,16 +48,31 @@ const BUFFERS = 4;
  */
 export function stdinStream(
   file: { read(p: Uint8Array): Promise<number | null> } = Deno.stdin,
-): ReadableStream<Uint8Array> {
+): AsyncIterableIterator<Uint8Array> {
   const buffers = Array.from({ length: BUFFERS }, () => new Uint8Array(CHUNK));
   let turn = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  let ended = false;
+  let endNow: (n: null) => void = () => {};
+  const endedEarly = new Promise<null>((resolve) => (endNow = resolve));
+  const end: IteratorResult<Uint8Array> = { done: true, value: undefined };
+  const chunks: AsyncIterableIterator<Uint8Array> = {
+    async next() {
+      if (ended) return end;
       const buf = buffers[turn]!;
       turn = (turn + 1) % BUFFERS;
-      const n = await file.read(buf);
-      if (n === null) controller.close();
-      else controller.enqueue(buf.subarray(0, n));
+      const n = await Promise.race([file.read(buf), endedEarly]);
+      if (n === null || ended) {
+        ended = true;
+        return end;
+      }
+      return { done: false, value: buf.subarray(0, n) };
     },
-  }, { highWaterMark: 0 });
+    return() {
+      ended = true;
+      endNow(null);
+      return Promise.resolve(end);
+    },
+    [Symbol.asyncIterator]: () => chunks,
+  };
+  return chunks;
 }

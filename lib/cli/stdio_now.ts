@@ -14,6 +14,7 @@
  * @module
  */
 import { libcOnFirstUse } from "../libc.ts";
+import type { ByteSink } from "../wire/wire_writer.ts";
 
 /** Writes up to this size go out at once when the descriptor is ready for writing. */
 export const SYNC_WRITE_MAX = 4096;
@@ -70,21 +71,30 @@ export function readStdin(p: Uint8Array): Promise<number | null> {
 }
 
 /**
- * Standard output as a stream whose small chunks are written at once when
+ * Standard output as a sink whose small chunks are written at once when
  * the pipe has room (larger ones, and all where it has none, on Deno's
- * I/O thread); one chunk is written at a time, in order.
+ * I/O thread); one chunk is written at a time, in the order given. A plain
+ * sink, not a `WritableStream`, so that a session that never builds never
+ * loads Deno's streams.
  *
- * @returns The stream.
+ * @returns The sink.
  */
-export function stdoutNow(): WritableStream<Uint8Array> {
-  return new WritableStream<Uint8Array>({
-    async write(chunk) {
-      let off = 0;
-      if (chunk.length <= SYNC_WRITE_MAX && readyNow(1, "write")) {
-        while (off < chunk.length) off += Deno.stdout.writeSync(chunk.subarray(off));
-        return;
-      }
-      while (off < chunk.length) off += await Deno.stdout.write(chunk.subarray(off));
+export function stdoutNow(): ByteSink {
+  let previous: Promise<void> = Promise.resolve();
+  const write = async (chunk: Uint8Array) => {
+    let off = 0;
+    if (chunk.length <= SYNC_WRITE_MAX && readyNow(1, "write")) {
+      while (off < chunk.length) off += Deno.stdout.writeSync(chunk.subarray(off));
+      return;
+    }
+    while (off < chunk.length) off += await Deno.stdout.write(chunk.subarray(off));
+  };
+  return {
+    write(chunk) {
+      // After the one before it, even when a caller does not wait for each.
+      const done = previous.then(() => write(chunk));
+      previous = done.catch(() => {});
+      return done;
     },
-  });
+  };
 }

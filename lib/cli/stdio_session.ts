@@ -13,10 +13,11 @@ import type { Store } from "../store/store.ts";
 import { stdinStream } from "./stdin_stream.ts";
 import { enlargePipeBuffer } from "./pipe_buffer.ts";
 import { readStdin, stdoutNow } from "./stdio_now.ts";
+import type { ByteSink } from "../wire/wire_writer.ts";
 
 /** What a session loop is given: its input, and a sink for its output. */
 export type SessionLoop = (
-  input: ReadableStream<Uint8Array>,
+  input: AsyncIterable<Uint8Array>,
   output: { write(chunk: Uint8Array): Promise<void> },
 ) => Promise<{ exitCode: number }>;
 
@@ -24,8 +25,8 @@ export type SessionLoop = (
 export interface SessionChannel {
   /** Read into `p`; the count, or null at the end. */
   read(p: Uint8Array): Promise<number | null>;
-  /** Where the session's output goes; its lock is released at the end. */
-  writable: WritableStream<Uint8Array>;
+  /** Where the session's output goes (`releaseLock`, when it has one, is called at the end). */
+  sink: ByteSink & { releaseLock?(): void };
 }
 
 /**
@@ -43,7 +44,7 @@ export async function runSession(
   channel: SessionChannel,
   loop: SessionLoop,
 ): Promise<number> {
-  const output = channel.writable.getWriter();
+  const output = channel.sink;
   try {
     // Counted as read, so the reused buffers of stdinStream are never read ahead.
     const input = stdinStream({
@@ -54,12 +55,12 @@ export async function runSession(
       },
     });
     const { exitCode } = await loop(input, {
-      write: (c) => (session.sent(c.byteLength), output.write(c)),
+      write: async (c) => (session.sent(c.byteLength), await output.write(c)),
     });
     return exitCode;
   } finally {
     session.close();
-    output.releaseLock();
+    output.releaseLock?.();
     store.close();
   }
 }
@@ -76,5 +77,5 @@ export function runStdioSession(store: Store, kind: string, loop: SessionLoop): 
   const session = BuildRecord.of(store.layout.stateDir).openSession(kind);
   enlargePipeBuffer(0); // NARs come in larger pieces (see stdinStream)
   // What is ready is read and written at once, without a hop to Deno's I/O thread.
-  return runSession(store, session, { read: readStdin, writable: stdoutNow() }, loop);
+  return runSession(store, session, { read: readStdin, sink: stdoutNow() }, loop);
 }

@@ -21,7 +21,7 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { WireReader } from "../wire/wire_reader.ts";
+import { type ByteSource, WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError, WireError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
@@ -143,7 +143,7 @@ export class DaemonServer {
    * @param output Where replies go.
    * @returns How the session ended.
    */
-  async serve(input: ReadableStream<Uint8Array>, output: ByteSink): Promise<DaemonOutcome> {
+  async serve(input: ByteSource, output: ByteSink): Promise<DaemonOutcome> {
     const r = new WireReader(input);
     const w = new WireWriter(output);
     try {

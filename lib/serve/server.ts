@@ -26,7 +26,7 @@
  * @module
  */
 import { BuildhostError } from "../errors.ts";
-import { WireReader } from "../wire/wire_reader.ts";
+import { type ByteSource, WireReader } from "../wire/wire_reader.ts";
 import { UnexpectedEofError } from "../wire/wire_error.ts";
 import { type ByteSink, WireWriter } from "../wire/wire_writer.ts";
 import type { Store } from "../store/store.ts";
@@ -119,7 +119,7 @@ export class ServeServer {
    * @param output Where replies go.
    * @returns How the session ended.
    */
-  async serve(input: ReadableStream<Uint8Array>, output: ByteSink): Promise<ServeOutcome> {
+  async serve(input: ByteSource, output: ByteSink): Promise<ServeOutcome> {
     const r = new WireReader(input);
     const w = new WireWriter(output);
     this.#heartbeat = new Heartbeat();
