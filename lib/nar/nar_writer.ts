@@ -92,9 +92,10 @@ const GATHER = 1 << 20;
 /**
  * Size of the first one: most NARs (a small path's, a trivial build's
  * output) fit in it, and a zeroed megabyte for each would cost more than
- * writing them. A NAR that outgrows it goes on in chunks of GATHER.
+ * writing them. A NAR that outgrows it goes on in a buffer eight times as
+ * large, then in chunks of GATHER.
  */
-const FIRST_GATHER = 64 * 1024;
+const FIRST_GATHER = 16 * 1024;
 /** File chunks up to this size are copied into the gathered chunk rather than passed on. */
 const SMALL = 32 * 1024;
 /** Room enough for any one step but file contents (a symlink: tokens + 4095-byte target). */
@@ -120,6 +121,8 @@ class Gatherer {
   #turn = 0;
   #buf: Uint8Array = EMPTY;
   #len = 0;
+  /** Size of the next of its own buffers to make: FIRST_GATHER, then eight times more, up to GATHER. */
+  #size = FIRST_GATHER;
 
   constructor(source?: () => Uint8Array | Promise<Uint8Array>) {
     this.#source = source;
@@ -134,6 +137,8 @@ class Gatherer {
   need(n: number): Uint8Array | undefined {
     this.#own();
     if (this.#len + n <= this.#buf.length) return undefined;
+    // The small first buffer always holds something here (a NAR starts with
+    // its tokens), so this take moves on to a buffer of at least 128 KiB.
     const full = this.take();
     this.#own();
     return full;
@@ -147,23 +152,26 @@ class Gatherer {
     // `refill`, else the other of the writer's own by `#own` (the last
     // chunk of a NAR asks for none).
     this.#buf = EMPTY;
-    if (!this.#source) this.#turn ^= 1;
+    if (!this.#source) {
+      this.#turn ^= 1;
+      this.#size = Math.min(GATHER, this.#size * 8);
+    }
     this.#len = 0;
     return out;
   }
 
   /**
    * With the writer's own buffers, after a chunk was taken: the buffer whose
-   * turn it is, made (or the small first one replaced) when its turn first
-   * comes; the chunk it last gave was valid only until the one just taken
-   * was asked for.
+   * turn it is, made (or a smaller one replaced: 16 KiB, 128 KiB, then 1 MiB)
+   * when its turn comes; the chunk it last gave was valid only until the one
+   * just taken was asked for.
    */
   #own(): void {
     if (this.#buf.length > 0 || this.#source) return;
     const next = this.#bufs[this.#turn];
-    this.#buf = next && next.length === GATHER
+    this.#buf = next && next.length >= this.#size
       ? next
-      : (this.#bufs[this.#turn] = new Uint8Array(GATHER));
+      : (this.#bufs[this.#turn] = new Uint8Array(this.#size));
   }
 
   /** After a chunk was taken: get the next buffer from the consumer, if it supplies them. */

@@ -313,3 +313,37 @@ Deno.test("writeNar() disposes of a file's reader when it fails or is stopped", 
   await assert.rejects(collect(writeNar(file)), NarError);
   assert.equal(open, 0);
 });
+
+Deno.test("writeNar() with its own buffers: small at first, growing, for any first chunk up to the copy limit", async () => {
+  // The writer's first buffer is small (a small NAR fills no more); chunks
+  // it copies (up to 32 KiB) may be larger than it, first or later.
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.integer({ min: 0, max: 40 * 1024 }), { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 0, max: 3 }),
+      async (sizes, files) => {
+        const total = sizes.reduce((a, b) => a + b, 0);
+        const whole = pattern(total, 7);
+        const chunked: NarNode = {
+          type: "regular",
+          executable: false,
+          size: total,
+          contents: function* () {
+            let at = 0;
+            for (const n of sizes) yield whole.slice(at, at += n);
+          },
+        };
+        const small = Array.from({ length: files }, (_, i) => [`s${i}`, file(`${i}`)]) as [
+          string,
+          NarNode,
+        ][];
+        const got = await collect(writeNar(dir(["a", chunked], ...small)));
+        const want = await collect(writeNar(dir(["a", file(whole)], ...small), {
+          buffers: () => new Uint8Array(1 << 20),
+        }));
+        assert.deepEqual(got, want);
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
