@@ -67,7 +67,10 @@ export class RunnerSpares {
       spare.child.ref();
       return spare.child;
     }
-    if (spare) void spare.child.stderr.cancel().catch(() => {});
+    if (spare) {
+      void spare.child.stdin.close().catch(() => {});
+      void spare.child.stderr.cancel().catch(() => {});
+    }
     return this.spawner(perl).spawn();
   }
 
