@@ -15,16 +15,38 @@ import { sandboxTools } from "../../lib/sandbox/sandbox_tools.ts";
 const BB = "/nix/store/00000000000000000000000000000000-busybox";
 const OUT = "/nix/store/22222222222222222222222222222222-out";
 
-/** This process's runners, by command line (a waiting one has no root in it yet). */
-function runners(): { pid: number; cmdline: string }[] {
-  return findProcesses(`buildhost-sandbox ${Deno.pid} `).flatMap((pid) => {
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ").trim();
-      return [{ pid, cmdline }];
-    } catch {
-      return []; // gone
-    }
+/**
+ * Spares whose runners are recorded as they are spawned, and those of them
+ * still running, by command line (a waiting one has no root in it yet).
+ * Only these: other test modules of this process run sandboxes meanwhile.
+ */
+function recordedSpares(): {
+  spares: RunnerSpares;
+  runners: () => { pid: number; cmdline: string }[];
+} {
+  const spawned: number[] = [];
+  const spares = new RunnerSpares((perl) => {
+    const command = runnerCommand(perl);
+    return {
+      spawn() {
+        const child = command.spawn();
+        spawned.push(child.pid);
+        return child;
+      },
+    } as Deno.Command;
   });
+  const runners = () =>
+    findProcesses(`buildhost-sandbox ${Deno.pid} `).filter((pid) => spawned.includes(pid))
+      .flatMap((pid) => {
+        try {
+          const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ")
+            .trim();
+          return [{ pid, cmdline }];
+        } catch {
+          return []; // gone
+        }
+      });
+  return { spares, runners };
 }
 
 /** Wait (boundedly: a watchdog, not a timing claim) until `ok()`. */
@@ -37,7 +59,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 
 Deno.test("RunnerSpares: the waiting runner is the one taken; one that ended is replaced; close() ends the waiting one", async () => {
   const { perl } = await sandboxTools();
-  const spares = new RunnerSpares(runnerCommand);
+  const { spares, runners } = recordedSpares();
   spares.prepare(perl);
   await until("a runner waits", () => runners().length === 1);
   const waiting = runners()[0]!.pid;
@@ -71,7 +93,7 @@ Deno.test("runInSandbox() with spares: each build's runner was started ahead and
   Deno.mkdirSync(`${dir}/phys${BB}/bin`, { recursive: true });
   Deno.copyFileSync("/bin/busybox", `${dir}/phys${BB}/bin/busybox`);
   Deno.chmodSync(`${dir}/phys${BB}/bin/busybox`, 0o555);
-  const spares = new RunnerSpares(runnerCommand);
+  const { spares, runners } = recordedSpares();
   const seen: string[] = [];
   for (let i = 0; i < 3; i++) {
     Deno.mkdirSync(`${dir}/build${i}`, { mode: 0o700 });
