@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { WireReader } from "../wire/wire_reader.ts";
+import { u64BigInt, u64Number, WireReader } from "../wire/wire_reader.ts";
 import { WireError } from "../wire/wire_error.ts";
 import { NarError } from "./nar_error.ts";
 import {
@@ -183,11 +183,9 @@ export async function* readNar(r: WireReader): AsyncGenerator<NarEntry> {
 
   /** The u64 in `b` (read at `at`), which must not exceed `limit`. */
   const decodeNumber = (b: Uint8Array, at: number, limit: number, what: string): number => {
-    const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-    const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
-    const n = hi * 0x1_0000_0000 + lo; // exact below 2^53, only compared above
-    if (hi >= 0x20_0000 || n > limit) {
-      fail(at, `${what} is ${(BigInt(hi) << 32n) | BigInt(lo)}, above the limit of ${limit}`);
+    const n = u64Number(b);
+    if (!Number.isSafeInteger(n) || n > limit) {
+      fail(at, `${what} is ${u64BigInt(b)}, above the limit of ${limit}`);
     }
     return n;
   };

@@ -9,7 +9,7 @@
  */
 import { WireError } from "../wire/wire_error.ts";
 import { Hash, HashError } from "../hash/hash.ts";
-import type { WireReader } from "../wire/wire_reader.ts";
+import { u64BigInt, u64Number, type WireReader } from "../wire/wire_reader.ts";
 import type { WireWriter } from "../wire/wire_writer.ts";
 import { decodeNixString, encodeNixString } from "../derivation/nix_string.ts";
 import { compareUtf8 } from "../wire/utf8_order.ts";
@@ -79,12 +79,8 @@ export class FieldReader {
     max: number,
     tooLarge: (value: bigint) => string,
   ): number {
-    const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
-    const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
-    const n = hi * 0x1_0000_0000 + lo; // exact below 2^53; above, only its size matters
-    if (hi >= 0x20_0000 || n > max) {
-      this.fail(at, field, tooLarge((BigInt(hi) << 32n) | BigInt(lo)));
-    }
+    const n = u64Number(b);
+    if (!Number.isSafeInteger(n) || n > max) this.fail(at, field, tooLarge(u64BigInt(b)));
     return n;
   }
 

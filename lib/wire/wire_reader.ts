@@ -24,6 +24,40 @@ const EAGER_ALLOC = 64 * 1024;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
+ * The little-endian u64 in the first 8 bytes of `b`, as a number: exact
+ * below 2^53; a larger value comes out as a number that is not a safe
+ * integer (so a check against a limit refuses it), its exact value being
+ * {@linkcode u64BigInt}. For parsers of many small values, which read them
+ * from the bytes at hand without a BigInt or a view for each.
+ *
+ * @param b At least 8 bytes.
+ * @returns The value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { u64Number } from "./wire_reader.ts";
+ * assert.equal(u64Number(new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0])), 257);
+ * assert.equal(Number.isSafeInteger(u64Number(new Uint8Array(8).fill(0xff))), false);
+ * ```
+ */
+export function u64Number(b: Uint8Array): number {
+  const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+  const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+  return hi * 0x1_0000_0000 + lo;
+}
+
+/**
+ * The little-endian u64 in the first 8 bytes of `b`, exactly.
+ *
+ * @param b At least 8 bytes.
+ * @returns The value.
+ */
+export function u64BigInt(b: Uint8Array): bigint {
+  return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+}
+
+/**
  * Where a {@linkcode WireReader} takes its bytes from.
  *
  * @example
@@ -212,8 +246,7 @@ export class WireReader {
 
   /** Read a u64 (little-endian) as a bigint. */
   async readU64(): Promise<bigint> {
-    const b = await this.readExact(8);
-    return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
+    return u64BigInt(await this.readExact(8));
   }
 
   /**
